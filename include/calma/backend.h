@@ -1,0 +1,101 @@
+/* The interface a backend implements. Built-in backends and plugins
+ * (shared objects loaded with --plugin) use the same structures.
+ *
+ * A backend offers one or more conversions. For each trial calma calls, in
+ * one worker process: probe (is the engine here?), load (read the model into
+ * the engine), convert (optional: compile or optimise for the batch size and
+ * thread count), run (one inference, many times), release. */
+#ifndef CALMA_BACKEND_H
+#define CALMA_BACKEND_H
+
+#include "calma/calma.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CALMA_BACKEND_ABI 1
+#define CALMA_TENSOR_MAX_RANK 8
+
+/* A view on memory the caller owns. */
+typedef struct calma_tensor {
+    const char *name;
+    calma_dtype dtype;
+    int rank;
+    int64_t dims[CALMA_TENSOR_MAX_RANK];
+    void *data;
+    size_t nbytes;
+} calma_tensor;
+
+struct ir_graph;
+
+/* What a backend gets to load. The graph is calma's parsed model (see
+ * src/ir/ir.h) for built-in backends; plugins may ignore it and open path. */
+typedef struct calma_model {
+    const char *path; /* the .onnx file; external data lives beside it */
+    const struct ir_graph *graph;
+    int n_inputs; /* the tensors run() is given, in this order (data NULL here) */
+    const calma_tensor *inputs;
+    int n_outputs; /* the tensors run() must fill, in this order (data NULL here) */
+    const calma_tensor *outputs;
+} calma_model;
+
+typedef struct calma_trial_config {
+    int64_t batch;
+    int threads;         /* intra-op threads the engine may use */
+    const char *options; /* "key=value,key=value" given by the user, or "" */
+} calma_trial_config;
+
+typedef struct calma_conversion calma_conversion;
+
+typedef struct calma_backend {
+    int abi; /* CALMA_BACKEND_ABI */
+    const char *name;
+    /* Engine version for reports (may return NULL before probe succeeded). */
+    const char *(*version)(void);
+    /* CALMA_OK when the conversion can run here, else CALMA_E_UNAVAILABLE with
+     * the reason (and, where it helps, the command that installs it). Cheap:
+     * no model is loaded. */
+    int (*probe)(const calma_conversion *c, calma_error *e);
+    /* Reads the model into the engine; *state is the backend's. Returns
+     * CALMA_E_UNSUPPORTED naming the op or dtype the conversion cannot express. */
+    int (*load)(const calma_conversion *c, const calma_model *m, const calma_trial_config *cfg,
+                void **state, calma_error *e);
+    /* Optional (NULL): compiles or optimises after load; timed separately. */
+    int (*convert)(void *state, calma_error *e);
+    /* One inference: inputs and outputs as described in the calma_model, on
+     * caller-owned buffers that stay the same between calls. */
+    int (*run)(void *state, const calma_tensor *inputs, int n_in, calma_tensor *outputs, int n_out,
+               calma_error *e);
+    /* Frees everything load and convert made. state may be NULL. */
+    void (*release)(void *state);
+} calma_backend;
+
+struct calma_conversion {
+    const char *name;        /* canonical, UPPER_SNAKE */
+    const char *aliases;     /* comma-separated names from other tools, or NULL */
+    int tier;                /* lowest tier that includes it: 1, 2 or 3 */
+    const char *device;      /* "cpu", "cuda", ... */
+    const char *description; /* one line */
+    const calma_backend *backend;
+    const void *data; /* the backend's settings for this conversion */
+};
+
+/* A plugin is a shared object exporting
+ *     const calma_plugin *calma_plugin_entry(void);
+ * whose conversions are added to the registry. */
+typedef struct calma_plugin {
+    int abi; /* CALMA_BACKEND_ABI */
+    const char *name;
+    int n_conversions;
+    const calma_conversion *conversions;
+} calma_plugin;
+
+#define CALMA_PLUGIN_ENTRY "calma_plugin_entry"
+typedef const calma_plugin *(*calma_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
