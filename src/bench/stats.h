@@ -1,0 +1,64 @@
+/* stats_: statistics over latency samples (seconds) and the adaptive
+ * stopping rule. Pure functions: no I/O, no clocks. */
+#ifndef CALMA_BENCH_STATS_H
+#define CALMA_BENCH_STATS_H
+
+#include <stddef.h>
+
+typedef struct stats_summary {
+    size_t n;
+    double min, max, mean, median, stddev, cv; /* cv = stddev / mean */
+    double p90, p95, p99;
+    double ci_lo, ci_hi; /* 95% distribution-free interval of the median */
+    double ci_rel;       /* (ci_hi - ci_lo) / median: the precision reached */
+    double mad;          /* median absolute deviation (raw, unscaled) */
+    size_t outliers;     /* samples farther than 3 scaled MADs from the median */
+} stats_summary;
+
+/* Summarises n samples (any order; not modified). n == 0 gives all zeros. */
+int stats_summarize(const double *samples, size_t n, stats_summary *out);
+
+/* Percentile p in [0, 100] of sorted data, linear interpolation between
+ * closest ranks (numpy's default). */
+double stats_percentile(const double *sorted, size_t n, double p);
+
+/* Ranks lo < hi (0-based, into sorted data) bounding a distribution-free
+ * confidence interval of the median at level conf (e.g. 0.95), from the
+ * binomial(n, 1/2) distribution of order statistics. For n too small to
+ * reach conf, returns 0 and n-1. */
+void stats_median_ci_ranks(size_t n, double conf, size_t *lo, size_t *hi);
+
+/* When to stop sampling. */
+typedef struct stats_rule {
+    size_t fixed;       /* --samples N: exactly N samples, ignore the rest; 0 = adaptive */
+    size_t min_samples; /* at least this many */
+    double min_time;    /* and at least this long (s) */
+    double max_time;    /* stop at this budget (s) whatever the precision */
+    size_t max_samples; /* hard bound on the count (0 = none) */
+    double precision;   /* target ci_rel, e.g. 0.01 */
+} stats_rule;
+
+/* Default rule: 10 samples, 0.5 s, 10 s budget, 1% precision. */
+stats_rule stats_default_rule(void);
+
+/* Why sampling stopped (or STATS_GO_ON). */
+typedef enum stats_stop {
+    STATS_GO_ON = 0,
+    STATS_STOP_FIXED,     /* the fixed count is reached */
+    STATS_STOP_PRECISION, /* the median's interval is within the target */
+    STATS_STOP_TIME,      /* the time budget ran out first */
+    STATS_STOP_COUNT      /* max_samples reached first */
+} stats_stop;
+
+/* Decides after each sample. elapsed is the time spent sampling so far.
+ * Checking the interval needs a sort, so it is done every few samples; the
+ * cost stays well under a microsecond per sample on average. */
+stats_stop stats_check(const stats_rule *r, const double *samples, size_t n, double elapsed);
+const char *stats_stop_name(stats_stop s);
+
+/* Warm-up: has latency stopped drifting? True when the median of the last
+ * `window` samples is within `tol` (relative) of the median of the window
+ * before it. */
+int stats_warm(const double *samples, size_t n, size_t window, double tol);
+
+#endif
