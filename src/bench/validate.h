@@ -14,14 +14,14 @@ validate_tol validate_default_tol(calma_dtype dt);
 
 typedef struct validate_result {
     int pass;
-    double max_abs;      /* largest |got - ref| */
-    double max_rel;      /* largest |got - ref| / |ref| over elements with ref != 0 */
-    double cosine;       /* cosine similarity of got and ref as vectors (1 if both zero) */
-    size_t nonfinite;    /* NaN or Inf in got where ref is finite */
-    size_t worst_index;  /* flat index of the element furthest beyond tolerance */
+    double max_abs;     /* largest |got - ref| */
+    double max_rel;     /* largest |got - ref| / |ref| over elements with ref != 0 */
+    double cosine;      /* cosine similarity of got and ref as vectors (1 if both zero) */
+    size_t nonfinite;   /* NaN or Inf values in got */
+    size_t worst_index; /* flat index of the element furthest beyond tolerance */
     double worst_ref, worst_got;
-    size_t bad;          /* elements beyond tolerance */
-    char why[256];       /* one line when !pass: shape, dtype, worst element */
+    size_t bad;    /* elements beyond tolerance */
+    char why[256]; /* one line when !pass: shape, dtype, worst element */
 } validate_result;
 
 /* Compares got against ref (same dtype and shape required; a difference is a

@@ -4,20 +4,34 @@
 
 size_t ir_dtype_size(calma_dtype dt) {
     switch (dt) {
-    case CALMA_DT_FLOAT: return 4;
-    case CALMA_DT_UINT8: return 1;
-    case CALMA_DT_INT8: return 1;
-    case CALMA_DT_UINT16: return 2;
-    case CALMA_DT_INT16: return 2;
-    case CALMA_DT_INT32: return 4;
-    case CALMA_DT_INT64: return 8;
-    case CALMA_DT_BOOL: return 1;
-    case CALMA_DT_FLOAT16: return 2;
-    case CALMA_DT_DOUBLE: return 8;
-    case CALMA_DT_UINT32: return 4;
-    case CALMA_DT_UINT64: return 8;
-    case CALMA_DT_BFLOAT16: return 2;
-    default: return 0;
+    case CALMA_DT_FLOAT:
+        return 4;
+    case CALMA_DT_UINT8:
+        return 1;
+    case CALMA_DT_INT8:
+        return 1;
+    case CALMA_DT_UINT16:
+        return 2;
+    case CALMA_DT_INT16:
+        return 2;
+    case CALMA_DT_INT32:
+        return 4;
+    case CALMA_DT_INT64:
+        return 8;
+    case CALMA_DT_BOOL:
+        return 1;
+    case CALMA_DT_FLOAT16:
+        return 2;
+    case CALMA_DT_DOUBLE:
+        return 8;
+    case CALMA_DT_UINT32:
+        return 4;
+    case CALMA_DT_UINT64:
+        return 8;
+    case CALMA_DT_BFLOAT16:
+        return 2;
+    default:
+        return 0;
     }
 }
 
@@ -25,11 +39,11 @@ static const struct {
     calma_dtype dt;
     const char *name;
 } names[] = {
-    {CALMA_DT_FLOAT, "float32"},  {CALMA_DT_UINT8, "uint8"},       {CALMA_DT_INT8, "int8"},
-    {CALMA_DT_UINT16, "uint16"},  {CALMA_DT_INT16, "int16"},       {CALMA_DT_INT32, "int32"},
-    {CALMA_DT_INT64, "int64"},    {CALMA_DT_STRING, "string"},     {CALMA_DT_BOOL, "bool"},
-    {CALMA_DT_FLOAT16, "float16"}, {CALMA_DT_DOUBLE, "float64"},   {CALMA_DT_UINT32, "uint32"},
-    {CALMA_DT_UINT64, "uint64"},  {CALMA_DT_BFLOAT16, "bfloat16"},
+    {CALMA_DT_FLOAT, "float32"},   {CALMA_DT_UINT8, "uint8"},       {CALMA_DT_INT8, "int8"},
+    {CALMA_DT_UINT16, "uint16"},   {CALMA_DT_INT16, "int16"},       {CALMA_DT_INT32, "int32"},
+    {CALMA_DT_INT64, "int64"},     {CALMA_DT_STRING, "string"},     {CALMA_DT_BOOL, "bool"},
+    {CALMA_DT_FLOAT16, "float16"}, {CALMA_DT_DOUBLE, "float64"},    {CALMA_DT_UINT32, "uint32"},
+    {CALMA_DT_UINT64, "uint64"},   {CALMA_DT_BFLOAT16, "bfloat16"},
 };
 
 const char *ir_dtype_name(calma_dtype dt) {

@@ -9,7 +9,7 @@
 
 /* Open-addressing name -> value index table, rebuilt as it fills. */
 typedef struct name_index {
-    int cap; /* power of two */
+    int cap;   /* power of two */
     int *slot; /* value index + 1; 0 = empty */
 } name_index;
 
@@ -165,8 +165,8 @@ static int append_index(int **arr, int *n, int v) {
     return 0;
 }
 
-int ir_graph_add_input(ir_graph *g, const char *name, calma_dtype dt, int rank,
-                       const int64_t *dims, const char *const *dim_params) {
+int ir_graph_add_input(ir_graph *g, const char *name, calma_dtype dt, int rank, const int64_t *dims,
+                       const char *const *dim_params) {
     int v = ir_graph_value(g, name);
     if (v < 0 || ir_value_set_type(&g->values[v], dt, rank, dims, dim_params)) return -1;
     return append_index(&g->inputs, &g->n_inputs, v);
@@ -419,7 +419,8 @@ int ir_graph_sort(ir_graph *g, calma_error *e) {
             int v = n->out[o];
             if (v < 0) continue;
             if (g->values[v].producer >= 0) {
-                rc = err_set(e, CALMA_E_INVALID, "value '%s' is produced by two nodes ('%s' and '%s')",
+                rc = err_set(e, CALMA_E_INVALID,
+                             "value '%s' is produced by two nodes ('%s' and '%s')",
                              g->values[v].name, g->nodes[g->values[v].producer].name, n->name);
                 goto done;
             }

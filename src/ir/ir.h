@@ -102,12 +102,12 @@ typedef struct ir_attr {
 
 typedef struct ir_value {
     char *name;
-    calma_dtype dtype;             /* UNDEFINED when not declared */
-    int rank;                      /* -1 when not declared */
-    int64_t dims[IR_MAX_RANK];     /* -1 for a symbolic or unknown dimension */
-    char *dim_param[IR_MAX_RANK];  /* name of a symbolic dimension, else NULL */
-    ir_tensor *init;               /* constant value (initializer), else NULL */
-    int producer;                  /* index of the producing node, -1 if none */
+    calma_dtype dtype;            /* UNDEFINED when not declared */
+    int rank;                     /* -1 when not declared */
+    int64_t dims[IR_MAX_RANK];    /* -1 for a symbolic or unknown dimension */
+    char *dim_param[IR_MAX_RANK]; /* name of a symbolic dimension, else NULL */
+    ir_tensor *init;              /* constant value (initializer), else NULL */
+    int producer;                 /* index of the producing node, -1 if none */
 } ir_value;
 
 typedef struct ir_node {
@@ -157,8 +157,8 @@ int ir_graph_value(ir_graph *g, const char *name);
 int ir_value_set_type(ir_value *v, calma_dtype dt, int rank, const int64_t *dims,
                       const char *const *dim_params);
 /* Adds a runtime input / output by value name (created if absent). */
-int ir_graph_add_input(ir_graph *g, const char *name, calma_dtype dt, int rank,
-                       const int64_t *dims, const char *const *dim_params);
+int ir_graph_add_input(ir_graph *g, const char *name, calma_dtype dt, int rank, const int64_t *dims,
+                       const char *const *dim_params);
 int ir_graph_add_output(ir_graph *g, const char *name, calma_dtype dt, int rank,
                         const int64_t *dims, const char *const *dim_params);
 /* Makes the value called name a constant; the graph takes ownership of *t's

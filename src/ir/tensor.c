@@ -35,7 +35,8 @@ int ir_tensor_alloc(ir_tensor *t, calma_dtype dt, int rank, const int64_t *dims,
     int rc = ir_shape_numel(rank, dims, &n, e);
     if (rc) return rc;
     size_t es = ir_dtype_size(dt);
-    if (!es) return err_set(e, CALMA_E_UNSUPPORTED, "dtype %s has no flat storage", ir_dtype_name(dt));
+    if (!es)
+        return err_set(e, CALMA_E_UNSUPPORTED, "dtype %s has no flat storage", ir_dtype_name(dt));
     if (mem_mul_size(n, es, &bytes))
         return err_set(e, CALMA_E_INVALID, "byte size of %zu %s elements overflows", n,
                        ir_dtype_name(dt));
@@ -92,35 +93,58 @@ const char *ir_tensor_desc(const ir_tensor *t, char *buf, size_t n) {
 double ir_tensor_get_f64(const ir_tensor *t, size_t i) {
     const void *p = t->data;
     switch (t->dtype) {
-    case CALMA_DT_FLOAT: return ((const float *)p)[i];
-    case CALMA_DT_DOUBLE: return ((const double *)p)[i];
-    case CALMA_DT_FLOAT16: return ir_half_to_float(((const uint16_t *)p)[i]);
-    case CALMA_DT_BFLOAT16: return ir_bf16_to_float(((const uint16_t *)p)[i]);
-    case CALMA_DT_INT8: return ((const int8_t *)p)[i];
-    case CALMA_DT_UINT8: return ((const uint8_t *)p)[i];
-    case CALMA_DT_BOOL: return ((const uint8_t *)p)[i] != 0;
-    case CALMA_DT_INT16: return ((const int16_t *)p)[i];
-    case CALMA_DT_UINT16: return ((const uint16_t *)p)[i];
-    case CALMA_DT_INT32: return ((const int32_t *)p)[i];
-    case CALMA_DT_UINT32: return ((const uint32_t *)p)[i];
-    case CALMA_DT_INT64: return (double)((const int64_t *)p)[i];
-    case CALMA_DT_UINT64: return (double)((const uint64_t *)p)[i];
-    default: return 0.0;
+    case CALMA_DT_FLOAT:
+        return ((const float *)p)[i];
+    case CALMA_DT_DOUBLE:
+        return ((const double *)p)[i];
+    case CALMA_DT_FLOAT16:
+        return ir_half_to_float(((const uint16_t *)p)[i]);
+    case CALMA_DT_BFLOAT16:
+        return ir_bf16_to_float(((const uint16_t *)p)[i]);
+    case CALMA_DT_INT8:
+        return ((const int8_t *)p)[i];
+    case CALMA_DT_UINT8:
+        return ((const uint8_t *)p)[i];
+    case CALMA_DT_BOOL:
+        return ((const uint8_t *)p)[i] != 0;
+    case CALMA_DT_INT16:
+        return ((const int16_t *)p)[i];
+    case CALMA_DT_UINT16:
+        return ((const uint16_t *)p)[i];
+    case CALMA_DT_INT32:
+        return ((const int32_t *)p)[i];
+    case CALMA_DT_UINT32:
+        return ((const uint32_t *)p)[i];
+    case CALMA_DT_INT64:
+        return (double)((const int64_t *)p)[i];
+    case CALMA_DT_UINT64:
+        return (double)((const uint64_t *)p)[i];
+    default:
+        return 0.0;
     }
 }
 
 int64_t ir_tensor_get_i64(const ir_tensor *t, size_t i) {
     const void *p = t->data;
     switch (t->dtype) {
-    case CALMA_DT_INT64: return ((const int64_t *)p)[i];
-    case CALMA_DT_INT32: return ((const int32_t *)p)[i];
-    case CALMA_DT_INT16: return ((const int16_t *)p)[i];
-    case CALMA_DT_INT8: return ((const int8_t *)p)[i];
-    case CALMA_DT_UINT8: return ((const uint8_t *)p)[i];
-    case CALMA_DT_BOOL: return ((const uint8_t *)p)[i] != 0;
-    case CALMA_DT_UINT16: return ((const uint16_t *)p)[i];
-    case CALMA_DT_UINT32: return ((const uint32_t *)p)[i];
-    case CALMA_DT_UINT64: return (int64_t)((const uint64_t *)p)[i];
+    case CALMA_DT_INT64:
+        return ((const int64_t *)p)[i];
+    case CALMA_DT_INT32:
+        return ((const int32_t *)p)[i];
+    case CALMA_DT_INT16:
+        return ((const int16_t *)p)[i];
+    case CALMA_DT_INT8:
+        return ((const int8_t *)p)[i];
+    case CALMA_DT_UINT8:
+        return ((const uint8_t *)p)[i];
+    case CALMA_DT_BOOL:
+        return ((const uint8_t *)p)[i] != 0;
+    case CALMA_DT_UINT16:
+        return ((const uint16_t *)p)[i];
+    case CALMA_DT_UINT32:
+        return ((const uint32_t *)p)[i];
+    case CALMA_DT_UINT64:
+        return (int64_t)((const uint64_t *)p)[i];
     default: {
         double v = ir_tensor_get_f64(t, i);
         if (isnan(v)) return 0;
@@ -142,19 +166,46 @@ static int64_t clamp_to_i64(double v) {
 void ir_tensor_set_f64(ir_tensor *t, size_t i, double v) {
     void *p = t->data;
     switch (t->dtype) {
-    case CALMA_DT_FLOAT: ((float *)p)[i] = (float)v; break;
-    case CALMA_DT_DOUBLE: ((double *)p)[i] = v; break;
-    case CALMA_DT_FLOAT16: ((uint16_t *)p)[i] = ir_float_to_half((float)v); break;
-    case CALMA_DT_BFLOAT16: ((uint16_t *)p)[i] = ir_float_to_bf16((float)v); break;
-    case CALMA_DT_BOOL: ((uint8_t *)p)[i] = v != 0.0; break;
-    case CALMA_DT_INT8: ((int8_t *)p)[i] = (int8_t)clamp_to_i64(v); break;
-    case CALMA_DT_UINT8: ((uint8_t *)p)[i] = (uint8_t)clamp_to_i64(v); break;
-    case CALMA_DT_INT16: ((int16_t *)p)[i] = (int16_t)clamp_to_i64(v); break;
-    case CALMA_DT_UINT16: ((uint16_t *)p)[i] = (uint16_t)clamp_to_i64(v); break;
-    case CALMA_DT_INT32: ((int32_t *)p)[i] = (int32_t)clamp_to_i64(v); break;
-    case CALMA_DT_UINT32: ((uint32_t *)p)[i] = (uint32_t)clamp_to_i64(v); break;
-    case CALMA_DT_INT64: ((int64_t *)p)[i] = clamp_to_i64(v); break;
-    case CALMA_DT_UINT64: ((uint64_t *)p)[i] = v <= 0 ? 0 : (uint64_t)clamp_to_i64(v); break;
-    default: break;
+    case CALMA_DT_FLOAT:
+        ((float *)p)[i] = (float)v;
+        break;
+    case CALMA_DT_DOUBLE:
+        ((double *)p)[i] = v;
+        break;
+    case CALMA_DT_FLOAT16:
+        ((uint16_t *)p)[i] = ir_float_to_half((float)v);
+        break;
+    case CALMA_DT_BFLOAT16:
+        ((uint16_t *)p)[i] = ir_float_to_bf16((float)v);
+        break;
+    case CALMA_DT_BOOL:
+        ((uint8_t *)p)[i] = v != 0.0;
+        break;
+    case CALMA_DT_INT8:
+        ((int8_t *)p)[i] = (int8_t)clamp_to_i64(v);
+        break;
+    case CALMA_DT_UINT8:
+        ((uint8_t *)p)[i] = (uint8_t)clamp_to_i64(v);
+        break;
+    case CALMA_DT_INT16:
+        ((int16_t *)p)[i] = (int16_t)clamp_to_i64(v);
+        break;
+    case CALMA_DT_UINT16:
+        ((uint16_t *)p)[i] = (uint16_t)clamp_to_i64(v);
+        break;
+    case CALMA_DT_INT32:
+        ((int32_t *)p)[i] = (int32_t)clamp_to_i64(v);
+        break;
+    case CALMA_DT_UINT32:
+        ((uint32_t *)p)[i] = (uint32_t)clamp_to_i64(v);
+        break;
+    case CALMA_DT_INT64:
+        ((int64_t *)p)[i] = clamp_to_i64(v);
+        break;
+    case CALMA_DT_UINT64:
+        ((uint64_t *)p)[i] = v <= 0 ? 0 : (uint64_t)clamp_to_i64(v);
+        break;
+    default:
+        break;
     }
 }

@@ -6,16 +6,26 @@
 
 const char *calma_status_name(int status) {
     switch (status) {
-    case CALMA_OK: return "ok";
-    case CALMA_E_USAGE: return "usage";
-    case CALMA_E_IO: return "io";
-    case CALMA_E_PARSE: return "parse";
-    case CALMA_E_INVALID: return "invalid";
-    case CALMA_E_UNSUPPORTED: return "unsupported";
-    case CALMA_E_UNAVAILABLE: return "unavailable";
-    case CALMA_E_NOMEM: return "nomem";
-    case CALMA_E_INTERNAL: return "internal";
-    default: return "unknown";
+    case CALMA_OK:
+        return "ok";
+    case CALMA_E_USAGE:
+        return "usage";
+    case CALMA_E_IO:
+        return "io";
+    case CALMA_E_PARSE:
+        return "parse";
+    case CALMA_E_INVALID:
+        return "invalid";
+    case CALMA_E_UNSUPPORTED:
+        return "unsupported";
+    case CALMA_E_UNAVAILABLE:
+        return "unavailable";
+    case CALMA_E_NOMEM:
+        return "nomem";
+    case CALMA_E_INTERNAL:
+        return "internal";
+    default:
+        return "unknown";
     }
 }
 

@@ -48,8 +48,10 @@ static void test_sort_and_cycle(void **state) {
     const char *dp[] = {"N", NULL};
     assert_int_equal(ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 2, dims, dp), 0);
     /* added out of order: b uses a's output */
-    assert_non_null(ir_graph_add_node(g, "Relu", "b", 1, (const char *[]){"t"}, 1, (const char *[]){"y"}));
-    assert_non_null(ir_graph_add_node(g, "Neg", "a", 1, (const char *[]){"x"}, 1, (const char *[]){"t"}));
+    assert_non_null(
+        ir_graph_add_node(g, "Relu", "b", 1, (const char *[]){"t"}, 1, (const char *[]){"y"}));
+    assert_non_null(
+        ir_graph_add_node(g, "Neg", "a", 1, (const char *[]){"x"}, 1, (const char *[]){"t"}));
     assert_int_equal(ir_graph_add_output(g, "y", CALMA_DT_FLOAT, 2, dims, dp), 0);
     assert_int_equal(ir_graph_sort(g, &e), CALMA_OK);
     assert_string_equal(g->nodes[0].name, "a");
@@ -59,14 +61,17 @@ static void test_sort_and_cycle(void **state) {
     ir_graph_free(g);
 
     g = ir_graph_new();
-    assert_non_null(ir_graph_add_node(g, "Relu", "p", 1, (const char *[]){"q_out"}, 1, (const char *[]){"p_out"}));
-    assert_non_null(ir_graph_add_node(g, "Relu", "q", 1, (const char *[]){"p_out"}, 1, (const char *[]){"q_out"}));
+    assert_non_null(ir_graph_add_node(g, "Relu", "p", 1, (const char *[]){"q_out"}, 1,
+                                      (const char *[]){"p_out"}));
+    assert_non_null(ir_graph_add_node(g, "Relu", "q", 1, (const char *[]){"p_out"}, 1,
+                                      (const char *[]){"q_out"}));
     assert_int_equal(ir_graph_sort(g, &e), CALMA_E_INVALID);
     assert_non_null(strstr(e.msg, "cycle"));
     ir_graph_free(g);
 
     g = ir_graph_new();
-    assert_non_null(ir_graph_add_node(g, "Relu", "r", 1, (const char *[]){"nowhere"}, 1, (const char *[]){"o"}));
+    assert_non_null(ir_graph_add_node(g, "Relu", "r", 1, (const char *[]){"nowhere"}, 1,
+                                      (const char *[]){"o"}));
     assert_int_equal(ir_graph_sort(g, &e), CALMA_E_INVALID);
     assert_non_null(strstr(e.msg, "nowhere"));
     ir_graph_free(g);

@@ -37,11 +37,12 @@ static void refbe_release(void *p) {
     free(s);
 }
 
-static int refbe_load(const calma_conversion *c, const calma_model *m, const calma_trial_config *cfg,
-                      void **state, calma_error *e) {
+static int refbe_load(const calma_conversion *c, const calma_model *m,
+                      const calma_trial_config *cfg, void **state, calma_error *e) {
     (void)c;
     (void)cfg;
-    if (!m->graph) return err_set(e, CALMA_E_INTERNAL, "the reference backend needs the parsed graph");
+    if (!m->graph)
+        return err_set(e, CALMA_E_INTERNAL, "the reference backend needs the parsed graph");
     refbe_state *s = calloc(1, sizeof *s);
     if (!s) return err_set(e, CALMA_E_NOMEM, "out of memory");
     s->graph = m->graph;
@@ -62,8 +63,8 @@ static int refbe_load(const calma_conversion *c, const calma_model *m, const cal
     return CALMA_OK;
 }
 
-static int refbe_run(void *p, const calma_tensor *inputs, int n_in, calma_tensor *outputs, int n_out,
-                     calma_error *e) {
+static int refbe_run(void *p, const calma_tensor *inputs, int n_in, calma_tensor *outputs,
+                     int n_out, calma_error *e) {
     refbe_state *s = p;
     if (n_in != s->n_in || n_out != s->n_out)
         return err_set(e, CALMA_E_INTERNAL, "expected %d inputs and %d outputs, got %d and %d",

@@ -1,0 +1,412 @@
+#include "bench/registry.h"
+
+#include <ctype.h>
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends/backends.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+struct registry {
+    int n, cap;
+    const calma_conversion **conv;
+    int n_handles;
+    void **handles; /* dlopen handles of plugins, closed last */
+};
+
+static const calma_conversion *const *builtin_tables(void) {
+    static const calma_conversion *const tables[] = {refbe_conversions, ortbe_conversions,
+                                                     xnnbe_conversions, NULL};
+    return tables;
+}
+
+/* Names people know from other tools, and what calma says about them. */
+static const struct {
+    const char *name;
+    const char *answer;
+} foreign[] = {
+    {"COMPILE_INDUCTOR_DEFAULT",
+     "torch.compile (Inductor) compiles the PyTorch program itself at run time; calma runs the "
+     "exported ONNX model without Python. Use ORT_CPU or XNNPACK"},
+    {"COMPILE_INDUCTOR_MAX_AUTOTUNE", "torch.compile (Inductor) needs the PyTorch program and "
+                                      "Python; calma runs ONNX models. Use ORT_CPU or XNNPACK"},
+    {"COMPILE_INDUCTOR_REDUCE_OVERHEAD", "torch.compile (Inductor) needs the PyTorch program and "
+                                         "Python; calma runs ONNX models. Use ORT_CPU or XNNPACK"},
+    {"COMPILE_OPENVINO", "OpenVINO is not packaged for Debian 12 and cannot be installed here. "
+                         "Use ORT_CPU (or XNNPACK for CNNs)"},
+    {"OPENVINO", "OpenVINO is not packaged for Debian 12 and cannot be installed here. Use "
+                 "ORT_CPU (or XNNPACK for CNNs)"},
+    {"COMPILE_TENSORRT", "TensorRT needs an NVIDIA GPU and NVIDIA's proprietary runtime, which "
+                         "calma does not ship. On a GPU machine use ORT_CUDA"},
+    {"TENSORRT", "TensorRT needs an NVIDIA GPU and NVIDIA's proprietary runtime, which calma does "
+                 "not ship. On a GPU machine use ORT_CUDA"},
+    {"ORT_TENSORRT", "ONNX Runtime's TensorRT provider is not in the npm build calma uses. On a "
+                     "GPU machine use ORT_CUDA"},
+    {"TORCH_SCRIPT", "TorchScript needs the PyTorch model (torch.jit.script), not an ONNX file. "
+                     "Use ORT_CPU for speed and REFERENCE for correctness"},
+    {"TORCHSCRIPT", "TorchScript needs the PyTorch model (torch.jit.script), not an ONNX file. "
+                    "Use ORT_CPU for speed and REFERENCE for correctness"},
+    {"JIT_TRACE", "torch.jit.trace needs the PyTorch model, not an ONNX file. Use ORT_CPU"},
+    {"JIT_SCRIPT", "torch.jit.script needs the PyTorch model, not an ONNX file. Use ORT_CPU"},
+    {"EAGER", "eager PyTorch needs the Python model; calma's exact baseline for an ONNX file is "
+              "REFERENCE, and ORT_CPU is the usual fast one"},
+    {"TORCH", "eager PyTorch needs the Python model; calma's exact baseline for an ONNX file is "
+              "REFERENCE, and ORT_CPU is the usual fast one"},
+    {"TFLITE", "TensorFlow Lite runs .tflite files; its CPU engine is XNNPACK, which calma "
+               "offers directly: use XNNPACK"},
+    {"TVM", "Apache TVM is not packaged for Debian 12. Use ORT_CPU or XNNPACK"},
+};
+
+/* Upper-cases and maps '-' and ' ' to '_' so that "ort-cpu" finds ORT_CPU. */
+static void canon(const char *in, char *out, size_t n) {
+    size_t i = 0;
+    for (; in[i] && i + 1 < n; i++) {
+        char ch = in[i];
+        out[i] = (ch == '-' || ch == ' ') ? '_' : (char)toupper((unsigned char)ch);
+    }
+    out[i] = '\0';
+}
+
+static int same_name(const char *a, const char *b) {
+    char ca[128], cb[128];
+    canon(a, ca, sizeof ca);
+    canon(b, cb, sizeof cb);
+    return strcmp(ca, cb) == 0;
+}
+
+/* Calls fn on the canonical name and every alias of c until fn returns 1. */
+static int for_each_name(const calma_conversion *c, int (*fn)(const char *, void *), void *arg) {
+    if (fn(c->name, arg)) return 1;
+    if (!c->aliases) return 0;
+    const char *p = c->aliases;
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char alias[128];
+        if (len >= sizeof alias) len = sizeof alias - 1;
+        memcpy(alias, p, len);
+        alias[len] = '\0';
+        if (len && fn(alias, arg)) return 1;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+static int name_matches(const char *candidate, void *arg) {
+    return same_name(candidate, (const char *)arg);
+}
+
+const calma_conversion *registry_find(const registry *r, const char *name) {
+    for (int i = 0; i < r->n; i++)
+        if (for_each_name(r->conv[i], name_matches, (void *)name)) return r->conv[i];
+    return NULL;
+}
+
+const char *registry_foreign(const char *name) {
+    for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++)
+        if (same_name(foreign[i].name, name)) return foreign[i].answer;
+    return NULL;
+}
+
+static int add_conv(registry *r, const calma_conversion *c) {
+    if (mem_grow((void **)&r->conv, &r->cap, r->n + 1, sizeof *r->conv)) return -1;
+    r->conv[r->n++] = c;
+    return 0;
+}
+
+static int valid_name(const char *s) {
+    if (!s || !*s) return 0;
+    for (; *s; s++)
+        if (!(isupper((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' || *s == '+'))
+            return 0;
+    return 1;
+}
+
+static int load_plugin(registry *r, const char *path, calma_error *e) {
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *why = dlerror();
+        return err_set(e, CALMA_E_USAGE, "plugin %s: cannot be loaded: %s", path,
+                       why ? why : "unknown reason");
+    }
+    void **hs = realloc(r->handles, sizeof *hs * (size_t)(r->n_handles + 1));
+    if (!hs) {
+        dlclose(h);
+        return err_set(e, CALMA_E_NOMEM, "out of memory");
+    }
+    r->handles = hs;
+    r->handles[r->n_handles++] = h;
+    calma_plugin_entry_fn entry;
+    void *sym = dlsym(h, CALMA_PLUGIN_ENTRY);
+    memcpy(&entry, &sym, sizeof entry); /* object to function pointer, as POSIX allows */
+    if (!sym)
+        return err_set(e, CALMA_E_USAGE,
+                       "plugin %s: not a calma plugin (it exports no %s function)", path,
+                       CALMA_PLUGIN_ENTRY);
+    const calma_plugin *p = entry();
+    if (!p)
+        return err_set(e, CALMA_E_USAGE, "plugin %s: %s returned nothing", path,
+                       CALMA_PLUGIN_ENTRY);
+    if (p->abi != CALMA_BACKEND_ABI)
+        return err_set(e, CALMA_E_USAGE,
+                       "plugin %s: built for calma backend ABI %d, this calma speaks %d", path,
+                       p->abi, CALMA_BACKEND_ABI);
+    if (p->n_conversions <= 0 || !p->conversions)
+        return err_set(e, CALMA_E_USAGE, "plugin %s: offers no conversions", path);
+    for (int i = 0; i < p->n_conversions; i++) {
+        const calma_conversion *c = &p->conversions[i];
+        if (!valid_name(c->name))
+            return err_set(e, CALMA_E_USAGE, "plugin %s: conversion name '%s' is not UPPER_SNAKE",
+                           path, c->name ? c->name : "(null)");
+        if (!c->backend || c->backend->abi != CALMA_BACKEND_ABI || !c->backend->load ||
+            !c->backend->run)
+            return err_set(e, CALMA_E_USAGE,
+                           "plugin %s: conversion %s has no usable backend (load and run are "
+                           "required)",
+                           path, c->name);
+        if (c->tier < 1 || c->tier > 3)
+            return err_set(e, CALMA_E_USAGE, "plugin %s: conversion %s has tier %d (1..3)", path,
+                           c->name, c->tier);
+        if (registry_find(r, c->name))
+            return err_set(e, CALMA_E_USAGE, "plugin %s: conversion %s already exists", path,
+                           c->name);
+        if (add_conv(r, c)) return err_set(e, CALMA_E_NOMEM, "out of memory");
+    }
+    return CALMA_OK;
+}
+
+int registry_open(registry **out, const char *const *plugin_paths, int n_plugins, calma_error *e) {
+    registry *r = calloc(1, sizeof *r);
+    if (!r) return err_set(e, CALMA_E_NOMEM, "out of memory");
+    for (const calma_conversion *const *t = builtin_tables(); *t; t++)
+        for (const calma_conversion *c = *t; c->name; c++)
+            if (add_conv(r, c)) {
+                registry_close(r);
+                return err_set(e, CALMA_E_NOMEM, "out of memory");
+            }
+    for (int i = 0; i < n_plugins; i++) {
+        int rc = load_plugin(r, plugin_paths[i], e);
+        if (rc) {
+            registry_close(r);
+            return rc;
+        }
+    }
+    *out = r;
+    return CALMA_OK;
+}
+
+void registry_close(registry *r) {
+    if (!r) return;
+    free(r->conv);
+    for (int i = 0; i < r->n_handles; i++) dlclose(r->handles[i]);
+    free(r->handles);
+    free(r);
+}
+
+int registry_count(const registry *r) {
+    return r->n;
+}
+
+const calma_conversion *registry_at(const registry *r, int i) {
+    return i >= 0 && i < r->n ? r->conv[i] : NULL;
+}
+
+/* Optimal string alignment distance (Levenshtein plus adjacent swaps). */
+static int edit_distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        for (size_t j = 1; j <= lb; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            int v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < v) v = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    }
+    return d[la][lb];
+}
+
+typedef struct suggest_ctx {
+    const char *want; /* canonical spelling of the unknown name */
+    int best;         /* best score seen for the current conversion */
+} suggest_ctx;
+
+/* Score of one candidate spelling: edit distance, with substring matches
+ * counted as close (ORT finds ORT_CPU). */
+static int score_name(const char *candidate, void *arg) {
+    suggest_ctx *s = arg;
+    char c[128];
+    canon(candidate, c, sizeof c);
+    int d = edit_distance(s->want, c);
+    if (strlen(s->want) >= 3 && (strstr(c, s->want) || strstr(s->want, c))) d = d < 1 ? d : 1;
+    if (d < s->best) s->best = d;
+    return 0;
+}
+
+int registry_suggest(const registry *r, const char *name, char *buf, size_t n, int max) {
+    char want[128];
+    canon(name, want, sizeof want);
+    int limit = (int)strlen(want) / 3;
+    if (limit < 2) limit = 2;
+    const calma_conversion *pick[8];
+    int score[8], found = 0;
+    if (max > 8) max = 8;
+    for (int i = 0; i < r->n; i++) {
+        suggest_ctx s = {want, 99};
+        for_each_name(r->conv[i], score_name, &s);
+        if (s.best > limit) continue;
+        /* insertion into the best-max list, ties keep registry order */
+        int pos = found;
+        while (pos > 0 && score[pos - 1] > s.best) pos--;
+        if (pos >= max) continue;
+        int last = found < max ? found : max - 1;
+        for (int k = last; k > pos; k--) {
+            pick[k] = pick[k - 1];
+            score[k] = score[k - 1];
+        }
+        pick[pos] = r->conv[i];
+        score[pos] = s.best;
+        if (found < max) found++;
+    }
+    buf[0] = '\0';
+    size_t used = 0;
+    for (int k = 0; k < found && used < n; k++) {
+        const char *sep = k == 0 ? "" : (k == found - 1 ? " or " : ", ");
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", sep, pick[k]->name);
+    }
+    return found;
+}
+
+void registry_selection_free(registry_selection *s) {
+    free(s->conv);
+    memset(s, 0, sizeof *s);
+}
+
+static void append(char *buf, size_t n, const char *fmt, ...) ERR_PRINTF(3, 4);
+static void append(char *buf, size_t n, const char *fmt, ...) {
+    size_t used = strlen(buf);
+    if (used + 1 >= n) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, n - used, fmt, ap);
+    va_end(ap);
+}
+
+int registry_select(const registry *r, const char *names_csv, int tier, registry_selection *out,
+                    calma_error *e) {
+    memset(out, 0, sizeof *out);
+    out->conv = calloc((size_t)r->n + 1, sizeof *out->conv);
+    if (!out->conv) return err_set(e, CALMA_E_NOMEM, "out of memory");
+    if (!names_csv) {
+        if (tier < 1 || tier > 3) {
+            registry_selection_free(out);
+            return err_set(e, CALMA_E_USAGE, "--tier must be 1, 2 or 3 (got %d)", tier);
+        }
+        for (int i = 0; i < r->n; i++)
+            if (r->conv[i]->tier <= tier) out->conv[out->n++] = r->conv[i];
+        return CALMA_OK;
+    }
+    char problems[CALMA_ERROR_MAX] = "";
+    const char *p = names_csv;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len && isspace((unsigned char)*p)) p++, len--;
+        while (len && isspace((unsigned char)p[len - 1])) len--;
+        char name[128];
+        if (len >= sizeof name) len = sizeof name - 1;
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (len) {
+            const calma_conversion *c = registry_find(r, name);
+            const char *why = c ? NULL : registry_foreign(name);
+            if (c) {
+                int dup = 0;
+                for (int k = 0; k < out->n; k++) dup |= out->conv[k] == c;
+                if (dup)
+                    append(out->warnings, sizeof out->warnings,
+                           "%s is listed more than once (last as '%s'); it runs once. ", c->name,
+                           name);
+                else
+                    out->conv[out->n++] = c;
+            } else if (why) {
+                append(problems, sizeof problems, "%s: not offered by calma: %s. ", name, why);
+            } else {
+                char sug[256];
+                if (registry_suggest(r, name, sug, sizeof sug, 3))
+                    append(problems, sizeof problems, "unknown conversion '%s'; did you mean %s? ",
+                           name, sug);
+                else
+                    append(problems, sizeof problems,
+                           "unknown conversion '%s'; `calma list` shows them all. ", name);
+            }
+        }
+        if (!comma) break;
+        p = comma + 1;
+    }
+    size_t pl = strlen(problems);
+    if (pl && problems[pl - 1] == ' ') problems[pl - 1] = '\0';
+    size_t wl = strlen(out->warnings);
+    if (wl && out->warnings[wl - 1] == ' ') out->warnings[wl - 1] = '\0';
+    if (problems[0]) {
+        registry_selection_free(out);
+        return err_set(e, CALMA_E_USAGE, "%s", problems);
+    }
+    if (out->n == 0) {
+        registry_selection_free(out);
+        return err_set(e, CALMA_E_USAGE,
+                       "the conversion list is empty; give names (see `calma list`) or a --tier");
+    }
+    return CALMA_OK;
+}
+
+int registry_probe(const calma_conversion *c, calma_error *e) {
+    err_clear(e);
+    if (!c->backend->probe) return CALMA_OK;
+    int rc = c->backend->probe(c, e);
+    if (rc && !e->msg[0]) err_set(e, rc, "the backend gave no reason");
+    return rc;
+}
+
+void registry_print(const registry *r, FILE *f) {
+    fprintf(f, "%-20s %-4s %-6s %-10s %-11s %s\n", "CONVERSION", "TIER", "DEVICE", "BACKEND",
+            "HERE", "DESCRIPTION / WHY UNAVAILABLE");
+    for (int i = 0; i < r->n; i++) {
+        const calma_conversion *c = r->conv[i];
+        calma_error e;
+        int rc = registry_probe(c, &e);
+        const char *ver = rc == CALMA_OK && c->backend->version ? c->backend->version() : NULL;
+        fprintf(f, "%-20s %-4d %-6s %-10s %-11s %s\n", c->name, c->tier,
+                c->device ? c->device : "cpu", c->backend->name ? c->backend->name : "?",
+                rc == CALMA_OK ? "available" : "unavailable", c->description ? c->description : "");
+        if (c->aliases && c->aliases[0]) fprintf(f, "%-20s also called: %s\n", "", c->aliases);
+        if (ver) fprintf(f, "%-20s engine: %s\n", "", ver);
+        if (rc != CALMA_OK) fprintf(f, "%-20s why: %s\n", "", e.msg);
+    }
+    fprintf(f, "\nTiers (--tier N runs every conversion of tier N and below):\n");
+    static const char *const what[] = {
+        "", "quick check for CI: the oracle and the default fast conversion",
+        "deployment choice: every conversion worth deploying",
+        "everything: optimisation-level variants and the rest"};
+    for (int t = 1; t <= 3; t++) {
+        fprintf(f, "  %d  %s:", t, what[t]);
+        for (int i = 0; i < r->n; i++)
+            if (r->conv[i]->tier <= t) fprintf(f, " %s", r->conv[i]->name);
+        fprintf(f, "\n");
+    }
+    fprintf(f, "\nNames from other tools that calma recognises but does not offer:\n");
+    for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++)
+        fprintf(f, "  %-32s %s\n", foreign[i].name, foreign[i].answer);
+}

@@ -1,0 +1,197 @@
+#include "bench/stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double stats_percentile(const double *sorted, size_t n, double p) {
+    if (n == 0) return 0.0;
+    if (p <= 0) return sorted[0];
+    if (p >= 100) return sorted[n - 1];
+    double pos = p / 100.0 * (double)(n - 1);
+    size_t i = (size_t)pos;
+    double frac = pos - (double)i;
+    if (i + 1 >= n) return sorted[n - 1];
+    return sorted[i] + frac * (sorted[i + 1] - sorted[i]);
+}
+
+/* log of the binomial(n, 1/2) probability mass at k. */
+static double log_binom_half(size_t n, size_t k) {
+    return lgamma((double)n + 1) - lgamma((double)k + 1) - lgamma((double)(n - k) + 1) -
+           (double)n * log(2.0);
+}
+
+void stats_median_ci_ranks(size_t n, double conf, size_t *lo, size_t *hi) {
+    *lo = 0;
+    *hi = n ? n - 1 : 0;
+    if (n < 2) return;
+    double alpha = (1.0 - conf) / 2.0;
+    /* Largest k with P(B <= k - 1) <= alpha; the interval is the k-th and
+     * (n-k+1)-th order statistics (1-based). */
+    size_t k = 0;
+    if (n <= 5000) {
+        double cdf = 0.0;
+        for (size_t j = 0; j <= n / 2; j++) {
+            cdf += exp(log_binom_half(n, j));
+            if (cdf > alpha) break;
+            k = j + 1;
+        }
+    } else { /* normal approximation, accurate to a rank at this size */
+        double z = 1.959963984540054;
+        if (conf != 0.95) { /* inverse of the normal tail by bisection */
+            double a = 0, b = 10;
+            for (int it = 0; it < 100; it++) {
+                double m = (a + b) / 2;
+                if (0.5 * erfc(m / sqrt(2.0)) > alpha)
+                    a = m;
+                else
+                    b = m;
+            }
+            z = (a + b) / 2;
+        }
+        double kk = floor((double)n / 2.0 - z * sqrt((double)n) / 2.0);
+        k = kk < 0 ? 0 : (size_t)kk;
+    }
+    if (k == 0) return; /* too few samples to reach conf */
+    *lo = k - 1;
+    *hi = n - k;
+}
+
+int stats_summarize(const double *samples, size_t n, stats_summary *out) {
+    memset(out, 0, sizeof *out);
+    if (n == 0) return 0;
+    double *s = malloc(sizeof(double) * n);
+    if (!s) return -1;
+    memcpy(s, samples, sizeof(double) * n);
+    qsort(s, n, sizeof(double), cmp_double);
+    out->n = n;
+    out->min = s[0];
+    out->max = s[n - 1];
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += s[i];
+    out->mean = sum / (double)n;
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += (s[i] - out->mean) * (s[i] - out->mean);
+    out->stddev = n > 1 ? sqrt(ss / (double)(n - 1)) : 0.0;
+    out->cv = out->mean > 0 ? out->stddev / out->mean : 0.0;
+    out->median = stats_percentile(s, n, 50);
+    out->p90 = stats_percentile(s, n, 90);
+    out->p95 = stats_percentile(s, n, 95);
+    out->p99 = stats_percentile(s, n, 99);
+    size_t lo, hi;
+    stats_median_ci_ranks(n, 0.95, &lo, &hi);
+    out->ci_lo = s[lo];
+    out->ci_hi = s[hi];
+    out->ci_rel = out->median > 0 ? (out->ci_hi - out->ci_lo) / out->median : 0.0;
+    for (size_t i = 0; i < n; i++) s[i] = fabs(s[i] - out->median);
+    qsort(s, n, sizeof(double), cmp_double);
+    out->mad = stats_percentile(s, n, 50);
+    /* 1.4826 * MAD estimates the standard deviation of normal data. */
+    double limit = 3.0 * 1.4826 * out->mad;
+    if (out->mad > 0)
+        for (size_t i = 0; i < n; i++) out->outliers += fabs(samples[i] - out->median) > limit;
+    free(s);
+    return 0;
+}
+
+stats_rule stats_default_rule(void) {
+    stats_rule r = {0};
+    r.min_samples = 10;
+    r.min_time = 0.5;
+    r.max_time = 10.0;
+    r.max_samples = 0;
+    r.precision = 0.01;
+    return r;
+}
+
+/* Hoare's selection: the k-th smallest of a[0..n) (a is reordered). */
+static double select_kth(double *a, size_t n, size_t k) {
+    size_t l = 0, r = n - 1;
+    while (l < r) {
+        double pivot = a[l + (r - l) / 2];
+        size_t i = l, j = r;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) {
+                double t = a[i];
+                a[i] = a[j];
+                a[j] = t;
+                i++;
+                if (j == 0) break;
+                j--;
+            }
+        }
+        if (k <= j)
+            r = j;
+        else if (k >= i)
+            l = i;
+        else
+            return a[k];
+    }
+    return a[k];
+}
+
+/* The interval is recomputed about eight times per doubling of n, so its
+ * O(n) cost amortises to a constant per sample. */
+static int due(size_t n) {
+    size_t step = 1;
+    while ((step << 4) <= n) step <<= 1;
+    return n % step == 0;
+}
+
+stats_stop stats_check(const stats_rule *r, const double *samples, size_t n, double elapsed) {
+    if (r->fixed) return n >= r->fixed ? STATS_STOP_FIXED : STATS_GO_ON;
+    if (r->max_samples && n >= r->max_samples) return STATS_STOP_COUNT;
+    if (r->max_time > 0 && elapsed >= r->max_time && n >= 1) return STATS_STOP_TIME;
+    if (n < r->min_samples || elapsed < r->min_time || n < 2 || !due(n)) return STATS_GO_ON;
+    size_t lo, hi;
+    stats_median_ci_ranks(n, 0.95, &lo, &hi);
+    if (lo == 0 && hi == n - 1 && n < 6) return STATS_GO_ON;
+    double *tmp = malloc(sizeof(double) * n);
+    if (!tmp) return STATS_GO_ON;
+    memcpy(tmp, samples, sizeof(double) * n);
+    double vlo = select_kth(tmp, n, lo);
+    double vhi = select_kth(tmp, n, hi);
+    double med = select_kth(tmp, n, n / 2);
+    free(tmp);
+    if (med > 0 && (vhi - vlo) / med <= r->precision) return STATS_STOP_PRECISION;
+    return STATS_GO_ON;
+}
+
+const char *stats_stop_name(stats_stop s) {
+    switch (s) {
+    case STATS_STOP_FIXED:
+        return "fixed count";
+    case STATS_STOP_PRECISION:
+        return "precision reached";
+    case STATS_STOP_TIME:
+        return "time budget";
+    case STATS_STOP_COUNT:
+        return "sample bound";
+    default:
+        return "running";
+    }
+}
+
+static double median_of(const double *x, size_t n) {
+    double *t = malloc(sizeof(double) * n);
+    if (!t) return 0;
+    memcpy(t, x, sizeof(double) * n);
+    double m = select_kth(t, n, n / 2);
+    free(t);
+    return m;
+}
+
+int stats_warm(const double *samples, size_t n, size_t window, double tol) {
+    if (window == 0 || n < 2 * window) return 0;
+    double recent = median_of(samples + n - window, window);
+    double before = median_of(samples + n - 2 * window, window);
+    if (before <= 0) return recent <= 0;
+    return fabs(recent - before) / before <= tol;
+}

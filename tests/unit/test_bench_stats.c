@@ -1,0 +1,194 @@
+/* Statistics and validation against known values. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bench/stats.h"
+#include "bench/validate.h"
+
+static void test_percentiles(void **state) {
+    (void)state;
+    double s[10];
+    for (int i = 0; i < 10; i++) s[i] = i + 1;
+    assert_true(fabs(stats_percentile(s, 10, 50) - 5.5) < 1e-12);
+    assert_true(fabs(stats_percentile(s, 10, 90) - 9.1) < 1e-12);
+    assert_true(fabs(stats_percentile(s, 10, 0) - 1) < 1e-12);
+    assert_true(fabs(stats_percentile(s, 10, 100) - 10) < 1e-12);
+    stats_summary m;
+    double shuffled[] = {7, 3, 10, 1, 5, 9, 2, 8, 4, 6};
+    assert_int_equal(stats_summarize(shuffled, 10, &m), 0);
+    assert_true(m.min == 1 && m.max == 10);
+    assert_true(fabs(m.mean - 5.5) < 1e-12);
+    assert_true(fabs(m.median - 5.5) < 1e-12);
+    assert_true(fabs(m.stddev - sqrt(55.0 / 6.0)) < 1e-12); /* sample stddev of 1..10 */
+    assert_true(fabs(m.p99 - 9.91) < 1e-12);
+}
+
+static void test_median_interval_ranks(void **state) {
+    (void)state;
+    size_t lo, hi;
+    /* binomial tables: n=10 -> 2nd and 9th; n=100 -> 40th and 61st (1-based) */
+    stats_median_ci_ranks(10, 0.95, &lo, &hi);
+    assert_int_equal(lo, 1);
+    assert_int_equal(hi, 8);
+    stats_median_ci_ranks(100, 0.95, &lo, &hi);
+    assert_int_equal(lo, 39);
+    assert_int_equal(hi, 60);
+    stats_median_ci_ranks(5, 0.95, &lo, &hi); /* cannot reach 95%: whole range */
+    assert_int_equal(lo, 0);
+    assert_int_equal(hi, 4);
+    /* the large-n approximation agrees with the exact sum where both apply */
+    stats_median_ci_ranks(100000, 0.95, &lo, &hi);
+    assert_true(lo > 49600 && lo < 49700);
+    assert_int_equal(hi, 100000 - 1 - lo);
+}
+
+static void test_mad_outliers(void **state) {
+    (void)state;
+    double s[20];
+    for (int i = 0; i < 20; i++) s[i] = 1.0 + 0.01 * (i % 5);
+    s[7] = 5.0; /* two clear outliers */
+    s[13] = 9.0;
+    stats_summary m;
+    stats_summarize(s, 20, &m);
+    assert_int_equal(m.outliers, 2);
+    assert_true(m.mad > 0 && m.mad < 0.03);
+}
+
+/* xorshift for reproducible synthetic latency streams */
+static double uniform(uint64_t *x) {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return (double)(*x >> 11) / 9007199254740992.0;
+}
+
+static size_t run_rule(const stats_rule *r, double (*draw)(uint64_t *), double per_sample,
+                       stats_stop *why, double *median) {
+    static double s[200000];
+    uint64_t x = 88172645463325252ull;
+    double elapsed = 0;
+    size_t n = 0;
+    *why = STATS_GO_ON;
+    while (n < 200000) {
+        s[n++] = draw(&x);
+        elapsed += per_sample;
+        *why = stats_check(r, s, n, elapsed);
+        if (*why != STATS_GO_ON) break;
+    }
+    stats_summary m;
+    stats_summarize(s, n, &m);
+    *median = m.median;
+    return n;
+}
+
+static double quiet(uint64_t *x) {
+    return 1e-3 * (1.0 + 0.002 * uniform(x));
+}
+static double heavy(uint64_t *x) { /* Pareto tail: mean barely exists, median 1e-3 * 2^(1/1.5) */
+    return 1e-3 * pow(1.0 - uniform(x), -1.0 / 1.5);
+}
+static double wild(uint64_t *x) {
+    return 1e-3 * (1.0 + 10.0 * uniform(x));
+}
+
+static void test_stopping_rule(void **state) {
+    (void)state;
+    stats_rule r = stats_default_rule();
+    r.min_time = 0.01;
+    r.max_time = 1.0;
+    stats_stop why;
+    double med;
+    size_t n = run_rule(&r, quiet, 1e-3, &why, &med);
+    assert_int_equal(why, STATS_STOP_PRECISION);
+    assert_true(n >= r.min_samples && n < 200);
+
+    /* heavy tail: the mean is useless but the median is still pinned down;
+     * 5% needs about 2,700 samples here (1.96 / (sqrt(n) f(m) m) <= 0.05) */
+    stats_rule h = r;
+    h.precision = 0.05;
+    h.max_time = 100.0;
+    n = run_rule(&h, heavy, 1e-3, &why, &med);
+    assert_int_equal(why, STATS_STOP_PRECISION);
+    assert_true(n > 1000 && n < 10000);
+    assert_true(fabs(med / (1e-3 * pow(2.0, 1.0 / 1.5)) - 1.0) < 0.02);
+
+    r.max_time = 0.05; /* wide noise cannot reach 1% in 50 samples: stops on time */
+    n = run_rule(&r, wild, 1e-3, &why, &med);
+    assert_int_equal(why, STATS_STOP_TIME);
+    assert_int_equal(n, 50);
+
+    stats_rule fixed = {0};
+    fixed.fixed = 37;
+    n = run_rule(&fixed, wild, 1e-3, &why, &med);
+    assert_int_equal(why, STATS_STOP_FIXED);
+    assert_int_equal(n, 37);
+}
+
+static void test_warm(void **state) {
+    (void)state;
+    double s[40];
+    for (int i = 0; i < 40; i++) s[i] = i < 20 ? 2.0 - i * 0.05 : 1.0;
+    assert_false(stats_warm(s, 20, 5, 0.02));
+    assert_true(stats_warm(s, 40, 5, 0.02));
+    assert_false(stats_warm(s, 9, 5, 0.02)); /* not enough samples for two windows */
+}
+
+static void make(ir_tensor *t, const float *v, int n) {
+    int64_t d[1] = {n};
+    calma_error e;
+    assert_int_equal(ir_tensor_alloc(t, CALMA_DT_FLOAT, 1, d, &e), CALMA_OK);
+    memcpy(t->data, v, sizeof(float) * (size_t)n);
+}
+
+static void test_validate(void **state) {
+    (void)state;
+    float ref[] = {1.0f, -2.0f, 0.5f, 100.0f};
+    float nan[] = {1.0f, NAN, 0.5f, 100.0f};
+    float bumped[] = {1.0f, -2.0f, 0.5f, 100.5f}; /* 0.5% off at index 3 */
+    ir_tensor a = {0}, b = {0}, c = {0};
+    make(&a, ref, 4);
+    make(&b, nan, 4);
+    make(&c, bumped, 4);
+    validate_result r;
+    calma_error e;
+    validate_tol tol = validate_default_tol(CALMA_DT_FLOAT);
+    assert_int_equal(validate_compare(&a, &a, tol, &r, &e), CALMA_OK);
+    assert_true(r.pass);
+    assert_true(fabs(r.cosine - 1.0) < 1e-12);
+    validate_compare(&a, &b, tol, &r, &e);
+    assert_false(r.pass);
+    assert_int_equal(r.nonfinite, 1);
+    assert_int_equal(r.worst_index, 1);
+    validate_compare(&a, &c, tol, &r, &e);
+    assert_false(r.pass);
+    assert_int_equal(r.worst_index, 3);
+    assert_true(fabs(r.max_abs - 0.5) < 1e-6);
+    assert_non_null(strstr(r.why, "index 3"));
+    validate_tol loose = {1e-3, 1e-2};
+    validate_compare(&a, &c, loose, &r, &e);
+    assert_true(r.pass);
+    int64_t d2[2] = {2, 2};
+    ir_tensor_alloc(&c, CALMA_DT_FLOAT, 2, d2, &e);
+    validate_compare(&a, &c, loose, &r, &e);
+    assert_false(r.pass);
+    assert_non_null(strstr(r.why, "float32[2,2]"));
+    ir_tensor_free(&a);
+    ir_tensor_free(&b);
+    ir_tensor_free(&c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_percentiles),  cmocka_unit_test(test_median_interval_ranks),
+        cmocka_unit_test(test_mad_outliers), cmocka_unit_test(test_stopping_rule),
+        cmocka_unit_test(test_warm),         cmocka_unit_test(test_validate),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
