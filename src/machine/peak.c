@@ -1,0 +1,165 @@
+/* The machine's compute limit, measured: a register-only multiply-add loop
+ * on the widest vector unit (selected at run time with target attributes, so
+ * the binary stays portable), and a large sgemm from OpenBLAS. */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+#ifdef CALMA_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+#include "machine/machine.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Each kernel runs `iters` rounds of 12 independent multiply-add chains
+ * (enough to cover FMA latency x throughput) and returns a value derived
+ * from the accumulators so the compiler cannot drop the work. The return
+ * value is the flop count per round through *flops. */
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) static float fma_avx512(long iters, double *flops) {
+    __m512 a[12];
+    __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < iters; k++)
+        for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], x, y);
+    __m512 s = a[0];
+    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
+    *flops = 12.0 * 16 * 2;
+    return _mm512_reduce_add_ps(s);
+}
+
+__attribute__((target("avx2,fma"))) static float fma_avx2(long iters, double *flops) {
+    __m256 a[12];
+    __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
+    for (long k = 0; k < iters; k++)
+        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], x, y);
+    __m256 s = a[0];
+    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    *flops = 12.0 * 8 * 2;
+    return out[0] + out[7];
+}
+#endif
+
+static float fma_scalar(long iters, double *flops) {
+    float a[12];
+    for (int i = 0; i < 12; i++) a[i] = (float)i;
+    for (long k = 0; k < iters; k++)
+        for (int i = 0; i < 12; i++) a[i] = a[i] * 0.999999f + 1e-7f;
+    float s = 0;
+    for (int i = 0; i < 12; i++) s += a[i];
+    *flops = 12.0 * 2;
+    return s;
+}
+
+typedef float (*fma_fn)(long, double *);
+
+static fma_fn pick_kernel(void) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx512f")) return fma_avx512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return fma_avx2;
+#endif
+    return fma_scalar;
+}
+
+typedef struct peak_job {
+    fma_fn fn;
+    double seconds;
+    double gflops; /* out */
+    float sink;
+} peak_job;
+
+/* Repeats blocks of the kernel for the given time; keeps the best block. */
+static void *peak_thread(void *arg) {
+    peak_job *j = arg;
+    double best = 0, start = now();
+    long iters = 1 << 16;
+    while (now() - start < j->seconds) {
+        double flops, t0 = now();
+        j->sink += j->fn(iters, &flops);
+        double dt = now() - t0;
+        if (dt < 1e-3) {
+            iters *= 2;
+            continue;
+        }
+        double g = flops * (double)iters / dt / 1e9;
+        if (g > best) best = g;
+    }
+    j->gflops = best;
+    return NULL;
+}
+
+double machine_peak_gflops(int threads, double seconds) {
+    if (threads < 1) threads = 1;
+    if (threads > 256) threads = 256;
+    pthread_t tid[256];
+    peak_job job[256];
+    fma_fn fn = pick_kernel();
+    int started = 0;
+    for (int t = 0; t < threads; t++) {
+        job[t] = (peak_job){fn, seconds, 0, 0};
+        if (t == 0) continue; /* thread 0 is this one */
+        if (pthread_create(&tid[t], NULL, peak_thread, &job[t]) == 0)
+            started++;
+        else
+            job[t].gflops = -1;
+    }
+    peak_thread(&job[0]);
+    double total = job[0].gflops;
+    for (int t = 1; t < threads; t++) {
+        if (job[t].gflops < 0) continue;
+        pthread_join(tid[t], NULL);
+        total += job[t].gflops;
+    }
+    (void)started;
+    return total;
+}
+
+double machine_sgemm_gflops(int threads, int n) {
+#ifdef CALMA_HAVE_OPENBLAS
+    if (n < 64) n = 64;
+    size_t nn = (size_t)n * (size_t)n;
+    float *a = malloc(nn * sizeof(float)), *b = malloc(nn * sizeof(float)),
+          *c = malloc(nn * sizeof(float));
+    if (!a || !b || !c) {
+        free(a);
+        free(b);
+        free(c);
+        return -1;
+    }
+    for (size_t i = 0; i < nn; i++) {
+        a[i] = (float)(i % 7) * 0.1f;
+        b[i] = (float)(i % 5) * 0.1f;
+    }
+    openblas_set_num_threads(threads < 1 ? 1 : threads);
+    double best = 0;
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c,
+                    n);
+        double dt = now() - t0;
+        double g = 2.0 * (double)n * (double)n * (double)n / dt / 1e9;
+        if (g > best) best = g;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+#else
+    (void)threads;
+    (void)n;
+    return -1;
+#endif
+}
