@@ -195,3 +195,52 @@ int stats_warm(const double *samples, size_t n, size_t window, double tol) {
     if (before <= 0) return recent <= 0;
     return fabs(recent - before) / before <= tol;
 }
+
+typedef struct ranked {
+    double v;
+    int from_a;
+} ranked;
+
+static int cmp_ranked(const void *x, const void *y) {
+    double a = ((const ranked *)x)->v, b = ((const ranked *)y)->v;
+    return (a > b) - (a < b);
+}
+
+double stats_rank_test(const double *a, size_t na, const double *b, size_t nb, double *auc) {
+    if (auc) *auc = 0.5;
+    if (na < 2 || nb < 2) return 1.0;
+    size_t n = na + nb;
+    ranked *r = malloc(sizeof(ranked) * n);
+    if (!r) return 1.0;
+    for (size_t i = 0; i < na; i++) r[i] = (ranked){a[i], 1};
+    for (size_t i = 0; i < nb; i++) r[na + i] = (ranked){b[i], 0};
+    qsort(r, n, sizeof(ranked), cmp_ranked);
+    double rank_sum_a = 0, tie_term = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && r[j + 1].v == r[i].v) j++;
+        double avg = ((double)i + (double)j) / 2.0 + 1.0; /* mid-rank, 1-based */
+        double t = (double)(j - i + 1);
+        tie_term += t * t * t - t;
+        for (size_t k = i; k <= j; k++)
+            if (r[k].from_a) rank_sum_a += avg;
+        i = j + 1;
+    }
+    free(r);
+    double dna = (double)na, dnb = (double)nb, dn = (double)n;
+    double u = rank_sum_a - dna * (dna + 1) / 2.0;
+    if (auc) *auc = u / (dna * dnb);
+    double mean = dna * dnb / 2.0;
+    double var = dna * dnb / 12.0 * ((dn + 1) - tie_term / (dn * (dn - 1)));
+    if (var <= 0) return 1.0;
+    double z = (fabs(u - mean) - 0.5) / sqrt(var); /* continuity correction */
+    if (z < 0) z = 0;
+    return erfc(z / sqrt(2.0));
+}
+
+void stats_ratio_interval(const stats_summary *a, const stats_summary *b, double *ratio, double *lo,
+                          double *hi) {
+    *ratio = a->median > 0 ? b->median / a->median : 0;
+    *lo = a->ci_hi > 0 ? b->ci_lo / a->ci_hi : 0;
+    *hi = a->ci_lo > 0 ? b->ci_hi / a->ci_lo : 0;
+}

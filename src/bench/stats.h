@@ -62,3 +62,15 @@ const char *stats_stop_name(stats_stop s);
 int stats_warm(const double *samples, size_t n, size_t window, double tol);
 
 #endif
+
+/* Mann-Whitney U (Wilcoxon rank-sum) test of "a and b come from the same
+ * distribution", normal approximation with tie correction. Returns the
+ * two-sided p-value; *auc (may be NULL) receives P(a > b) + P(a = b)/2, the
+ * common-language effect size (0.5 = no shift). Returns 1.0 when either side
+ * has fewer than 2 samples. */
+double stats_rank_test(const double *a, size_t na, const double *b, size_t nb, double *auc);
+
+/* A conservative interval of median(b) / median(a) from the two medians'
+ * intervals: [b.ci_lo / a.ci_hi, b.ci_hi / a.ci_lo]. */
+void stats_ratio_interval(const stats_summary *a, const stats_summary *b, double *ratio, double *lo,
+                          double *hi);

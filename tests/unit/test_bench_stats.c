@@ -184,11 +184,45 @@ static void test_validate(void **state) {
     ir_tensor_free(&c);
 }
 
+static void test_rank_test(void **state) {
+    (void)state;
+    double a[200], b[200], c[200];
+    uint64_t x = 12345;
+    for (int i = 0; i < 200; i++) {
+        a[i] = 1.0 + 0.1 * uniform(&x);
+        b[i] = 1.0 + 0.1 * uniform(&x);  /* same distribution */
+        c[i] = 1.05 + 0.1 * uniform(&x); /* shifted by half the spread */
+    }
+    double auc;
+    double p_same = stats_rank_test(a, 200, b, 200, &auc);
+    assert_true(p_same > 0.01);
+    assert_true(fabs(auc - 0.5) < 0.1);
+    double p_shift = stats_rank_test(a, 200, c, 200, &auc);
+    assert_true(p_shift < 1e-6);
+    assert_true(auc < 0.3); /* a is mostly smaller than c */
+    /* all ties: no evidence either way */
+    double t1[5] = {1, 1, 1, 1, 1}, t2[5] = {1, 1, 1, 1, 1};
+    assert_true(stats_rank_test(t1, 5, t2, 5, NULL) > 0.99);
+    assert_true(stats_rank_test(t1, 1, t2, 5, NULL) == 1.0);
+    stats_summary sa = {0}, sb = {0};
+    sa.median = 2;
+    sa.ci_lo = 1.9;
+    sa.ci_hi = 2.1;
+    sb.median = 3;
+    sb.ci_lo = 2.9;
+    sb.ci_hi = 3.1;
+    double ratio, lo, hi;
+    stats_ratio_interval(&sa, &sb, &ratio, &lo, &hi);
+    assert_true(fabs(ratio - 1.5) < 1e-12);
+    assert_true(fabs(lo - 2.9 / 2.1) < 1e-12 && fabs(hi - 3.1 / 1.9) < 1e-12);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_percentiles),  cmocka_unit_test(test_median_interval_ranks),
         cmocka_unit_test(test_mad_outliers), cmocka_unit_test(test_stopping_rule),
         cmocka_unit_test(test_warm),         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_rank_test),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
