@@ -1,10 +1,7 @@
-/* Placeholder until this subcommand is built; replaced by its real file. */
-#include <stdio.h>
-
+/* `calma bench`: the supervisor; all of it lives in src/bench/bench.c. */
+#include "bench/bench.h"
 #include "cli/cli.h"
 
 int cli_bench(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "calma %s: not built yet\n", argv[0]);
-    return CLI_EXIT_USAGE;
+    return bench_main(argc, argv);
 }

@@ -1,10 +1,7 @@
-/* Placeholder until this subcommand is built; replaced by its real file. */
-#include <stdio.h>
-
+/* `calma worker`: one trial, started by `calma bench` (src/bench/worker.c). */
+#include "bench/worker.h"
 #include "cli/cli.h"
 
 int cli_worker(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "calma %s: not built yet\n", argv[0]);
-    return CLI_EXIT_USAGE;
+    return worker_main(argc, argv);
 }

@@ -19,11 +19,17 @@ void ref_session_free(ref_session *s);
  * is freed first). Errors name the node and op. */
 int ref_session_run(ref_session *s, const ir_tensor *inputs, ir_tensor *outputs, calma_error *e);
 
+/* Bytes held by intermediate values (node outputs) at the high-water mark
+ * of the last run: the executor frees each value after its last reader, so
+ * this stays near the largest live set rather than the sum of all. */
+size_t ref_session_peak_bytes(const ref_session *s);
+
 /* Static shape inference: given the types and shapes of the runtime inputs
  * (data may be NULL), fills out_types[k] (dtype, rank, dims; no data) for
  * every graph output. Small integer computations on constants (shape
  * arithmetic) are folded by running them. Fails with the node at fault when
- * a shape cannot be determined without the inputs' values. */
+ * a shape cannot be determined without the inputs' values (inputs given
+ * with data are used as values, so their shapes resolve). */
 int ref_infer_outputs(const ir_graph *g, const ir_tensor *input_types, ir_tensor *out_types,
                       calma_error *e);
 

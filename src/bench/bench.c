@@ -1,0 +1,641 @@
+#include "bench/bench.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/journal.h"
+#include "bench/plan.h"
+#include "bench/registry.h"
+#include "bench/super.h"
+#include "bench/worker.h"
+#include "cli/cli.h"
+#include "onnx/onnx.h"
+#include "util/err.h"
+#include "util/mem.h"
+#include "zoo/zoo.h"
+
+/* Everything one run holds; lives on bench_main's stack. */
+typedef struct run {
+    plan p;
+    registry *reg;
+    cJSON *plan_json;
+    cJSON *records; /* journal order */
+    int sig_fd;
+    int tty;
+    int interrupted;
+    int index, total; /* for progress lines */
+    const char *label;
+} run;
+
+/* Makes the failure in e a plan error (exit 2), keeping its message. */
+static int as_usage(calma_error *e) {
+    e->status = CALMA_E_USAGE;
+    return CALMA_E_USAGE;
+}
+
+static int usage_fail(const calma_error *e) {
+    fprintf(stderr, "calma bench: %s\n", e->msg);
+    return CLI_EXIT_USAGE;
+}
+
+static int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Every runtime input must have known dimensions once the batch is fixed,
+ * and a fixed leading dimension must equal every batch asked for. */
+static int check_inputs(const ir_graph *g, const plan *p, calma_error *e) {
+    for (int i = 0; i < g->n_inputs; i++) {
+        const ir_value *v = &g->values[g->inputs[i]];
+        if (v->rank < 0 || v->dtype == CALMA_DT_UNDEFINED)
+            return err_set(e, CALMA_E_USAGE, "%s: input '%s' has no declared type and shape",
+                           p->model_arg, v->name);
+        for (int d = 1; d < v->rank; d++)
+            if (v->dims[d] < 0)
+                return err_set(e, CALMA_E_USAGE,
+                               "%s: input '%s' dimension %d ('%s') is symbolic; calma fixes only "
+                               "the leading batch dimension",
+                               p->model_arg, v->name, d, v->dim_param[d] ? v->dim_param[d] : "?");
+        if (v->rank >= 1 && v->dims[0] >= 0)
+            for (int b = 0; b < p->n_batch; b++)
+                if (p->batch[b] != v->dims[0])
+                    return err_set(e, CALMA_E_USAGE,
+                                   "%s: input '%s' has a fixed batch of %lld; --batch %lld cannot "
+                                   "run",
+                                   p->model_arg, v->name, (long long)v->dims[0],
+                                   (long long)p->batch[b]);
+    }
+    return CALMA_OK;
+}
+
+static char *dup_basename(const char *path) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    size_t n = strlen(b);
+    if (n > 5 && !strcmp(b + n - 5, ".onnx")) n -= 5;
+    char *s = mem_strndup(b, n);
+    for (char *c = s; c && *c; c++)
+        if (*c == ' ' || *c == '/') *c = '_';
+    return s;
+}
+
+/* Finds the model (a file or a zoo name), loads it to prove it is usable and
+ * returns the graph. */
+static int resolve_model(run *r, ir_graph **g, calma_error *e) {
+    plan *p = &r->p;
+    if (!p->model_arg) p->model_arg = mem_strdup("simple");
+    if (file_exists(p->model_arg)) {
+        p->model_path = realpath(p->model_arg, NULL);
+        p->model_name = dup_basename(p->model_arg);
+        if (!p->model_path || !p->model_name) return err_set(e, CALMA_E_NOMEM, "out of memory");
+        int rc = onnx_load(p->model_path, g, e);
+        if (rc) {
+            err_prefix(e, "model %s cannot be loaded", p->model_arg);
+            return as_usage(e);
+        }
+        return CALMA_OK;
+    }
+    if (zoo_find(p->model_arg) >= 0) {
+        p->model_zoo = 1;
+        p->model_name = mem_strdup(p->model_arg);
+        int rc = zoo_build(p->model_arg, p->seed, g, e);
+        if (rc) {
+            err_prefix(e, "built-in model %s", p->model_arg);
+            return as_usage(e);
+        }
+        return CALMA_OK;
+    }
+    char names[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < zoo_count() && len < sizeof names - 64; i++)
+        len +=
+            (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", zoo_name(i));
+    return err_set(e, CALMA_E_USAGE,
+                   "model '%s': no such file, and not a built-in model (built-in: %s)",
+                   p->model_arg, names);
+}
+
+static uint64_t default_mem_limit(void) {
+    FILE *f = fopen("/proc/meminfo", "re");
+    unsigned long long kb = 0;
+    if (f) {
+        char line[256];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+        fclose(f);
+    }
+    if (!kb) return 4ull << 30;
+    return (uint64_t)kb * 1024 / 4 * 3;
+}
+
+/* Builds the plan of a new run: names, model, run folder, plan.json. */
+static int plan_new(run *r, calma_error *e) {
+    plan *p = &r->p;
+    registry_selection sel;
+    memset(&sel, 0, sizeof sel);
+    int rc = registry_select(r->reg, p->conversions_csv, p->tier, &sel, e);
+    if (rc) return rc;
+    if (sel.warnings[0]) fprintf(stderr, "calma bench: %s\n", sel.warnings);
+    if (sel.n < 1) {
+        registry_selection_free(&sel);
+        return err_set(e, CALMA_E_USAGE, "no conversion selected (calma list shows the names)");
+    }
+    p->n_conv = sel.n;
+    p->conv = calloc((size_t)sel.n, sizeof *p->conv);
+    for (int i = 0; p->conv && i < sel.n; i++) p->conv[i] = mem_strdup(sel.conv[i]->name);
+    registry_selection_free(&sel);
+    if (!p->conv) return err_set(e, CALMA_E_NOMEM, "out of memory");
+    ir_graph *g = NULL;
+    rc = resolve_model(r, &g, e);
+    if (!rc) rc = check_inputs(g, p, e);
+    if (rc) {
+        ir_graph_free(g);
+        return rc;
+    }
+    if (!p->run_dir) {
+        char stamp[32], dir[512];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+        snprintf(dir, sizeof dir, "calma-runs/%s-%s", stamp, p->model_name);
+        p->run_dir = mem_strdup(dir);
+    } else {
+        char pj[4200];
+        snprintf(pj, sizeof pj, "%s/%s", p->run_dir, JOURNAL_PLAN);
+        if (file_exists(pj)) {
+            ir_graph_free(g);
+            return err_set(e, CALMA_E_USAGE,
+                           "--run-dir %s already holds a run; continue it with --resume %s or "
+                           "pick another folder",
+                           p->run_dir, p->run_dir);
+        }
+    }
+    rc = journal_make_dir(p->run_dir, e);
+    if (rc) {
+        ir_graph_free(g);
+        return as_usage(e);
+    }
+    if (p->model_zoo) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/model.onnx", p->run_dir);
+        rc = onnx_save(g, path, e);
+        free(p->model_path);
+        p->model_path = realpath(path, NULL);
+        if (!rc && !p->model_path) rc = err_set(e, CALMA_E_IO, "cannot find %s", path);
+        if (rc) {
+            ir_graph_free(g);
+            err_prefix(e, "cannot write the model into the run folder");
+            return as_usage(e);
+        }
+    }
+    ir_graph_free(g);
+    r->plan_json = plan_to_json(&r->p);
+    char *text = cJSON_Print(r->plan_json);
+    if (!text) return err_set(e, CALMA_E_NOMEM, "out of memory");
+    rc = journal_write_file(p->run_dir, JOURNAL_PLAN, text, e);
+    free(text);
+    return rc ? as_usage(e) : CALMA_OK;
+}
+
+/* Reads the plan of a run to continue, and checks it still makes sense. */
+static int plan_resume(run *r, calma_error *e) {
+    plan *p = &r->p;
+    int rc = plan_from_json(p, r->plan_json, e);
+    if (rc) {
+        err_prefix(e, "--resume %s", p->resume);
+        return as_usage(e);
+    }
+    p->run_dir = mem_strdup(p->resume);
+    if (p->model_zoo) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/model.onnx", p->run_dir);
+        free(p->model_path);
+        p->model_path = realpath(path, NULL);
+        if (!p->model_path)
+            return err_set(e, CALMA_E_USAGE, "--resume %s: the run's model.onnx is missing",
+                           p->run_dir);
+    }
+    for (int i = 0; i < p->n_conv; i++)
+        if (!registry_find(r->reg, p->conv[i]))
+            return err_set(e, CALMA_E_USAGE,
+                           "--resume %s: the plan names conversion %s, which this calma does not "
+                           "know (a plugin missing?)",
+                           p->run_dir, p->conv[i]);
+    ir_graph *g = NULL;
+    rc = onnx_load(p->model_path, &g, e);
+    ir_graph_free(g);
+    if (rc) {
+        err_prefix(e, "--resume %s", p->run_dir);
+        return as_usage(e);
+    }
+    return journal_make_dir(p->run_dir, e) ? as_usage(e) : CALMA_OK;
+}
+
+/* ---- running ---- */
+
+typedef struct argv_buf {
+    char *v[32 + 2 * PLAN_MAX_LIST];
+    char store[32][64];
+    int n, ns;
+} argv_buf;
+
+static void arg(argv_buf *a, const char *s) {
+    a->v[a->n++] = (char *)s;
+    a->v[a->n] = NULL;
+}
+
+static void argf(argv_buf *a, const char *flag, const char *fmt, double v) {
+    arg(a, flag);
+    snprintf(a->store[a->ns], sizeof a->store[0], fmt, v);
+    arg(a, a->store[a->ns++]);
+}
+
+static void worker_argv(const run *r, argv_buf *a, const char *conv, int64_t batch, int threads,
+                        const char *id, int oracle) {
+    const plan *p = &r->p;
+    memset(a, 0, sizeof *a);
+    arg(a, "calma");
+    arg(a, "worker");
+    if (oracle) arg(a, "--oracle");
+    arg(a, "--model");
+    arg(a, p->model_path);
+    arg(a, "--run-dir");
+    arg(a, p->run_dir);
+    arg(a, "--id");
+    arg(a, id);
+    if (conv) {
+        arg(a, "--conversion");
+        arg(a, conv);
+    }
+    argf(a, "--batch", "%.0f", (double)batch);
+    argf(a, "--threads", "%.0f", threads);
+    arg(a, "--seed");
+    snprintf(a->store[a->ns], sizeof a->store[0], "%llu", (unsigned long long)p->seed);
+    arg(a, a->store[a->ns++]);
+    if (p->samples > 0) {
+        argf(a, "--samples", "%.0f", (double)p->samples);
+    } else {
+        argf(a, "--precision", "%.17g", p->precision);
+        argf(a, "--max-time", "%.17g", p->max_time);
+        argf(a, "--min-time", "%.17g", p->min_time);
+    }
+    if (p->atol >= 0) argf(a, "--atol", "%.17g", p->atol);
+    if (p->rtol >= 0) argf(a, "--rtol", "%.17g", p->rtol);
+    for (int i = 0; i < p->n_plugins; i++) {
+        arg(a, "--plugin");
+        arg(a, p->plugins[i]);
+    }
+}
+
+static super_limits limits_of(const plan *p) {
+    super_limits l = {.load_timeout = p->load_timeout,
+                      .timeout = p->timeout,
+                      .silence = p->load_timeout,
+                      .mem_limit = p->memory_limit};
+    return l;
+}
+
+static void on_event(void *ctx, const cJSON *ev) {
+    run *r = ctx;
+    if (!r->tty || r->p.quiet) return;
+    const cJSON *ph = cJSON_GetObjectItemCaseSensitive(ev, "phase");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(ev, "n");
+    fprintf(stderr, "\r\033[K[%d/%d] %s: %s", r->index, r->total, r->label,
+            cJSON_IsString(ph) ? ph->valuestring : "");
+    if (cJSON_IsNumber(n)) fprintf(stderr, " %.0f runs", n->valuedouble);
+    fflush(stderr);
+}
+
+static void oracle_status(const char *dir, int ok, const char *reason) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddBoolToObject(j, "ok", ok);
+    if (!ok) cJSON_AddStringToObject(j, "reason", reason);
+    char *text = cJSON_Print(j);
+    cJSON_Delete(j);
+    calma_error e = {0};
+    if (!text || journal_make_dir(dir, &e) || journal_write_file(dir, "status.json", text, &e))
+        fprintf(stderr, "calma bench: cannot record the oracle's status in %s: %s\n", dir, e.msg);
+    free(text);
+}
+
+/* Runs the oracle for one batch size unless an earlier run already did. */
+static int ensure_oracle(run *r, int64_t batch, calma_error *e) {
+    char dir[4096], path[4200];
+    worker_oracle_dir(r->p.run_dir, batch, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/status.json", dir);
+    if (file_exists(path)) return CALMA_OK;
+    char id[64];
+    snprintf(id, sizeof id, "oracle-b%lld", (long long)batch);
+    argv_buf a;
+    worker_argv(r, &a, NULL, batch, 1, id, 1);
+    super_limits lim = limits_of(&r->p);
+    super_outcome o;
+    r->label = id;
+    int rc = super_run(cli_self_path(), a.v, &lim, r->sig_fd, on_event, r, &o, e);
+    if (rc) return rc;
+    if (!strcmp(o.status, "interrupted")) {
+        r->interrupted = 1;
+    } else if (!strcmp(o.status, "ok")) {
+        oracle_status(dir, 1, NULL);
+    } else {
+        char reason[1200];
+        snprintf(reason, sizeof reason, "%s: %s", o.status, o.message);
+        oracle_status(dir, 0, reason);
+        if (!r->p.quiet)
+            fprintf(stderr,
+                    "%scalma bench: the oracle cannot run batch %lld (%s); trials are "
+                    "measured without validation\n",
+                    r->tty ? "\r\033[K" : "", (long long)batch, reason);
+    }
+    super_outcome_free(&o);
+    return CALMA_OK;
+}
+
+/* The journal record of a finished trial. */
+static cJSON *make_record(const run *r, int i, super_outcome *o) {
+    const char *conv;
+    int64_t batch;
+    int threads;
+    plan_trial(&r->p, i, &conv, &batch, &threads);
+    char id[256];
+    plan_trial_id(&r->p, i, id, sizeof id);
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "id", id);
+    cJSON_AddStringToObject(rec, "conversion", conv);
+    cJSON_AddNumberToObject(rec, "batch", (double)batch);
+    cJSON_AddNumberToObject(rec, "threads", threads);
+    cJSON_AddStringToObject(rec, "status", o->status);
+    cJSON_AddStringToObject(rec, "message", o->message);
+    if (o->result) {
+        static const char *const keep[] = {"phases", "stats",          "throughput",   "validation",
+                                           "memory", "engine_version", "samples_file", NULL};
+        for (int k = 0; keep[k]; k++) {
+            cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o->result, keep[k]);
+            if (v) cJSON_AddItemToObject(rec, keep[k], v);
+        }
+    }
+    cJSON *mem = cJSON_GetObjectItemCaseSensitive(rec, "memory");
+    if (!mem) mem = cJSON_AddObjectToObject(rec, "memory");
+    const cJSON *peak = cJSON_GetObjectItemCaseSensitive(mem, "peak");
+    double pk = (double)o->peak_rss;
+    if (cJSON_IsNumber(peak) && peak->valuedouble > pk) pk = peak->valuedouble;
+    cJSON_DeleteItemFromObjectCaseSensitive(mem, "peak");
+    cJSON_AddNumberToObject(mem, "peak", pk);
+    cJSON *ex = cJSON_AddObjectToObject(rec, "exit");
+    cJSON_AddNumberToObject(ex, "code", o->exit_code);
+    cJSON_AddNumberToObject(ex, "signal", o->signal);
+    cJSON_AddStringToObject(rec, "last_phase", o->phase);
+    cJSON_AddNumberToObject(rec, "wall_s", o->wall_s);
+    cJSON *tail = cJSON_AddArrayToObject(rec, "stderr_tail");
+    if (o->stderr_tail && *o->stderr_tail) {
+        char *s = o->stderr_tail, *nl;
+        for (;;) {
+            nl = strchr(s, '\n');
+            if (nl) *nl = '\0';
+            cJSON_AddItemToArray(tail, cJSON_CreateString(s));
+            if (!nl) break;
+            s = nl + 1;
+        }
+    }
+    return rec;
+}
+
+static void print_done(const run *r, const cJSON *rec, int earlier) {
+    if (r->p.quiet) return;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(rec, "status");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(rec, "message");
+    const cJSON *med =
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "stats"), "median");
+    fprintf(stderr, "%s[%d/%d] %s: %s", r->tty ? "\r\033[K" : "", r->index, r->total, r->label,
+            cJSON_IsString(st) ? st->valuestring : "?");
+    if (cJSON_IsNumber(med)) fprintf(stderr, ", median %.4g ms", med->valuedouble * 1e3);
+    if (cJSON_IsString(msg) && *msg->valuestring) fprintf(stderr, " (%.160s)", msg->valuestring);
+    if (earlier) fprintf(stderr, " [journal]");
+    fprintf(stderr, "\n");
+}
+
+static int pending_signal(int fd) {
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    if (fd < 0 || poll(&pf, 1, 0) <= 0) return 0;
+    struct signalfd_siginfo si;
+    return read(fd, &si, sizeof si) == (ssize_t)sizeof si;
+}
+
+static int run_trials(run *r, calma_error *e) {
+    r->total = plan_n_trials(&r->p);
+    int64_t done_oracle[PLAN_MAX_LIST];
+    int n_done = 0;
+    for (int i = 0; i < r->total && !r->interrupted; i++) {
+        char id[256];
+        plan_trial_id(&r->p, i, id, sizeof id);
+        r->index = i + 1;
+        r->label = id;
+        const cJSON *old = journal_find(r->records, id);
+        if (old) {
+            print_done(r, old, 1);
+            continue;
+        }
+        if (pending_signal(r->sig_fd)) {
+            r->interrupted = 1;
+            break;
+        }
+        const char *conv;
+        int64_t batch;
+        int threads;
+        plan_trial(&r->p, i, &conv, &batch, &threads);
+        int seen = 0;
+        for (int k = 0; k < n_done; k++) seen |= done_oracle[k] == batch;
+        if (!seen) {
+            int rc = ensure_oracle(r, batch, e);
+            if (rc) return rc;
+            if (r->interrupted) break;
+            done_oracle[n_done++] = batch;
+            r->label = id;
+        }
+        argv_buf a;
+        worker_argv(r, &a, conv, batch, threads, id, 0);
+        super_limits lim = limits_of(&r->p);
+        super_outcome o;
+        int rc = super_run(cli_self_path(), a.v, &lim, r->sig_fd, on_event, r, &o, e);
+        if (rc) return rc;
+        if (!strcmp(o.status, "interrupted")) {
+            r->interrupted = 1;
+            super_outcome_free(&o);
+            break;
+        }
+        cJSON *rec = make_record(r, i, &o);
+        super_outcome_free(&o);
+        rc = journal_append(r->p.run_dir, rec, e);
+        cJSON_AddItemToArray(r->records, rec);
+        if (rc) return rc;
+        print_done(r, rec, 0);
+    }
+    return CALMA_OK;
+}
+
+/* Records in plan order (the journal may hold them in another order after
+ * a resume). The array holds references, not copies. */
+static cJSON *ordered(const run *r) {
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; i < plan_n_trials(&r->p); i++) {
+        char id[256];
+        plan_trial_id(&r->p, i, id, sizeof id);
+        const cJSON *rec = journal_find(r->records, id);
+        if (rec) cJSON_AddItemReferenceToArray(a, (cJSON *)rec);
+    }
+    return a;
+}
+
+static int finish(run *r, calma_error *e) {
+    cJSON *recs = ordered(r);
+    printf("\nmodel %s, run folder %s\n", r->p.model_name ? r->p.model_name : r->p.model_arg,
+           r->p.run_dir);
+    bench_table_print(stdout, recs);
+    fflush(stdout);
+    cJSON *rep = bench_report_build(r->plan_json, recs, r->interrupted, r->p.keep_samples);
+    if (rep) {
+        /* The supervisor's own footprint: it must stay small beside workers. */
+        uint64_t rss, hwm;
+        super_read_rss(0, &rss, &hwm);
+        cJSON *sup = cJSON_AddObjectToObject(rep, "supervisor");
+        cJSON_AddNumberToObject(sup, "peak_rss", (double)hwm);
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/report.json", r->p.run_dir);
+    int rc = rep ? bench_report_write(rep, path, e) : err_set(e, CALMA_E_NOMEM, "out of memory");
+    if (!rc && r->p.output) rc = bench_report_write(rep, r->p.output, e);
+    if (!rc)
+        printf("report: %s%s%s\n", path, r->p.output ? " and " : "",
+               r->p.output ? r->p.output : "");
+    if (r->interrupted)
+        printf("interrupted: %d of %d trials done; continue with calma bench --resume %s\n",
+               cJSON_GetArraySize(recs), plan_n_trials(&r->p), r->p.run_dir);
+    cJSON_Delete(rep);
+    int code = bench_exit_code(recs, r->p.strict);
+    cJSON_Delete(recs);
+    if (rc) {
+        fprintf(stderr, "calma bench: %s\n", e->msg);
+        return CLI_EXIT_FAIL;
+    }
+    if (r->interrupted) return CLI_EXIT_INTERRUPTED;
+    return code ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+/* With --resume the plan comes from the run folder; flags that would
+ * change it are refused rather than silently ignored. */
+static int check_resume_flags(int argc, char **argv, calma_error *e) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strncmp(a, "--resume", 8) || !strncmp(a, "--output", 8) || !strcmp(a, "--quiet")) {
+            if (!strchr(a, '=') && strcmp(a, "--quiet")) i++;
+            continue;
+        }
+        return err_set(e, CALMA_E_USAGE,
+                       "--resume takes the plan from the run folder; '%s' cannot change it "
+                       "(only --output and --quiet go with --resume)",
+                       a);
+    }
+    return CALMA_OK;
+}
+
+static int open_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) != 0) return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC);
+}
+
+static void close_signals(int fd) {
+    if (fd >= 0) close(fd);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
+int bench_main(int argc, char **argv) {
+    run r;
+    memset(&r, 0, sizeof r);
+    r.sig_fd = -1;
+    plan_init(&r.p);
+    calma_error e = {0};
+    int help = 0, code;
+    if (plan_parse_args(&r.p, argc, argv, &help, &e)) {
+        code = usage_fail(&e);
+        goto out;
+    }
+    if (help) {
+        plan_usage(stdout);
+        code = CLI_EXIT_OK;
+        goto out;
+    }
+    if (r.p.resume) {
+        if (check_resume_flags(argc, argv, &e) || journal_open_run(r.p.resume, &r.plan_json, &e)) {
+            code = usage_fail(&e);
+            goto out;
+        }
+        plan resumed;
+        plan_init(&resumed);
+        resumed.resume = r.p.resume;
+        resumed.output = r.p.output;
+        resumed.quiet = r.p.quiet;
+        r.p.resume = r.p.output = NULL;
+        plan_free(&r.p);
+        r.p = resumed;
+    }
+    if (r.p.resume) {
+        plan tmp;
+        plan_init(&tmp);
+        if (plan_from_json(&tmp, r.plan_json, &e)) {
+            plan_free(&tmp);
+            code = usage_fail(&e);
+            goto out;
+        }
+        int rc = registry_open(&r.reg, (const char *const *)tmp.plugins, tmp.n_plugins, &e);
+        plan_free(&tmp);
+        if (rc || plan_resume(&r, &e)) {
+            code = usage_fail(&e);
+            goto out;
+        }
+    } else {
+        if (registry_open(&r.reg, (const char *const *)r.p.plugins, r.p.n_plugins, &e) ||
+            plan_new(&r, &e)) {
+            code = usage_fail(&e);
+            goto out;
+        }
+    }
+    if (!r.p.memory_limit) r.p.memory_limit = default_mem_limit();
+    if (journal_load(r.p.run_dir, &r.records, &e)) {
+        code = usage_fail(&e);
+        goto out;
+    }
+    setenv(SUPER_PROTOCOL_ENV, "3", 1);
+    r.tty = isatty(2);
+    r.sig_fd = open_signals();
+    if (run_trials(&r, &e)) {
+        fprintf(stderr, "%scalma bench: %s\n", r.tty ? "\r\033[K" : "", e.msg);
+        finish(&r, &e);
+        code = CLI_EXIT_FAIL;
+        goto out;
+    }
+    code = finish(&r, &e);
+out:
+    close_signals(r.sig_fd);
+    cJSON_Delete(r.records);
+    cJSON_Delete(r.plan_json);
+    registry_close(r.reg);
+    plan_free(&r.p);
+    return code;
+}

@@ -1,0 +1,463 @@
+#include "bench/plan.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/err.h"
+#include "util/mem.h"
+
+void plan_init(plan *p) {
+    memset(p, 0, sizeof *p);
+    p->tier = 1;
+    p->n_batch = 1;
+    p->batch[0] = 1;
+    p->n_threads = 1;
+    p->threads[0] = 1;
+    p->seed = 42;
+    p->precision = 0.01;
+    p->max_time = 10.0;
+    p->min_time = 0.5;
+    p->atol = -1;
+    p->rtol = -1;
+    p->timeout = 300;
+    p->load_timeout = 120;
+}
+
+void plan_free(plan *p) {
+    free(p->model_arg);
+    free(p->model_name);
+    free(p->model_path);
+    free(p->conversions_csv);
+    for (int i = 0; i < p->n_conv; i++) free(p->conv[i]);
+    free(p->conv);
+    for (int i = 0; i < p->n_plugins; i++) free(p->plugins[i]);
+    free(p->run_dir);
+    free(p->output);
+    free(p->resume);
+    memset(p, 0, sizeof *p);
+}
+
+void plan_usage(FILE *f) {
+    fprintf(f, "usage: calma bench [MODEL] [--tier 1|2|3 | --conversions A,B] [--batch 1,8]\n"
+               "                   [--threads 1,2] [--samples N | --precision 1%% --max-time 10s\n"
+               "                   --min-time 0.5s] [--seed S] [--atol X --rtol Y]\n"
+               "                   [--memory-limit 4G] [--timeout 5m] [--load-timeout 2m]\n"
+               "                   [--output report.json] [--run-dir DIR] [--resume DIR]\n"
+               "                   [--plugin FILE.so]... [--keep-samples] [--strict] [--quiet]\n\n"
+               "MODEL is an .onnx file or a built-in model (calma zoo list); default 'simple'.\n"
+               "Each trial (conversion x batch x threads) runs in its own worker process.\n"
+               "Exit: 0 all ok or unavailable, 1 a trial failed (mismatch, timeout, crashed,\n"
+               "oom, error; also unavailable with --strict), 2 bad plan, 130 interrupted.\n");
+}
+
+int plan_parse_duration(const char *s, double *out) {
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0) return -1;
+    double mul = 1;
+    if (!strcmp(end, "") || !strcmp(end, "s"))
+        mul = 1;
+    else if (!strcmp(end, "ms"))
+        mul = 1e-3;
+    else if (!strcmp(end, "m") || !strcmp(end, "min"))
+        mul = 60;
+    else if (!strcmp(end, "h"))
+        mul = 3600;
+    else
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
+int plan_parse_size(const char *s, uint64_t *out) {
+    if (!s || !*s) return -1;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0) return -1;
+    double mul = 1;
+    switch (*end) {
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        mul = 1024.0;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mul = 1024.0 * 1024;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mul = 1024.0 * 1024 * 1024;
+        end++;
+        break;
+    case 't':
+    case 'T':
+        mul = 1024.0 * 1024 * 1024 * 1024;
+        end++;
+        break;
+    default:
+        return -1;
+    }
+    if (*end == 'i') end++;
+    if (*end == 'B' || *end == 'b') end++;
+    if (*end) return -1;
+    double b = v * mul;
+    if (b >= 1.8e19) return -1;
+    *out = (uint64_t)b;
+    return 0;
+}
+
+static int parse_int_list(const char *flag, const char *s, int64_t *vals, int *n, calma_error *e) {
+    *n = 0;
+    const char *p = s;
+    if (!*p) return err_set(e, CALMA_E_USAGE, "%s: empty list (give e.g. %s 1,8)", flag, flag);
+    while (*p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char item[64];
+        if (len == 0 || len >= sizeof item)
+            return err_set(e, CALMA_E_USAGE, "%s '%s': an empty or overlong item", flag, s);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        errno = 0;
+        char *end;
+        long long v = strtoll(item, &end, 10);
+        if (errno || *end || end == item || v < 1 || v > INT_MAX)
+            return err_set(e, CALMA_E_USAGE, "%s: '%s' is not a valid value (need an integer >= 1)",
+                           flag, item);
+        if (*n >= PLAN_MAX_LIST)
+            return err_set(e, CALMA_E_USAGE, "%s: more than %d values", flag, PLAN_MAX_LIST);
+        for (int i = 0; i < *n; i++)
+            if (vals[i] == v) return err_set(e, CALMA_E_USAGE, "%s: %lld is listed twice", flag, v);
+        vals[(*n)++] = v;
+        p = comma ? comma + 1 : p + len;
+        if (comma && !*p) return err_set(e, CALMA_E_USAGE, "%s '%s': trailing comma", flag, s);
+    }
+    return CALMA_OK;
+}
+
+static int set_str(char **dst, const char *v) {
+    free(*dst);
+    *dst = mem_strdup(v);
+    return *dst ? 0 : -1;
+}
+
+/* Absolute form of a path that may not exist yet (for plugins: the worker
+ * runs with the same cwd, but plan.json may be resumed from elsewhere). */
+static char *abs_path(const char *p) {
+    char *r = realpath(p, NULL);
+    if (r) return r;
+    if (p[0] == '/') return mem_strdup(p);
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof cwd)) return mem_strdup(p);
+    size_t n = strlen(cwd) + strlen(p) + 2;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s/%s", cwd, p);
+    return s;
+}
+
+int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
+    *help = 0;
+    int have_tier = 0, have_samples = 0, have_adaptive = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            *help = 1;
+            return CALMA_OK;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (p->model_arg)
+                return err_set(e, CALMA_E_USAGE, "two models given ('%s' and '%s'); one per run",
+                               p->model_arg, a);
+            if (set_str(&p->model_arg, a)) return err_set(e, CALMA_E_NOMEM, "out of memory");
+            continue;
+        }
+        char flag[64];
+        const char *val = NULL;
+        const char *eq = strchr(a, '=');
+        if (eq && (size_t)(eq - a) < sizeof flag) {
+            memcpy(flag, a, (size_t)(eq - a));
+            flag[eq - a] = '\0';
+            val = eq + 1;
+        } else {
+            snprintf(flag, sizeof flag, "%s", a);
+        }
+        /* boolean flags */
+        if (!strcmp(flag, "--keep-samples") || !strcmp(flag, "--strict") ||
+            !strcmp(flag, "--quiet")) {
+            if (val) return err_set(e, CALMA_E_USAGE, "%s takes no value", flag);
+            if (!strcmp(flag, "--keep-samples")) p->keep_samples = 1;
+            if (!strcmp(flag, "--strict")) p->strict = 1;
+            if (!strcmp(flag, "--quiet")) p->quiet = 1;
+            continue;
+        }
+        static const char *const valued[] = {
+            "--tier",     "--conversions",  "--batch",  "--threads", "--samples", "--precision",
+            "--max-time", "--min-time",     "--seed",   "--atol",    "--rtol",    "--memory-limit",
+            "--timeout",  "--load-timeout", "--output", "--run-dir", "--resume",  "--plugin",
+            NULL};
+        int known = 0;
+        for (int k = 0; valued[k]; k++) known |= !strcmp(flag, valued[k]);
+        if (!known)
+            return err_set(e, CALMA_E_USAGE, "unknown flag '%s' (calma bench --help)", flag);
+        if (!val) {
+            if (i + 1 >= argc) return err_set(e, CALMA_E_USAGE, "%s needs a value", flag);
+            val = argv[++i];
+        }
+        char *end;
+        if (!strcmp(flag, "--tier")) {
+            if (strlen(val) != 1 || val[0] < '1' || val[0] > '3')
+                return err_set(e, CALMA_E_USAGE, "--tier '%s': give 1, 2 or 3", val);
+            p->tier = val[0] - '0';
+            have_tier = 1;
+        } else if (!strcmp(flag, "--conversions")) {
+            const char *q = val;
+            while (*q == ',' || *q == ' ') q++;
+            if (!*q)
+                return err_set(e, CALMA_E_USAGE,
+                               "--conversions: empty conversion list (calma list shows the names)");
+            if (set_str(&p->conversions_csv, val))
+                return err_set(e, CALMA_E_NOMEM, "out of memory");
+        } else if (!strcmp(flag, "--batch")) {
+            int rc = parse_int_list("--batch", val, p->batch, &p->n_batch, e);
+            if (rc) return rc;
+        } else if (!strcmp(flag, "--threads")) {
+            int64_t t[PLAN_MAX_LIST];
+            int rc = parse_int_list("--threads", val, t, &p->n_threads, e);
+            if (rc) return rc;
+            for (int k = 0; k < p->n_threads; k++) p->threads[k] = (int)t[k];
+        } else if (!strcmp(flag, "--samples")) {
+            errno = 0;
+            long v = strtol(val, &end, 10);
+            if (errno || *end || end == val || v < 1 || v > 100000000)
+                return err_set(e, CALMA_E_USAGE, "--samples '%s': need an integer from 1 to 1e8",
+                               val);
+            p->samples = v;
+            have_samples = 1;
+        } else if (!strcmp(flag, "--precision")) {
+            errno = 0;
+            double v = strtod(val, &end);
+            if (!errno && end != val && !strcmp(end, "%")) v /= 100, end++;
+            if (errno || *end || end == val || !(v > 0 && v < 1))
+                return err_set(e, CALMA_E_USAGE,
+                               "--precision '%s': give a relative width like 1%% or 0.01", val);
+            p->precision = v;
+            have_adaptive = 1;
+        } else if (!strcmp(flag, "--max-time") || !strcmp(flag, "--min-time") ||
+                   !strcmp(flag, "--timeout") || !strcmp(flag, "--load-timeout")) {
+            double v;
+            if (plan_parse_duration(val, &v) || (v <= 0 && strcmp(flag, "--min-time")))
+                return err_set(e, CALMA_E_USAGE, "%s '%s': give a duration like 10s, 500ms or 5m",
+                               flag, val);
+            if (!strcmp(flag, "--max-time")) p->max_time = v, have_adaptive = 1;
+            if (!strcmp(flag, "--min-time")) p->min_time = v, have_adaptive = 1;
+            if (!strcmp(flag, "--timeout")) p->timeout = v;
+            if (!strcmp(flag, "--load-timeout")) p->load_timeout = v;
+        } else if (!strcmp(flag, "--seed")) {
+            errno = 0;
+            unsigned long long v = strtoull(val, &end, 10);
+            if (errno || *end || end == val || val[0] == '-')
+                return err_set(e, CALMA_E_USAGE, "--seed '%s': need a non-negative integer", val);
+            p->seed = v;
+        } else if (!strcmp(flag, "--atol") || !strcmp(flag, "--rtol")) {
+            errno = 0;
+            double v = strtod(val, &end);
+            if (errno || *end || end == val || !(v >= 0) || !isfinite(v))
+                return err_set(e, CALMA_E_USAGE, "%s '%s': need a number >= 0", flag, val);
+            if (!strcmp(flag, "--atol"))
+                p->atol = v;
+            else
+                p->rtol = v;
+        } else if (!strcmp(flag, "--memory-limit")) {
+            if (plan_parse_size(val, &p->memory_limit) || p->memory_limit < (1u << 20))
+                return err_set(e, CALMA_E_USAGE,
+                               "--memory-limit '%s': give a size of at least 1M, like 4G or 512M",
+                               val);
+        } else if (!strcmp(flag, "--output")) {
+            if (!*val) return err_set(e, CALMA_E_USAGE, "--output: empty path");
+            if (set_str(&p->output, val)) return err_set(e, CALMA_E_NOMEM, "out of memory");
+        } else if (!strcmp(flag, "--run-dir")) {
+            if (!*val) return err_set(e, CALMA_E_USAGE, "--run-dir: empty path");
+            if (set_str(&p->run_dir, val)) return err_set(e, CALMA_E_NOMEM, "out of memory");
+        } else if (!strcmp(flag, "--resume")) {
+            if (!*val) return err_set(e, CALMA_E_USAGE, "--resume: empty path");
+            if (set_str(&p->resume, val)) return err_set(e, CALMA_E_NOMEM, "out of memory");
+        } else if (!strcmp(flag, "--plugin")) {
+            if (p->n_plugins >= PLAN_MAX_LIST)
+                return err_set(e, CALMA_E_USAGE, "more than %d plugins", PLAN_MAX_LIST);
+            if (!*val) return err_set(e, CALMA_E_USAGE, "--plugin: empty path");
+            p->plugins[p->n_plugins] = abs_path(val);
+            if (!p->plugins[p->n_plugins]) return err_set(e, CALMA_E_NOMEM, "out of memory");
+            p->n_plugins++;
+        }
+    }
+    if (have_tier && p->conversions_csv)
+        return err_set(e, CALMA_E_USAGE, "give --tier or --conversions, not both");
+    if (have_samples && have_adaptive)
+        return err_set(e, CALMA_E_USAGE,
+                       "--samples fixes the count; it cannot be combined with --precision, "
+                       "--max-time or --min-time");
+    if (p->min_time > p->max_time)
+        return err_set(e, CALMA_E_USAGE, "--min-time %gs is longer than --max-time %gs",
+                       p->min_time, p->max_time);
+    return CALMA_OK;
+}
+
+int plan_n_trials(const plan *p) {
+    return p->n_conv * p->n_batch * p->n_threads;
+}
+
+void plan_trial(const plan *p, int i, const char **conv, int64_t *batch, int *threads) {
+    int nt = p->n_threads, nb = p->n_batch;
+    *threads = p->threads[i % nt];
+    *batch = p->batch[(i / nt) % nb];
+    *conv = p->conv[i / (nt * nb)];
+}
+
+void plan_trial_id(const plan *p, int i, char *buf, size_t n) {
+    const char *c;
+    int64_t b;
+    int t;
+    plan_trial(p, i, &c, &b, &t);
+    snprintf(buf, n, "%s-b%lld-t%d", c, (long long)b, t);
+}
+
+cJSON *plan_to_json(const plan *p) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "calma_version", CALMA_VERSION);
+    cJSON *m = cJSON_AddObjectToObject(j, "model");
+    cJSON_AddStringToObject(m, "arg", p->model_arg ? p->model_arg : "");
+    cJSON_AddStringToObject(m, "name", p->model_name ? p->model_name : "");
+    /* A zoo model lives in the run folder: store it relative so the folder
+     * can be moved and resumed. */
+    cJSON_AddStringToObject(m, "path", p->model_zoo ? "model.onnx" : p->model_path);
+    cJSON_AddBoolToObject(m, "zoo", p->model_zoo);
+    cJSON_AddNumberToObject(j, "tier", p->tier);
+    if (p->conversions_csv) cJSON_AddStringToObject(j, "conversions_arg", p->conversions_csv);
+    cJSON *c = cJSON_AddArrayToObject(j, "conversions");
+    for (int i = 0; i < p->n_conv; i++) cJSON_AddItemToArray(c, cJSON_CreateString(p->conv[i]));
+    cJSON *b = cJSON_AddArrayToObject(j, "batch");
+    for (int i = 0; i < p->n_batch; i++)
+        cJSON_AddItemToArray(b, cJSON_CreateNumber((double)p->batch[i]));
+    cJSON *t = cJSON_AddArrayToObject(j, "threads");
+    for (int i = 0; i < p->n_threads; i++)
+        cJSON_AddItemToArray(t, cJSON_CreateNumber(p->threads[i]));
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)p->seed);
+    cJSON_AddStringToObject(j, "seed", seed); /* a string: doubles lose 64-bit seeds */
+    cJSON *r = cJSON_AddObjectToObject(j, "rule");
+    cJSON_AddNumberToObject(r, "samples", (double)p->samples);
+    cJSON_AddNumberToObject(r, "precision", p->precision);
+    cJSON_AddNumberToObject(r, "max_time", p->max_time);
+    cJSON_AddNumberToObject(r, "min_time", p->min_time);
+    cJSON *tol = cJSON_AddObjectToObject(j, "tolerance");
+    if (p->atol >= 0)
+        cJSON_AddNumberToObject(tol, "atol", p->atol);
+    else
+        cJSON_AddNullToObject(tol, "atol");
+    if (p->rtol >= 0)
+        cJSON_AddNumberToObject(tol, "rtol", p->rtol);
+    else
+        cJSON_AddNullToObject(tol, "rtol");
+    cJSON_AddNumberToObject(j, "memory_limit", (double)p->memory_limit);
+    cJSON_AddNumberToObject(j, "timeout", p->timeout);
+    cJSON_AddNumberToObject(j, "load_timeout", p->load_timeout);
+    cJSON *pl = cJSON_AddArrayToObject(j, "plugins");
+    for (int i = 0; i < p->n_plugins; i++)
+        cJSON_AddItemToArray(pl, cJSON_CreateString(p->plugins[i]));
+    cJSON_AddBoolToObject(j, "keep_samples", p->keep_samples);
+    cJSON_AddBoolToObject(j, "strict", p->strict);
+    cJSON *ids = cJSON_AddArrayToObject(j, "trials");
+    for (int i = 0; i < plan_n_trials(p); i++) {
+        char id[256];
+        plan_trial_id(p, i, id, sizeof id);
+        cJSON_AddItemToArray(ids, cJSON_CreateString(id));
+    }
+    return j;
+}
+
+static const cJSON *get(const cJSON *j, const char *k) {
+    return cJSON_GetObjectItemCaseSensitive(j, k);
+}
+
+static int get_num(const cJSON *j, const char *k, double *out) {
+    const cJSON *v = get(j, k);
+    if (!cJSON_IsNumber(v)) return -1;
+    *out = v->valuedouble;
+    return 0;
+}
+
+int plan_from_json(plan *p, const cJSON *j, calma_error *e) {
+    const cJSON *m = get(j, "model");
+    const cJSON *path = m ? get(m, "path") : NULL;
+    const cJSON *conv = get(j, "conversions"), *b = get(j, "batch"), *t = get(j, "threads");
+    const cJSON *rule = get(j, "rule"), *seed = get(j, "seed");
+    if (!cJSON_IsString(get(j, "calma_version")) || !cJSON_IsString(path) || !cJSON_IsArray(conv) ||
+        !cJSON_IsArray(b) || !cJSON_IsArray(t) || !cJSON_IsObject(rule) || !cJSON_IsString(seed))
+        return err_set(e, CALMA_E_PARSE, "plan.json lacks the fields of a calma plan");
+    const cJSON *v;
+    if (cJSON_IsString(v = get(m, "arg")) && set_str(&p->model_arg, v->valuestring)) goto nomem;
+    if (cJSON_IsString(v = get(m, "name")) && set_str(&p->model_name, v->valuestring)) goto nomem;
+    if (set_str(&p->model_path, path->valuestring)) goto nomem;
+    p->model_zoo = cJSON_IsTrue(get(m, "zoo"));
+    p->n_conv = cJSON_GetArraySize(conv);
+    if (p->n_conv < 1 || p->n_conv > 4096)
+        return err_set(e, CALMA_E_PARSE, "plan.json: no conversions");
+    p->conv = calloc((size_t)p->n_conv, sizeof *p->conv);
+    if (!p->conv) goto nomem;
+    int i = 0;
+    cJSON_ArrayForEach(v, conv) {
+        if (!cJSON_IsString(v))
+            return err_set(e, CALMA_E_PARSE, "plan.json: a conversion is not a name");
+        if (!(p->conv[i++] = mem_strdup(v->valuestring))) goto nomem;
+    }
+    p->n_batch = p->n_threads = 0;
+    cJSON_ArrayForEach(v, b) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || p->n_batch >= PLAN_MAX_LIST)
+            return err_set(e, CALMA_E_PARSE, "plan.json: bad batch list");
+        p->batch[p->n_batch++] = (int64_t)v->valuedouble;
+    }
+    cJSON_ArrayForEach(v, t) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || p->n_threads >= PLAN_MAX_LIST)
+            return err_set(e, CALMA_E_PARSE, "plan.json: bad threads list");
+        p->threads[p->n_threads++] = (int)v->valuedouble;
+    }
+    if (!p->n_batch || !p->n_threads)
+        return err_set(e, CALMA_E_PARSE, "plan.json: empty batch or threads list");
+    p->seed = strtoull(seed->valuestring, NULL, 10);
+    double d;
+    if (!get_num(rule, "samples", &d)) p->samples = (long)d;
+    get_num(rule, "precision", &p->precision);
+    get_num(rule, "max_time", &p->max_time);
+    get_num(rule, "min_time", &p->min_time);
+    const cJSON *tol = get(j, "tolerance");
+    if (tol) {
+        if (get_num(tol, "atol", &p->atol)) p->atol = -1;
+        if (get_num(tol, "rtol", &p->rtol)) p->rtol = -1;
+    }
+    if (!get_num(j, "memory_limit", &d)) p->memory_limit = (uint64_t)d;
+    get_num(j, "timeout", &p->timeout);
+    get_num(j, "load_timeout", &p->load_timeout);
+    if (!get_num(j, "tier", &d)) p->tier = (int)d;
+    const cJSON *pl = get(j, "plugins");
+    cJSON_ArrayForEach(v, pl) {
+        if (!cJSON_IsString(v) || p->n_plugins >= PLAN_MAX_LIST)
+            return err_set(e, CALMA_E_PARSE, "plan.json: bad plugin list");
+        if (!(p->plugins[p->n_plugins++] = mem_strdup(v->valuestring))) goto nomem;
+    }
+    p->keep_samples = cJSON_IsTrue(get(j, "keep_samples"));
+    p->strict = cJSON_IsTrue(get(j, "strict"));
+    return CALMA_OK;
+nomem:
+    return err_set(e, CALMA_E_NOMEM, "out of memory reading plan.json");
+}

@@ -1,0 +1,599 @@
+#include "bench/worker.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "bench/journal.h"
+#include "bench/plan.h"
+#include "bench/registry.h"
+#include "bench/stats.h"
+#include "bench/super.h"
+#include "bench/validate.h"
+#include "io/gen.h"
+#include "io/npy.h"
+#include "onnx/onnx.h"
+#include "ref/ref.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+#define WORKER_WARM_WINDOW 5
+#define WORKER_WARM_TOL 0.05
+#define WORKER_WARM_MAX 1000
+#define WORKER_PROGRESS_EVERY 0.25 /* s between progress lines */
+#define WORKER_MAX_SAMPLES 10000000
+
+typedef struct wargs {
+    const char *model, *conversion, *run_dir, *id;
+    int64_t batch;
+    int threads;
+    uint64_t seed;
+    long samples;
+    double precision, max_time, min_time, atol, rtol;
+    const char *plugins[PLAN_MAX_LIST];
+    int n_plugins;
+    int oracle;
+} wargs;
+
+typedef struct trial {
+    const wargs *a;
+    int fd;     /* protocol */
+    int broken; /* the protocol pipe is gone */
+    cJSON *res;
+    cJSON *phases, *mem;
+    registry *reg;
+    const calma_conversion *c;
+    ir_graph *g;
+    int n_in, n_out;
+    ir_tensor *in, *out;
+    calma_tensor *cin, *cout;
+    void *state;
+    double *samples;
+    size_t n, cap;
+} trial;
+
+void worker_oracle_dir(const char *run_dir, int64_t batch, char *buf, unsigned n) {
+    snprintf(buf, n, "%s/oracle/b%lld", run_dir, (long long)batch);
+}
+
+static void send(trial *t, cJSON *j) {
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!s || t->broken) {
+        free(s);
+        return;
+    }
+    size_t n = strlen(s);
+    s[n] = '\n'; /* the terminating NUL becomes the line end */
+    const char *p = s;
+    size_t left = n + 1;
+    while (left) {
+        ssize_t w = write(t->fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            t->broken = 1;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    free(s);
+}
+
+static void send_phase(trial *t, const char *phase) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "event", "phase");
+    cJSON_AddStringToObject(j, "phase", phase);
+    send(t, j);
+}
+
+static void send_progress(trial *t, const char *phase, size_t n, double elapsed) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "event", "progress");
+    cJSON_AddStringToObject(j, "phase", phase);
+    cJSON_AddNumberToObject(j, "n", (double)n);
+    cJSON_AddNumberToObject(j, "elapsed", elapsed);
+    send(t, j);
+}
+
+static const char *status_of(int code) {
+    switch (code) {
+    case CALMA_E_UNSUPPORTED:
+        return "unsupported";
+    case CALMA_E_UNAVAILABLE:
+        return "unavailable";
+    case CALMA_E_NOMEM:
+        return "oom";
+    default:
+        return "error";
+    }
+}
+
+/* Records the trial's verdict; the first failure is the one reported. */
+static int fail(trial *t, const char *status, const char *msg) {
+    cJSON *s = cJSON_GetObjectItemCaseSensitive(t->res, "status");
+    if (s && strcmp(s->valuestring, "ok") && strcmp(s->valuestring, "mismatch")) return -1;
+    cJSON_ReplaceItemInObjectCaseSensitive(t->res, "status", cJSON_CreateString(status));
+    cJSON_ReplaceItemInObjectCaseSensitive(t->res, "message", cJSON_CreateString(msg));
+    return -1;
+}
+
+static int fail_e(trial *t, int code, const calma_error *e) {
+    return fail(t, status_of(code), e->msg[0] ? e->msg : calma_status_name(code));
+}
+
+static void add_rss(trial *t, const char *key) {
+    uint64_t rss, hwm;
+    super_read_rss(0, &rss, &hwm);
+    cJSON_AddNumberToObject(t->mem, key, (double)rss);
+}
+
+static int run_once(trial *t, double *dt, calma_error *e) {
+    double t0 = super_now();
+    int rc = t->c->backend->run(t->state, t->cin, t->n_in, t->cout, t->n_out, e);
+    *dt = super_now() - t0;
+    return rc;
+}
+
+/* The model's input and output tensors at the trial's batch, allocated once
+ * and reused for every sample. */
+static int prepare_tensors(trial *t, calma_error *e) {
+    ir_graph *g = t->g;
+    ir_graph_set_batch(g, t->a->batch);
+    t->n_in = g->n_inputs;
+    t->n_out = g->n_outputs;
+    t->in = calloc((size_t)t->n_in + 1, sizeof *t->in);
+    t->out = calloc((size_t)t->n_out + 1, sizeof *t->out);
+    t->cin = calloc((size_t)t->n_in + 1, sizeof *t->cin);
+    t->cout = calloc((size_t)t->n_out + 1, sizeof *t->cout);
+    if (!t->in || !t->out || !t->cin || !t->cout)
+        return err_set(e, CALMA_E_NOMEM, "out of memory for the model's tensors");
+    for (int i = 0; i < t->n_in; i++) {
+        const ir_value *v = &g->values[g->inputs[i]];
+        if (v->rank < 0 || v->dtype == CALMA_DT_UNDEFINED)
+            return err_set(e, CALMA_E_INVALID, "%s: input '%s' has no declared type and shape",
+                           t->a->model, v->name);
+        for (int d = 0; d < v->rank; d++)
+            if (v->dims[d] < 0)
+                return err_set(e, CALMA_E_INVALID,
+                               "%s: input '%s' dimension %d ('%s') is unknown; calma fixes only "
+                               "the leading batch dimension",
+                               t->a->model, v->name, d, v->dim_param[d] ? v->dim_param[d] : "?");
+        if (v->rank > 0 && v->dims[0] != t->a->batch)
+            return err_set(e, CALMA_E_INVALID,
+                           "%s: input '%s' has a fixed batch of %lld; cannot run batch %lld",
+                           t->a->model, v->name, (long long)v->dims[0], (long long)t->a->batch);
+        int rc = ir_tensor_alloc(&t->in[i], v->dtype, v->rank, v->dims, e);
+        if (rc) return err_prefix(e, "input '%s'", v->name);
+    }
+    int rc = ref_infer_outputs(g, t->in, t->out, e);
+    if (rc) {
+        /* Not fatal when the model declares its outputs fully. */
+        calma_error why = *e;
+        for (int k = 0; k < t->n_out; k++) {
+            const ir_value *v = &g->values[g->outputs[k]];
+            int known = v->rank >= 0 && v->dtype != CALMA_DT_UNDEFINED;
+            for (int d = 0; known && d < v->rank; d++) known = v->dims[d] >= 0;
+            if (!known)
+                return err_set(e, rc, "cannot tell the shape of output '%s': %s", v->name, why.msg);
+            t->out[k].dtype = v->dtype;
+            t->out[k].rank = v->rank;
+            memcpy(t->out[k].dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
+        }
+    }
+    for (int k = 0; k < t->n_out; k++) {
+        ir_tensor shape = t->out[k];
+        memset(&t->out[k], 0, sizeof t->out[k]);
+        rc = ir_tensor_alloc(&t->out[k], shape.dtype, shape.rank, shape.dims, e);
+        if (rc) return err_prefix(e, "output '%s'", ir_value_name(g, g->outputs[k]));
+    }
+    for (int i = 0; i < t->n_in; i++) {
+        calma_tensor *c = &t->cin[i];
+        c->name = ir_value_name(g, g->inputs[i]);
+        c->dtype = t->in[i].dtype;
+        c->rank = t->in[i].rank;
+        memcpy(c->dims, t->in[i].dims, sizeof c->dims);
+        c->data = t->in[i].data;
+        c->nbytes = t->in[i].nbytes;
+    }
+    for (int k = 0; k < t->n_out; k++) {
+        calma_tensor *c = &t->cout[k];
+        c->name = ir_value_name(g, g->outputs[k]);
+        c->dtype = t->out[k].dtype;
+        c->rank = t->out[k].rank;
+        memcpy(c->dims, t->out[k].dims, sizeof c->dims);
+        c->data = t->out[k].data;
+        c->nbytes = t->out[k].nbytes;
+    }
+    return CALMA_OK;
+}
+
+static int write_oracle(trial *t, calma_error *e) {
+    char dir[4096], path[4200];
+    worker_oracle_dir(t->a->run_dir, t->a->batch, dir, sizeof dir);
+    int rc = journal_make_dir(dir, e);
+    if (rc) return rc;
+    for (int k = 0; k < t->n_out; k++) {
+        /* .npy for every dtype it can spell (anyone can open it); bfloat16
+         * has no .npy spelling and goes to an ONNX TensorProto. */
+        if (npy_descr(t->out[k].dtype)) {
+            snprintf(path, sizeof path, "%s/output_%d.npy", dir, k);
+            rc = npy_write(path, &t->out[k], e);
+        } else {
+            snprintf(path, sizeof path, "%s/output_%d.pb", dir, k);
+            rc = onnx_save_tensor(&t->out[k], t->cout[k].name, path, e);
+        }
+        if (rc) return rc;
+    }
+    return CALMA_OK;
+}
+
+static int read_oracle(const char *dir, int k, ir_tensor *out, calma_error *e) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/output_%d.npy", dir, k);
+    if (access(path, F_OK) == 0) return npy_read(path, out, e);
+    snprintf(path, sizeof path, "%s/output_%d.pb", dir, k);
+    return onnx_load_tensor(path, out, NULL, e);
+}
+
+/* Compares the outputs of the first inference with the oracle's. Sets
+ * status mismatch on a difference but never stops the trial. */
+static void validate(trial *t) {
+    cJSON *v = cJSON_AddObjectToObject(t->res, "validation");
+    char dir[4096], path[4200];
+    worker_oracle_dir(t->a->run_dir, t->a->batch, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/status.json", dir);
+    char *text = NULL;
+    calma_error e = {0};
+    cJSON *st = NULL;
+    if (journal_read_file(path, &text, NULL, &e) == CALMA_OK) st = cJSON_Parse(text);
+    free(text);
+    const cJSON *ok = st ? cJSON_GetObjectItemCaseSensitive(st, "ok") : NULL;
+    if (!cJSON_IsTrue(ok)) {
+        const cJSON *why = st ? cJSON_GetObjectItemCaseSensitive(st, "reason") : NULL;
+        char verdict[1200];
+        snprintf(verdict, sizeof verdict, "no oracle: %s",
+                 cJSON_IsString(why) ? why->valuestring : "the oracle did not run");
+        cJSON_AddStringToObject(v, "verdict", verdict);
+        cJSON_Delete(st);
+        return;
+    }
+    cJSON_Delete(st);
+    cJSON *outs = cJSON_AddArrayToObject(v, "outputs");
+    int all = 1;
+    char first_bad[1200] = "";
+    for (int k = 0; k < t->n_out; k++) {
+        ir_tensor ref = {0};
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(outs, o);
+        cJSON_AddStringToObject(o, "name", t->cout[k].name);
+        if (read_oracle(dir, k, &ref, &e)) {
+            cJSON_AddBoolToObject(o, "pass", 0);
+            cJSON_AddStringToObject(o, "why", e.msg);
+            if (all)
+                snprintf(first_bad, sizeof first_bad, "output '%.100s': %.400s", t->cout[k].name,
+                         e.msg);
+            all = 0;
+            continue;
+        }
+        validate_tol tol = validate_default_tol(t->out[k].dtype);
+        if (t->a->atol >= 0) tol.atol = t->a->atol;
+        if (t->a->rtol >= 0) tol.rtol = t->a->rtol;
+        validate_result r;
+        memset(&r, 0, sizeof r);
+        if (validate_compare(&ref, &t->out[k], tol, &r, &e)) {
+            r.pass = 0;
+            snprintf(r.why, sizeof r.why, "%.200s", e.msg);
+        }
+        ir_tensor_free(&ref);
+        cJSON_AddBoolToObject(o, "pass", r.pass);
+        cJSON_AddNumberToObject(o, "max_abs", r.max_abs);
+        cJSON_AddNumberToObject(o, "max_rel", r.max_rel);
+        cJSON_AddNumberToObject(o, "cosine", r.cosine);
+        cJSON_AddNumberToObject(o, "nonfinite", (double)r.nonfinite);
+        cJSON_AddNumberToObject(o, "bad", (double)r.bad);
+        cJSON_AddNumberToObject(o, "worst_index", (double)r.worst_index);
+        cJSON_AddNumberToObject(o, "worst_ref", r.worst_ref);
+        cJSON_AddNumberToObject(o, "worst_got", r.worst_got);
+        cJSON_AddNumberToObject(o, "atol", tol.atol);
+        cJSON_AddNumberToObject(o, "rtol", tol.rtol);
+        if (!r.pass) {
+            cJSON_AddStringToObject(o, "why", r.why);
+            if (all)
+                snprintf(first_bad, sizeof first_bad, "output '%s': %s", t->cout[k].name, r.why);
+            all = 0;
+        }
+    }
+    cJSON_AddStringToObject(v, "verdict", all ? "pass" : "fail");
+    if (!all) fail(t, "mismatch", first_bad);
+}
+
+static int push_sample(trial *t, double dt) {
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 1024;
+        double *s = realloc(t->samples, cap * sizeof *s);
+        if (!s) return -1;
+        t->samples = s;
+        t->cap = cap;
+    }
+    t->samples[t->n++] = dt;
+    return 0;
+}
+
+static int warm_up(trial *t, calma_error *e) {
+    double w[WORKER_WARM_MAX];
+    size_t n = 0;
+    double bound = t->a->max_time * 0.2;
+    if (bound > 2.0) bound = 2.0;
+    if (bound < 0.1) bound = 0.1;
+    double start = super_now(), last = start;
+    while (n < WORKER_WARM_MAX) {
+        int rc = run_once(t, &w[n], e);
+        if (rc) return rc;
+        n++;
+        double now = super_now();
+        if (n >= 2 * WORKER_WARM_WINDOW && stats_warm(w, n, WORKER_WARM_WINDOW, WORKER_WARM_TOL))
+            break;
+        if (now - start > bound) break;
+        if (now - last > WORKER_PROGRESS_EVERY) {
+            send_progress(t, "warmup", n, now - start);
+            last = now;
+        }
+    }
+    cJSON_AddNumberToObject(t->phases, "warmup_runs", (double)n);
+    cJSON_AddNumberToObject(t->phases, "warmup_s", super_now() - start);
+    return CALMA_OK;
+}
+
+static void write_le_double(unsigned char *b, double d) {
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(u >> (8 * i));
+}
+
+static int write_samples(trial *t, char *path, size_t n, calma_error *e) {
+    snprintf(path, n, "%s/%s.samples", t->a->run_dir, t->a->id);
+    FILE *f = fopen(path, "wbe");
+    if (!f) return err_set(e, CALMA_E_IO, "cannot write %s: %s", path, strerror(errno));
+    unsigned char b[8];
+    for (size_t i = 0; i < t->n; i++) {
+        write_le_double(b, t->samples[i]);
+        fwrite(b, 1, 8, f);
+    }
+    if (fclose(f) != 0) return err_set(e, CALMA_E_IO, "cannot write %s", path);
+    return CALMA_OK;
+}
+
+static int measure(trial *t, calma_error *e) {
+    stats_rule rule = stats_default_rule();
+    if (t->a->samples > 0) {
+        rule.fixed = (size_t)t->a->samples;
+    } else {
+        rule.precision = t->a->precision;
+        rule.max_time = t->a->max_time;
+        rule.min_time = t->a->min_time;
+    }
+    if (!rule.max_samples) rule.max_samples = WORKER_MAX_SAMPLES;
+    double start = super_now(), last = start;
+    stats_stop stop = STATS_GO_ON;
+    while (stop == STATS_GO_ON) {
+        double dt;
+        int rc = run_once(t, &dt, e);
+        if (rc) return rc;
+        if (push_sample(t, dt))
+            return err_set(e, CALMA_E_NOMEM, "out of memory keeping %zu samples", t->n);
+        double now = super_now();
+        stop = stats_check(&rule, t->samples, t->n, now - start);
+        if (now - last > WORKER_PROGRESS_EVERY) {
+            send_progress(t, "measure", t->n, now - start);
+            last = now;
+        }
+    }
+    double total = super_now() - start;
+    stats_summary s;
+    stats_summarize(t->samples, t->n, &s);
+    cJSON *js = cJSON_AddObjectToObject(t->res, "stats");
+    cJSON_AddNumberToObject(js, "n", (double)s.n);
+    cJSON_AddNumberToObject(js, "min", s.min);
+    cJSON_AddNumberToObject(js, "max", s.max);
+    cJSON_AddNumberToObject(js, "mean", s.mean);
+    cJSON_AddNumberToObject(js, "median", s.median);
+    cJSON_AddNumberToObject(js, "stddev", s.stddev);
+    cJSON_AddNumberToObject(js, "cv", s.cv);
+    cJSON_AddNumberToObject(js, "p90", s.p90);
+    cJSON_AddNumberToObject(js, "p95", s.p95);
+    cJSON_AddNumberToObject(js, "p99", s.p99);
+    cJSON_AddNumberToObject(js, "ci_lo", s.ci_lo);
+    cJSON_AddNumberToObject(js, "ci_hi", s.ci_hi);
+    cJSON_AddNumberToObject(js, "ci_rel", s.ci_rel);
+    cJSON_AddNumberToObject(js, "mad", s.mad);
+    cJSON_AddNumberToObject(js, "outliers", (double)s.outliers);
+    cJSON_AddNumberToObject(js, "total_s", total);
+    cJSON_AddStringToObject(js, "stop", stats_stop_name(stop));
+    cJSON *tp = cJSON_AddObjectToObject(t->res, "throughput");
+    double b = (double)t->a->batch;
+    cJSON_AddNumberToObject(tp, "per_s_median", s.median > 0 ? b / s.median : 0);
+    cJSON_AddNumberToObject(tp, "per_s_total", total > 0 ? b * (double)s.n / total : 0);
+    char path[4200];
+    int rc = write_samples(t, path, sizeof path, e);
+    if (rc) return rc;
+    cJSON_AddStringToObject(t->res, "samples_file", path);
+    return CALMA_OK;
+}
+
+static int run_trial(trial *t) {
+    const wargs *a = t->a;
+    calma_error e = {0};
+    int rc = registry_open(&t->reg, a->plugins, a->n_plugins, &e);
+    if (rc) return fail_e(t, CALMA_E_USAGE, &e);
+    t->c = registry_find(t->reg, a->conversion);
+    if (!t->c) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "no conversion called '%s'", a->conversion);
+        return fail(t, "error", msg);
+    }
+    if (t->c->backend->version) {
+        const char *v = t->c->backend->version();
+        if (v) cJSON_AddStringToObject(t->res, "engine_version", v);
+    }
+    send_phase(t, "probe");
+    rc = registry_probe(t->c, &e);
+    if (rc) return fail_e(t, rc == CALMA_E_UNAVAILABLE ? rc : CALMA_E_UNAVAILABLE, &e);
+
+    send_phase(t, "load");
+    add_rss(t, "rss_before_load");
+    double t0 = super_now();
+    rc = onnx_load(a->model, &t->g, &e);
+    cJSON_AddNumberToObject(t->phases, "parse_s", super_now() - t0);
+    if (rc) return fail_e(t, rc == CALMA_E_NOMEM ? rc : CALMA_E_INVALID, &e);
+    rc = prepare_tensors(t, &e);
+    if (rc) return fail_e(t, rc, &e);
+    calma_model m = {.path = a->model,
+                     .graph = t->g,
+                     .n_inputs = t->n_in,
+                     .inputs = t->cin,
+                     .n_outputs = t->n_out,
+                     .outputs = t->cout};
+    calma_trial_config cfg = {.batch = a->batch, .threads = a->threads, .options = ""};
+    /* Backends see the tensors' shapes at load time, not their data. */
+    for (int i = 0; i < t->n_in; i++) t->cin[i].data = NULL;
+    for (int k = 0; k < t->n_out; k++) t->cout[k].data = NULL;
+    t0 = super_now();
+    rc = t->c->backend->load(t->c, &m, &cfg, &t->state, &e);
+    cJSON_AddNumberToObject(t->phases, "load_s", super_now() - t0);
+    for (int i = 0; i < t->n_in; i++) t->cin[i].data = t->in[i].data;
+    for (int k = 0; k < t->n_out; k++) t->cout[k].data = t->out[k].data;
+    if (rc) {
+        t->state = NULL;
+        return fail_e(t, rc, &e);
+    }
+    add_rss(t, "rss_after_load");
+
+    send_phase(t, "convert");
+    t0 = super_now();
+    if (t->c->backend->convert) rc = t->c->backend->convert(t->state, &e);
+    cJSON_AddNumberToObject(t->phases, "convert_s", super_now() - t0);
+    if (rc) return fail_e(t, rc, &e);
+    add_rss(t, "rss_after_convert");
+
+    send_phase(t, "first");
+    for (int i = 0; i < t->n_in; i++) gen_fill(&t->in[i], a->seed, i, 0);
+    double first;
+    rc = run_once(t, &first, &e);
+    cJSON_AddNumberToObject(t->phases, "first_s", first);
+    if (rc) return fail_e(t, rc, &e);
+    if (a->oracle) {
+        rc = write_oracle(t, &e);
+        return rc ? fail_e(t, rc, &e) : 0;
+    }
+
+    send_phase(t, "validate");
+    validate(t);
+    send_phase(t, "warmup");
+    rc = warm_up(t, &e);
+    if (rc) return fail_e(t, rc, &e);
+    send_phase(t, "measure");
+    rc = measure(t, &e);
+    if (rc) return fail_e(t, rc, &e);
+    return 0;
+}
+
+static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
+    memset(a, 0, sizeof *a);
+    a->batch = 1;
+    a->threads = 1;
+    a->seed = 42;
+    a->precision = 0.01;
+    a->max_time = 10;
+    a->min_time = 0.5;
+    a->atol = a->rtol = -1;
+    a->id = "trial";
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i];
+        if (!strcmp(f, "--oracle")) {
+            a->oracle = 1;
+            continue;
+        }
+        if (i + 1 >= argc) return err_set(e, CALMA_E_USAGE, "worker: %s needs a value", f);
+        const char *v = argv[++i];
+        if (!strcmp(f, "--model"))
+            a->model = v;
+        else if (!strcmp(f, "--conversion"))
+            a->conversion = v;
+        else if (!strcmp(f, "--run-dir"))
+            a->run_dir = v;
+        else if (!strcmp(f, "--id"))
+            a->id = v;
+        else if (!strcmp(f, "--batch"))
+            a->batch = strtoll(v, NULL, 10);
+        else if (!strcmp(f, "--threads"))
+            a->threads = atoi(v);
+        else if (!strcmp(f, "--seed"))
+            a->seed = strtoull(v, NULL, 10);
+        else if (!strcmp(f, "--samples"))
+            a->samples = strtol(v, NULL, 10);
+        else if (!strcmp(f, "--precision"))
+            a->precision = strtod(v, NULL);
+        else if (!strcmp(f, "--max-time"))
+            a->max_time = strtod(v, NULL);
+        else if (!strcmp(f, "--min-time"))
+            a->min_time = strtod(v, NULL);
+        else if (!strcmp(f, "--atol"))
+            a->atol = strtod(v, NULL);
+        else if (!strcmp(f, "--rtol"))
+            a->rtol = strtod(v, NULL);
+        else if (!strcmp(f, "--plugin") && a->n_plugins < PLAN_MAX_LIST)
+            a->plugins[a->n_plugins++] = v;
+        else
+            return err_set(e, CALMA_E_USAGE, "worker: unknown flag %s", f);
+    }
+    if (!a->model || !a->run_dir || (!a->conversion && !a->oracle))
+        return err_set(e, CALMA_E_USAGE, "worker: --model, --run-dir and --conversion are needed");
+    if (a->oracle) a->conversion = "REFERENCE";
+    if (a->batch < 1 || a->threads < 1)
+        return err_set(e, CALMA_E_USAGE, "worker: batch and threads must be >= 1");
+    return CALMA_OK;
+}
+
+int worker_main(int argc, char **argv) {
+    wargs a;
+    calma_error e = {0};
+    if (parse_args(&a, argc, argv, &e)) {
+        fprintf(stderr, "calma %s\n", e.msg);
+        return 2;
+    }
+    trial t;
+    memset(&t, 0, sizeof t);
+    t.a = &a;
+    const char *fdenv = getenv(SUPER_PROTOCOL_ENV);
+    t.fd = fdenv ? atoi(fdenv) : 1;
+    t.res = cJSON_CreateObject();
+    cJSON_AddStringToObject(t.res, "event", "result");
+    cJSON_AddStringToObject(t.res, "status", "ok");
+    cJSON_AddStringToObject(t.res, "message", "");
+    t.phases = cJSON_AddObjectToObject(t.res, "phases");
+    t.mem = cJSON_AddObjectToObject(t.res, "memory");
+    send_phase(&t, "start");
+    run_trial(&t);
+    if (t.state) t.c->backend->release(t.state);
+    uint64_t rss, hwm;
+    super_read_rss(0, &rss, &hwm);
+    cJSON_AddNumberToObject(t.mem, "peak", (double)hwm);
+    for (int i = 0; t.in && i < t.n_in; i++) ir_tensor_free(&t.in[i]);
+    for (int k = 0; t.out && k < t.n_out; k++) ir_tensor_free(&t.out[k]);
+    free(t.in);
+    free(t.out);
+    free(t.cin);
+    free(t.cout);
+    free(t.samples);
+    ir_graph_free(t.g);
+    registry_close(t.reg);
+    send(&t, t.res);
+    return t.broken ? 1 : 0;
+}

@@ -1,0 +1,367 @@
+/* Resize (opsets 10, 11, 13+) and Upsample (7, 9), following the ONNX
+ * reference implementation: each output coordinate maps back to a source
+ * coordinate per axis, which gives a few weighted source indices (taps):
+ * one for nearest, two for linear, four for cubic. The output is the sum
+ * over the product of the axes' taps. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref/ref_op.h"
+
+enum { RS_NEAREST, RS_LINEAR, RS_CUBIC };
+enum { CT_HALF_PIXEL, CT_PYTORCH, CT_ALIGN, CT_ASYM, CT_TF_NN, CT_CROP };
+enum { NM_PREFER_FLOOR, NM_PREFER_CEIL, NM_FLOOR, NM_CEIL };
+
+typedef struct rs_plan {
+    int mode, coord, nearest, exclude_outside;
+    double cubic_a, extrapolation;
+    int rank;
+    int64_t out[IR_MAX_RANK];
+    double scale[IR_MAX_RANK];
+    double roi_start[IR_MAX_RANK], roi_end[IR_MAX_RANK];
+} rs_plan;
+
+static int pick(const char *s, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(s, names[i])) return i;
+    return -1;
+}
+
+/* A present, non-empty optional input (ONNX writers pass empty tensors for
+ * "not given"). */
+static const ir_tensor *given(const ref_call *c, int i) {
+    const ir_tensor *t = ref_in(c, i);
+    if (!t || (t->rank == 1 && t->dims[0] == 0)) return NULL;
+    return t;
+}
+
+static int rs_attrs(ref_call *c, rs_plan *p, int legacy) {
+    static const char *const modes[] = {"nearest", "linear", "cubic"};
+    static const char *const coords[] = {"half_pixel",           "pytorch_half_pixel",
+                                         "align_corners",        "asymmetric",
+                                         "tf_half_pixel_for_nn", "tf_crop_and_resize"};
+    static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
+                                          "ceil"};
+    const char *m = ir_node_string(c->node, "mode", "nearest");
+    p->mode = pick(m, modes, 3);
+    if (legacy && !strcmp(m, "bilinear")) p->mode = RS_LINEAR;
+    if (p->mode < 0 || (legacy && p->mode == RS_CUBIC))
+        return err_set(c->err, CALMA_E_UNSUPPORTED, "mode '%s' is not supported", m);
+    if (legacy) {
+        /* Upsample and Resize-10 map coordinates asymmetrically and floor */
+        p->coord = CT_ASYM;
+        p->nearest = NM_FLOOR;
+    } else {
+        const char *ct = ir_node_string(c->node, "coordinate_transformation_mode", "half_pixel");
+        p->coord = pick(ct, coords, 6);
+        if (p->coord < 0)
+            return err_set(c->err, CALMA_E_UNSUPPORTED,
+                           "coordinate_transformation_mode '%s' is not supported", ct);
+        const char *nm = ir_node_string(c->node, "nearest_mode", "round_prefer_floor");
+        p->nearest = pick(nm, nearest, 4);
+        if (p->nearest < 0)
+            return err_set(c->err, CALMA_E_UNSUPPORTED, "nearest_mode '%s' is not supported", nm);
+    }
+    p->cubic_a = ir_node_float(c->node, "cubic_coeff_a", -0.75f);
+    p->exclude_outside = (int)ir_node_int(c->node, "exclude_outside", 0);
+    p->extrapolation = ir_node_float(c->node, "extrapolation_value", 0.0f);
+    if (ir_node_int(c->node, "antialias", 0))
+        return err_set(c->err, CALMA_E_UNSUPPORTED, "antialias is not supported");
+    const char *kar = ir_node_string(c->node, "keep_aspect_ratio_policy", "stretch");
+    if (strcmp(kar, "stretch"))
+        return err_set(c->err, CALMA_E_UNSUPPORTED,
+                       "keep_aspect_ratio_policy '%s' is not supported", kar);
+    return CALMA_OK;
+}
+
+/* Which input holds roi, scales and sizes in this op version (-1: none). */
+static void rs_slots(const ref_call *c, int upsample, int *roi, int *scales, int *sizes) {
+    *roi = *scales = *sizes = -1;
+    if (upsample) {
+        if (c->opset >= 9) *scales = 1;
+    } else if (c->opset < 11) {
+        *scales = 1;
+    } else {
+        *roi = 1;
+        *scales = 2;
+        *sizes = 3;
+    }
+}
+
+static int rs_plan_make(ref_call *c, rs_plan *p, int upsample) {
+    const ir_tensor *x = ref_in(c, 0);
+    if (!x) return err_set(c->err, CALMA_E_INVALID, "input 0 is required");
+    memset(p, 0, sizeof *p);
+    int r = p->rank = x->rank;
+    int rc = rs_attrs(c, p, upsample || c->opset < 11);
+    if (rc) return rc;
+    int iroi, isc, isz;
+    rs_slots(c, upsample, &iroi, &isc, &isz);
+    const ir_tensor *roi = iroi >= 0 ? given(c, iroi) : NULL;
+    const ir_tensor *sc = isc >= 0 ? given(c, isc) : NULL;
+    const ir_tensor *sz = isz >= 0 ? given(c, isz) : NULL;
+    if ((sc && !sc->data) || (sz && !sz->data) || (roi && !roi->data)) return REF_NEED_VALUE;
+    size_t na;
+    const int64_t *axes_attr = ir_node_ints(c->node, "axes", &na);
+    int axes[IR_MAX_RANK], nax = r;
+    for (int d = 0; d < r; d++) axes[d] = d;
+    if (axes_attr) {
+        if (na > (size_t)r) return err_set(c->err, CALMA_E_INVALID, "too many axes");
+        nax = (int)na;
+        for (int i = 0; i < nax; i++) {
+            int64_t a = axes_attr[i] < 0 ? axes_attr[i] + r : axes_attr[i];
+            if (a < 0 || a >= r)
+                return err_set(c->err, CALMA_E_INVALID, "axis %lld is out of range",
+                               (long long)axes_attr[i]);
+            axes[i] = (int)a;
+        }
+    }
+    for (int d = 0; d < r; d++) {
+        p->scale[d] = 1.0;
+        p->out[d] = x->dims[d];
+        p->roi_start[d] = 0.0;
+        p->roi_end[d] = 1.0;
+    }
+    if (roi && p->coord == CT_CROP) {
+        if (ir_tensor_numel(roi) != (size_t)(2 * nax))
+            return err_set(c->err, CALMA_E_INVALID, "roi has %zu values, expected %d",
+                           ir_tensor_numel(roi), 2 * nax);
+        for (int i = 0; i < nax; i++) {
+            p->roi_start[axes[i]] = ir_tensor_get_f64(roi, (size_t)i);
+            p->roi_end[axes[i]] = ir_tensor_get_f64(roi, (size_t)(i + nax));
+        }
+    }
+    if (sz) {
+        if (sc) return err_set(c->err, CALMA_E_INVALID, "scales and sizes are both given");
+        if (ir_tensor_numel(sz) != (size_t)nax)
+            return err_set(c->err, CALMA_E_INVALID, "sizes has %zu values, expected %d",
+                           ir_tensor_numel(sz), nax);
+        for (int i = 0; i < nax; i++) {
+            int d = axes[i];
+            int64_t s = ir_tensor_get_i64(sz, (size_t)i);
+            if (s < 0) return err_set(c->err, CALMA_E_INVALID, "sizes[%d] is negative", i);
+            p->out[d] = s;
+            p->scale[d] = x->dims[d] ? (double)(float)((double)s / (double)x->dims[d]) : 1.0;
+        }
+        return CALMA_OK;
+    }
+    size_t ns = 0;
+    const float *sattr = NULL;
+    if (upsample && c->opset < 9) {
+        sattr = ir_node_floats(c->node, "scales", &ns);
+        if (!sattr) return err_set(c->err, CALMA_E_INVALID, "attribute 'scales' is required");
+    } else if (sc) {
+        ns = ir_tensor_numel(sc);
+    } else {
+        return err_set(c->err, CALMA_E_INVALID, "neither scales nor sizes is given");
+    }
+    if (ns != (size_t)nax)
+        return err_set(c->err, CALMA_E_INVALID, "scales has %zu values, expected %d", ns, nax);
+    for (int i = 0; i < nax; i++) {
+        int d = axes[i];
+        double s = sattr ? sattr[i] : ir_tensor_get_f64(sc, (size_t)i);
+        if (!(s > 0) || s > 1e6) return err_set(c->err, CALMA_E_INVALID, "scales[%d] is %g", i, s);
+        p->scale[d] = s;
+        double o = floor(s * (double)x->dims[d]);
+        if (o > 1e12)
+            return err_set(c->err, CALMA_E_INVALID, "output dimension %d is too large", d);
+        p->out[d] = (int64_t)o;
+    }
+    return CALMA_OK;
+}
+
+/* Source coordinate of output index x along one axis; *outside when a
+ * tf_crop_and_resize coordinate falls off the input. */
+static double rs_source(const rs_plan *p, int d, int64_t xo, int64_t len_in, int *outside) {
+    double scale = p->scale[d], x = (double)xo;
+    double len_out = scale * (double)len_in;
+    *outside = 0;
+    switch (p->coord) {
+    case CT_ALIGN:
+        return len_out == 1 ? 0.0 : x * (double)(len_in - 1) / (len_out - 1);
+    case CT_ASYM:
+        return x / scale;
+    case CT_TF_NN:
+        return (x + 0.5) / scale;
+    case CT_PYTORCH:
+        return len_out == 1 ? -0.5 : (x + 0.5) / scale - 0.5;
+    case CT_CROP: {
+        double s = p->roi_start[d], e = p->roi_end[d], v;
+        if (len_out == 1)
+            v = (e - s) * (double)(len_in - 1) / 2;
+        else
+            v = x * (e - s) * (double)(len_in - 1) / (len_out - 1);
+        v += s * (double)(len_in - 1);
+        if (v < 0 || v > (double)(len_in - 1)) *outside = 1;
+        return v;
+    }
+    default:
+        return (x + 0.5) / scale - 0.5;
+    }
+}
+
+static int64_t clampi(int64_t i, int64_t n) {
+    return i < 0 ? 0 : (i >= n ? n - 1 : i);
+}
+
+typedef struct rs_taps {
+    int n;
+    int64_t idx[4];
+    double w[4];
+    int outside;
+} rs_taps;
+
+static void rs_cubic(double r, double a, double *c) {
+    double t = r + 1, u = 1 - r, v = 2 - r;
+    c[0] = ((a * t - 5 * a) * t + 8 * a) * t - 4 * a;
+    c[1] = ((a + 2) * r - (a + 3)) * r * r + 1;
+    c[2] = ((a + 2) * u - (a + 3)) * u * u + 1;
+    c[3] = ((a * v - 5 * a) * v + 8 * a) * v - 4 * a;
+}
+
+static void rs_make_taps(const rs_plan *p, int d, int64_t xo, int64_t len, rs_taps *t) {
+    double x = rs_source(p, d, xo, len, &t->outside);
+    double f = floor(x);
+    int64_t x0 = (int64_t)f;
+    int integral = x == f;
+    double r = x - f;
+    if (p->mode == RS_NEAREST) {
+        int64_t i = x0;
+        if (!integral) {
+            int up = p->nearest == NM_CEIL || (p->nearest == NM_PREFER_FLOOR && r > 0.5) ||
+                     (p->nearest == NM_PREFER_CEIL && r >= 0.5);
+            i = up ? x0 + 1 : x0;
+        }
+        t->n = 1;
+        t->idx[0] = clampi(i, len);
+        t->w[0] = 1;
+    } else if (p->mode == RS_LINEAR) {
+        t->n = 2;
+        t->idx[0] = clampi(x0, len);
+        t->idx[1] = clampi(x0 + 1, len);
+        t->w[0] = 1 - r;
+        t->w[1] = r;
+    } else {
+        /* the reference takes ratio 1 at integral points: taps x-2..x+1 */
+        if (integral) {
+            r = 1;
+            x0 -= 1;
+        }
+        double c[4];
+        rs_cubic(r, p->cubic_a, c);
+        double sum = 0;
+        t->n = 4;
+        for (int k = 0; k < 4; k++) {
+            int64_t i = x0 - 1 + k;
+            if (p->exclude_outside && (i < 0 || i >= len)) c[k] = 0;
+            sum += c[k];
+            t->idx[k] = clampi(i, len);
+            t->w[k] = c[k];
+        }
+        if (p->exclude_outside && sum != 0)
+            for (int k = 0; k < 4; k++) t->w[k] /= sum;
+    }
+}
+
+static int resize_infer_common(ref_call *c, int upsample) {
+    rs_plan p;
+    int rc = rs_plan_make(c, &p, upsample);
+    if (rc) return rc;
+    const ir_tensor *x = ref_in(c, 0);
+    for (int d = 0; d < x->rank; d++)
+        if (x->dims[d] == 0 && p.out[d] > 0)
+            return err_set(c->err, CALMA_E_INVALID, "cannot resize empty dimension %d", d);
+    ref_set_type(&c->out[0], x->dtype, x->rank, p.out);
+    return CALMA_OK;
+}
+
+static int resize_run_common(ref_call *c, int upsample) {
+    const ir_tensor *x = ref_in(c, 0);
+    ir_tensor *y = &c->out[0];
+    rs_plan p;
+    int rc = rs_plan_make(c, &p, upsample);
+    if (rc) return rc;
+    int r = x->rank;
+    size_t es = ir_dtype_size(x->dtype), n = ir_tensor_numel(y);
+    if (!n) return CALMA_OK;
+    /* taps per axis and output index, computed once */
+    rs_taps *taps[IR_MAX_RANK] = {0};
+    int64_t st[IR_MAX_RANK];
+    int64_t stride = 1;
+    for (int d = r - 1; d >= 0; d--) {
+        st[d] = stride;
+        stride *= x->dims[d];
+    }
+    for (int d = 0; d < r; d++) {
+        taps[d] = malloc(sizeof(rs_taps) * (size_t)y->dims[d]);
+        if (!taps[d]) {
+            rc = err_set(c->err, CALMA_E_NOMEM, "out of memory");
+            goto done;
+        }
+        for (int64_t o = 0; o < y->dims[d]; o++) rs_make_taps(&p, d, o, x->dims[d], &taps[d][o]);
+    }
+    int64_t idx[IR_MAX_RANK] = {0};
+    int is_float = x->dtype == CALMA_DT_FLOAT || x->dtype == CALMA_DT_DOUBLE;
+    for (size_t o = 0; o < n; o++) {
+        const rs_taps *t[IR_MAX_RANK];
+        int outside = 0;
+        for (int d = 0; d < r; d++) {
+            t[d] = &taps[d][idx[d]];
+            outside |= t[d]->outside;
+        }
+        if (outside) {
+            ir_tensor_set_f64(y, o, p.extrapolation);
+        } else if (p.mode == RS_NEAREST) {
+            int64_t off = 0;
+            for (int d = 0; d < r; d++) off += t[d]->idx[0] * st[d];
+            memcpy((char *)y->data + o * es, (const char *)x->data + (size_t)off * es, es);
+        } else {
+            /* sum over every combination of taps, in the reference's order */
+            int k[IR_MAX_RANK] = {0};
+            double acc = 0;
+            for (;;) {
+                int64_t off = 0;
+                double w = 1;
+                for (int d = 0; d < r; d++) {
+                    off += t[d]->idx[k[d]] * st[d];
+                    w *= t[d]->w[k[d]];
+                }
+                if (w != 0) acc += w * ir_tensor_get_f64(x, (size_t)off);
+                int d = r - 1;
+                for (; d >= 0; d--) {
+                    if (++k[d] < t[d]->n) break;
+                    k[d] = 0;
+                }
+                if (d < 0) break;
+            }
+            ir_tensor_set_f64(y, o, is_float ? acc : nearbyint(acc));
+        }
+        for (int d = r - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d]) break;
+            idx[d] = 0;
+        }
+    }
+done:
+    for (int d = 0; d < r; d++) free(taps[d]);
+    return rc;
+}
+
+static int resize_infer(ref_call *c) {
+    return resize_infer_common(c, 0);
+}
+static int resize_run(ref_call *c) {
+    return resize_run_common(c, 0);
+}
+static int upsample_infer(ref_call *c) {
+    return resize_infer_common(c, 1);
+}
+static int upsample_run(ref_call *c) {
+    return resize_run_common(c, 1);
+}
+
+const ref_op ref_ops_resize[] = {
+    {"Resize", resize_infer, resize_run},
+    {"Upsample", upsample_infer, upsample_run},
+    {NULL, NULL, NULL},
+};

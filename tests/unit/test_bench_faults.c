@@ -1,0 +1,349 @@
+/* Fault containment: one `calma bench` runs every misbehaving conversion of
+ * tests/plugins/fault_plugin.c beside REFERENCE and a healthy plugin
+ * conversion; each must end in its own status, the run must finish within
+ * its timeouts, and the journal must hold every trial. Then a supervisor is
+ * killed with SIGKILL mid-run and --resume must finish the run without
+ * redoing what was done.
+ *
+ * Slower than most unit tests (about 20 s): the hangs and the slow
+ * conversion have to run into real timeouts (2 s and 4 s here). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ir/ir.h"
+#include "onnx/onnx.h"
+
+typedef struct env {
+    char dir[256];
+    char model[300];
+    char plugin[600];
+} env;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* y = Identity(x), x float[N, 4]: FAULT_OK computes it exactly. */
+static void write_identity_model(const char *path) {
+    ir_graph *g = ir_graph_new();
+    assert_non_null(g);
+    calma_error e = {0};
+    int64_t dims[] = {-1, 4};
+    const char *params[] = {"N", NULL};
+    assert_int_equal(ir_graph_set_opset(g, "", 17), 0);
+    assert_int_equal(ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 2, dims, params), 0);
+    assert_int_equal(ir_graph_add_output(g, "y", CALMA_DT_FLOAT, 2, dims, params), 0);
+    assert_non_null(
+        ir_graph_add_node(g, "Identity", "id", 1, (const char *[]){"x"}, 1, (const char *[]){"y"}));
+    assert_int_equal(ir_graph_sort(g, &e), CALMA_OK);
+    if (onnx_save(g, path, &e)) fprintf(stderr, "%s\n", e.msg);
+    assert_int_equal(e.status, CALMA_OK);
+    ir_graph_free(g);
+}
+
+static pid_t spawn_calma(const env *v, const char *const *args, const char *log) {
+    const char *bin = getenv("CALMA_BIN");
+    assert_non_null(bin);
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)bin;
+    argv[n++] = "bench";
+    for (int i = 0; args[i]; i++) argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(v->dir) != 0) _exit(99);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) _exit(99);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(bin, argv);
+        _exit(98);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid) {
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void dump(const char *log) {
+    char *s = slurp(log);
+    if (s) fprintf(stderr, "---- %s\n%s\n----\n", log, s);
+    free(s);
+}
+
+/* The journal's records as a JSON array (whole lines only). */
+static cJSON *read_journal(const char *run) {
+    char path[400];
+    snprintf(path, sizeof path, "%s/journal.jsonl", run);
+    cJSON *a = cJSON_CreateArray();
+    char *s = slurp(path);
+    if (!s) return a;
+    char *p = s, *nl;
+    while ((nl = strchr(p, '\n'))) {
+        *nl = '\0';
+        cJSON *r = cJSON_Parse(p);
+        if (r) cJSON_AddItemToArray(a, r);
+        p = nl + 1;
+    }
+    free(s);
+    return a;
+}
+
+static const cJSON *find(const cJSON *recs, const char *conv) {
+    const cJSON *r;
+    cJSON_ArrayForEach(r, recs) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(r, "conversion");
+        if (cJSON_IsString(c) && !strcmp(c->valuestring, conv)) return r;
+    }
+    return NULL;
+}
+
+static const char *field(const cJSON *r, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void expect(const cJSON *recs, const char *conv, const char *status, const char *in_msg) {
+    const cJSON *r = find(recs, conv);
+    if (!r) fprintf(stderr, "no journal record for %s\n", conv);
+    assert_non_null(r);
+    if (strcmp(field(r, "status"), status) || (in_msg && !strstr(field(r, "message"), in_msg)))
+        fprintf(stderr, "%s: status %s (%s), expected %s (%s)\n", conv, field(r, "status"),
+                field(r, "message"), status, in_msg ? in_msg : "");
+    assert_string_equal(field(r, "status"), status);
+    if (in_msg) assert_non_null(strstr(field(r, "message"), in_msg));
+    if (strcmp(status, "ok")) assert_true(strlen(field(r, "message")) > 0);
+}
+
+static int setup(void **state) {
+    env *v = calloc(1, sizeof *v);
+    snprintf(v->dir, sizeof v->dir, "/tmp/calma-faults-XXXXXX");
+    if (!mkdtemp(v->dir)) return -1;
+    snprintf(v->model, sizeof v->model, "%s/identity.onnx", v->dir);
+    const char *build = getenv("CALMA_BUILD_DIR");
+    if (!build) return -1;
+    snprintf(v->plugin, sizeof v->plugin, "%s/tests/plugins/fault_plugin.so", build);
+    *state = v;
+    return 0;
+}
+
+static int teardown(void **state) {
+    env *v = *state;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", v->dir);
+    if (system(cmd) != 0) return -1;
+    free(v);
+    return 0;
+}
+
+#define LIMITS                                                                                     \
+    "--load-timeout", "2s", "--timeout", "4s", "--memory-limit", "300M", "--max-time", "0.3s",     \
+        "--min-time", "0.05s"
+
+static void test_every_fault_contained(void **state) {
+    env *v = *state;
+    write_identity_model(v->model);
+    assert_int_equal(access(v->plugin, R_OK), 0);
+    char run[400], log[400];
+    snprintf(run, sizeof run, "%s/run1", v->dir);
+    snprintf(log, sizeof log, "%s/run1.log", v->dir);
+    const char *convs = "REFERENCE,FAULT_OK,FAULT_HANG_LOAD,FAULT_HANG_RUN,FAULT_SEGV,FAULT_ABORT,"
+                        "FAULT_EXIT3,FAULT_OOM,FAULT_NAN,FAULT_JUNK,FAULT_SLOW,FAULT_UNAVAILABLE,"
+                        "FAULT_UNSUPPORTED";
+    double t0 = now_s();
+    pid_t pid = spawn_calma(v,
+                            (const char *[]){v->model, "--conversions", convs, "--plugin",
+                                             v->plugin, "--run-dir", run, LIMITS, NULL},
+                            log);
+    int code = wait_exit(pid);
+    double wall = now_s() - t0;
+    if (code != 1) dump(log);
+    assert_int_equal(code, 1);
+    /* Timeouts: hang-load 2 s, hang-run 2 s (silence), slow 4 s; the rest is
+     * quick. A generous bound that still fails if any hang went unchecked. */
+    assert_true(wall < 30.0);
+    cJSON *recs = read_journal(run);
+    assert_int_equal(cJSON_GetArraySize(recs), 13);
+    expect(recs, "REFERENCE", "ok", NULL);
+    expect(recs, "FAULT_OK", "ok", NULL);
+    expect(recs, "FAULT_HANG_LOAD", "timeout", "load");
+    expect(recs, "FAULT_HANG_RUN", "timeout", NULL);
+    expect(recs, "FAULT_SEGV", "crashed", NULL);
+    expect(recs, "FAULT_ABORT", "crashed", NULL);
+    expect(recs, "FAULT_EXIT3", "crashed", "code 3");
+    expect(recs, "FAULT_OOM", "oom", NULL);
+    expect(recs, "FAULT_NAN", "mismatch", NULL);
+    expect(recs, "FAULT_JUNK", "error", "garbage");
+    expect(recs, "FAULT_SLOW", "timeout", "4s");
+    expect(recs, "FAULT_UNAVAILABLE", "unavailable", "by design");
+    expect(recs, "FAULT_UNSUPPORTED", "unsupported", "Everything");
+    /* The healthy ones were measured and validated. */
+    const cJSON *ok = find(recs, "FAULT_OK");
+    const cJSON *val = cJSON_GetObjectItemCaseSensitive(ok, "validation");
+    assert_string_equal(field(val, "verdict"), "pass");
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(ok, "stats"));
+    const cJSON *nan = find(recs, "FAULT_NAN");
+    assert_string_equal(field(cJSON_GetObjectItemCaseSensitive(nan, "validation"), "verdict"),
+                        "fail");
+    /* A mismatch is still timed. */
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(nan, "stats"));
+    cJSON_Delete(recs);
+    /* The report holds every trial and never names a failing one best. */
+    char path[500];
+    snprintf(path, sizeof path, "%s/report.json", run);
+    char *text = slurp(path);
+    assert_non_null(text);
+    cJSON *rep = cJSON_Parse(text);
+    free(text);
+    assert_non_null(rep);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rep, "trials")), 13);
+    const char *best = field(cJSON_GetObjectItemCaseSensitive(rep, "best"), "conversion");
+    assert_true(!strcmp(best, "REFERENCE") || !strcmp(best, "FAULT_OK"));
+    cJSON_Delete(rep);
+}
+
+static void test_kill_and_resume(void **state) {
+    env *v = *state;
+    write_identity_model(v->model);
+    char run[400], log[400];
+    snprintf(run, sizeof run, "%s/run2", v->dir);
+    snprintf(log, sizeof log, "%s/run2.log", v->dir);
+    const char *convs = "REFERENCE,FAULT_OK,FAULT_SLOW,FAULT_EXIT3";
+    pid_t pid = spawn_calma(v,
+                            (const char *[]){v->model, "--conversions", convs, "--plugin",
+                                             v->plugin, "--run-dir", run, LIMITS, NULL},
+                            log);
+    /* Kill it while FAULT_SLOW (the third trial) is in flight. */
+    cJSON *recs = NULL;
+    double t0 = now_s();
+    for (;;) {
+        cJSON_Delete(recs);
+        recs = read_journal(run);
+        if (cJSON_GetArraySize(recs) >= 2 || now_s() - t0 > 20) break;
+        usleep(20000);
+    }
+    assert_int_equal(cJSON_GetArraySize(recs), 2);
+    usleep(300000);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    assert_int_equal(wait_exit(pid), 128 + SIGKILL);
+    char jpath[500];
+    snprintf(jpath, sizeof jpath, "%s/journal.jsonl", run);
+    char *before = slurp(jpath);
+    assert_non_null(before);
+    /* A line cut mid-write must be ignored and redone. */
+    FILE *f = fopen(jpath, "a");
+    assert_non_null(f);
+    fputs("{\"id\":\"FAULT_SLOW-b1-t1\",\"stat", f);
+    fclose(f);
+    cJSON_Delete(recs);
+
+    pid = spawn_calma(v, (const char *[]){"--resume", run, NULL}, log);
+    int code = wait_exit(pid);
+    if (code != 1) dump(log);
+    assert_int_equal(code, 1);
+    char *after = slurp(jpath);
+    assert_non_null(after);
+    /* Finished trials kept byte for byte, not redone. */
+    assert_memory_equal(after, before, strlen(before));
+    recs = read_journal(run);
+    assert_int_equal(cJSON_GetArraySize(recs), 4);
+    expect(recs, "REFERENCE", "ok", NULL);
+    expect(recs, "FAULT_OK", "ok", NULL);
+    expect(recs, "FAULT_SLOW", "timeout", NULL);
+    expect(recs, "FAULT_EXIT3", "crashed", "code 3");
+    cJSON_Delete(recs);
+    free(before);
+    free(after);
+    char *out = slurp(log);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "[journal]")); /* said it reused the first two */
+    free(out);
+}
+
+/* Ctrl-C: the worker is killed, the partial report written, exit 130. */
+static void test_interrupt(void **state) {
+    env *v = *state;
+    write_identity_model(v->model);
+    char run[400], log[400];
+    snprintf(run, sizeof run, "%s/run3", v->dir);
+    snprintf(log, sizeof log, "%s/run3.log", v->dir);
+    pid_t pid = spawn_calma(
+        v,
+        (const char *[]){v->model, "--conversions", "REFERENCE,FAULT_HANG_RUN,FAULT_OK", "--plugin",
+                         v->plugin, "--run-dir", run, "--load-timeout", "60s", "--timeout", "60s",
+                         "--max-time", "0.2s", "--min-time", "0.05s", NULL},
+        log);
+    cJSON *recs = NULL;
+    double t0 = now_s();
+    for (;;) {
+        cJSON_Delete(recs);
+        recs = read_journal(run);
+        if (cJSON_GetArraySize(recs) >= 1 || now_s() - t0 > 20) break;
+        usleep(20000);
+    }
+    assert_int_equal(cJSON_GetArraySize(recs), 1);
+    cJSON_Delete(recs);
+    usleep(300000); /* FAULT_HANG_RUN is hanging now */
+    double t1 = now_s();
+    assert_int_equal(kill(pid, SIGINT), 0);
+    int code = wait_exit(pid);
+    if (code != 130) dump(log);
+    assert_int_equal(code, 130);
+    assert_true(now_s() - t1 < 5.0);
+    char path[500];
+    snprintf(path, sizeof path, "%s/report.json", run);
+    char *text = slurp(path);
+    assert_non_null(text);
+    cJSON *rep = cJSON_Parse(text);
+    free(text);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rep, "interrupted")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rep, "trials")), 1);
+    cJSON_Delete(rep);
+    recs = read_journal(run);
+    assert_int_equal(cJSON_GetArraySize(recs), 1); /* the trial in flight is not journaled */
+    cJSON_Delete(recs);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_every_fault_contained, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_and_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interrupt, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,468 @@
+/* The oracle's elementwise kernels (ref_ops_elementwise) against
+ * hand-computed values: broadcasting, integer semantics, comparisons,
+ * logic, unary math, Clip, Where, Cast, error messages, and speed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <time.h>
+
+#include "test_ref_ops_harness.h"
+
+static void test_add_broadcast(void **state) {
+    (void)state;
+    /* [2,1,3] + [4,1] -> [2,4,3] */
+    ht *t = ht_new("Add", 2, 1, 17);
+    double a[6] = {1, 2, 3, 10, 20, 30}, b[4] = {100, 200, 300, 400};
+    ht_in(t, 0, CALMA_DT_FLOAT, 3, (int64_t[]){2, 1, 3}, a);
+    ht_in(t, 1, CALMA_DT_FLOAT, 2, (int64_t[]){4, 1}, b);
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_FLOAT, 3, (int64_t[]){2, 4, 3});
+    double want[24];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++)
+            for (int k = 0; k < 3; k++) want[(i * 4 + j) * 3 + k] = a[i * 3 + k] + b[j];
+    ht_expect(t, 0, 24, want, 0);
+    ht_free(t);
+
+    /* scalar (rank 0) on the left, per-channel [1,2,1,1] on the right */
+    t = ht_new("Sub", 2, 1, 17);
+    ht_in(t, 0, CALMA_DT_DOUBLE, 0, NULL, (double[]){10});
+    ht_in(t, 1, CALMA_DT_DOUBLE, 4, (int64_t[]){1, 2, 1, 2}, (double[]){1, 2, 3, 4});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_DOUBLE, 4, (int64_t[]){1, 2, 1, 2});
+    ht_expect(t, 0, 4, (double[]){9, 8, 7, 6}, 0);
+    ht_free(t);
+
+    /* per-channel over rows: [2,3,2] * [3,1] */
+    t = ht_new("Mul", 2, 1, 17);
+    ht_in(t, 0, CALMA_DT_INT64, 3, (int64_t[]){2, 3, 2},
+          (double[]){1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2});
+    ht_in(t, 1, CALMA_DT_INT64, 2, (int64_t[]){3, 1}, (double[]){1, 10, 100});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 12, (double[]){1, 1, 10, 10, 100, 100, 2, 2, 20, 20, 200, 200}, 0);
+    ht_free(t);
+
+    /* empty broadcast dimension */
+    t = ht_new("Add", 2, 1, 17);
+    ht_in(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){0, 3}, NULL);
+    ht_in(t, 1, CALMA_DT_FLOAT, 1, (int64_t[]){3}, (double[]){1, 2, 3});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){0, 3});
+    ht_free(t);
+}
+
+static void test_integer_division_and_mod(void **state) {
+    (void)state;
+    double a[6] = {-7, 7, -7, 7, 5, INT32_MIN}, b[6] = {2, -2, 3, 3, 0, -1};
+    ht *t = ht_new("Div", 2, 1, 14);
+    ht_in(t, 0, CALMA_DT_INT32, 1, (int64_t[]){6}, a);
+    ht_in(t, 1, CALMA_DT_INT32, 1, (int64_t[]){6}, b);
+    assert_int_equal(ht_run(t), CALMA_OK);
+    /* C truncation; x/0 gives 0 instead of a trap; INT_MIN/-1 wraps */
+    ht_expect(t, 0, 6, (double[]){-3, -3, -2, 2, 0, INT32_MIN}, 0);
+    ht_free(t);
+
+    t = ht_new("Mod", 2, 1, 13);
+    ht_in(t, 0, CALMA_DT_INT64, 1, (int64_t[]){6}, a);
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){6}, b);
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 6, (double[]){1, -1, 2, 1, 0, 0}, 0); /* sign of the divisor */
+    ht_free(t);
+
+    t = ht_new("Mod", 2, 1, 13);
+    ir_node_set_int(t->node, "fmod", 1);
+    ht_in(t, 0, CALMA_DT_INT64, 1, (int64_t[]){6}, a);
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){6}, b);
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 6, (double[]){-1, 1, -1, 1, 0, 0}, 0); /* sign of the dividend */
+    ht_free(t);
+
+    t = ht_new("Mod", 2, 1, 13);
+    ir_node_set_int(t->node, "fmod", 1);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){2}, (double[]){-4.5, 5.5});
+    ht_in(t, 1, CALMA_DT_FLOAT, 1, (int64_t[]){2}, (double[]){2, -2});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 2, (double[]){-0.5, 1.5}, 0);
+    ht_free(t);
+
+    t = ht_new("Div", 2, 1, 14);
+    ht_in(t, 0, CALMA_DT_UINT8, 1, (int64_t[]){3}, (double[]){255, 7, 9});
+    ht_in(t, 1, CALMA_DT_UINT8, 1, (int64_t[]){3}, (double[]){2, 0, 3});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 3, (double[]){127, 0, 3}, 0);
+    ht_free(t);
+
+    /* signed overflow wraps rather than being undefined (UBSan would stop) */
+    t = ht_new("Add", 2, 1, 14);
+    ht_in(t, 0, CALMA_DT_INT32, 1, (int64_t[]){1}, (double[]){INT32_MAX});
+    ht_in(t, 1, CALMA_DT_INT32, 1, (int64_t[]){1}, (double[]){1});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 1, (double[]){INT32_MIN}, 0);
+    ht_free(t);
+}
+
+static void test_pow(void **state) {
+    (void)state;
+    ht *t = ht_new("Pow", 2, 1, 15);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){3}, (double[]){2, 4, -2});
+    ht_in(t, 1, CALMA_DT_FLOAT, 0, NULL, (double[]){0.5});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 3, (double[]){sqrt(2.0), 2, NAN}, 1e-7);
+    ht_free(t);
+
+    t = ht_new("Pow", 2, 1, 15); /* float base, int64 exponent */
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){3}, (double[]){1.5, 2, -3});
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){3}, (double[]){2, -1, 3});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){3});
+    ht_expect(t, 0, 3, (double[]){2.25, 0.5, -27}, 0);
+    ht_free(t);
+
+    t = ht_new("Pow", 2, 1, 15); /* int base, float exponent: result is int */
+    ht_in(t, 0, CALMA_DT_INT32, 1, (int64_t[]){3}, (double[]){1, 2, 3});
+    ht_in(t, 1, CALMA_DT_FLOAT, 1, (int64_t[]){3}, (double[]){1, 2, 3});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_INT32, 1, (int64_t[]){3});
+    ht_expect(t, 0, 3, (double[]){1, 4, 27}, 0);
+    ht_free(t);
+
+    t = ht_new("Pow", 2, 1, 15);
+    ht_in(t, 0, CALMA_DT_INT64, 1, (int64_t[]){3}, (double[]){3, -2, 5});
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){3}, (double[]){3, 3, 0});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 3, (double[]){27, -8, 1}, 0);
+    ht_free(t);
+}
+
+static void test_compare_and_logic(void **state) {
+    (void)state;
+    const char *ops[] = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"};
+    double want[5][3] = {{0, 1, 0}, {1, 0, 0}, {0, 0, 1}, {1, 1, 0}, {0, 1, 1}};
+    for (int k = 0; k < 5; k++) {
+        ht *t = ht_new(ops[k], 2, 1, 16);
+        ht_in(t, 0, CALMA_DT_INT64, 1, (int64_t[]){3}, (double[]){1, 2, 3});
+        ht_in(t, 1, CALMA_DT_INT64, 0, NULL, (double[]){2});
+        assert_int_equal(ht_run(t), CALMA_OK);
+        ht_shape(t, 0, CALMA_DT_BOOL, 1, (int64_t[]){3});
+        ht_expect(t, 0, 3, want[k], 0);
+        ht_free(t);
+    }
+    const char *lops[] = {"And", "Or", "Xor"};
+    double lwant[3][4] = {{0, 0, 0, 1}, {0, 1, 1, 1}, {0, 1, 1, 0}};
+    for (int k = 0; k < 3; k++) {
+        ht *t = ht_new(lops[k], 2, 1, 7);
+        ht_in(t, 0, CALMA_DT_BOOL, 2, (int64_t[]){2, 2}, (double[]){0, 0, 1, 1});
+        ht_in(t, 1, CALMA_DT_BOOL, 2, (int64_t[]){2, 2}, (double[]){0, 1, 0, 1});
+        assert_int_equal(ht_run(t), CALMA_OK);
+        ht_expect(t, 0, 4, lwant[k], 0);
+        ht_free(t);
+    }
+    ht *t = ht_new("Not", 1, 1, 1);
+    ht_in(t, 0, CALMA_DT_BOOL, 1, (int64_t[]){2}, (double[]){0, 1});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 2, (double[]){1, 0}, 0);
+    ht_free(t);
+
+    t = ht_new("And", 2, 1, 7); /* logic ops take only bool */
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){1}, NULL);
+    ht_in(t, 1, CALMA_DT_FLOAT, 1, (int64_t[]){1}, NULL);
+    assert_int_equal(ht_run(t), CALMA_E_UNSUPPORTED);
+    assert_non_null(strstr(t->err.msg, "And"));
+    assert_non_null(strstr(t->err.msg, "float32"));
+    ht_free(t);
+
+    t = ht_new("BitShift", 2, 1, 11);
+    ir_node_set_string(t->node, "direction", "RIGHT");
+    ht_in(t, 0, CALMA_DT_UINT8, 1, (int64_t[]){3}, (double[]){16, 4, 1});
+    ht_in(t, 1, CALMA_DT_UINT8, 1, (int64_t[]){3}, (double[]){1, 2, 9});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 3, (double[]){8, 1, 0}, 0);
+    ht_free(t);
+}
+
+static void test_variadic(void **state) {
+    (void)state;
+    const char *ops[] = {"Sum", "Mean", "Max", "Min"};
+    double want[4][4] = {
+        {111, 101, 16, 4}, {37, 101.0 / 3, 16.0 / 3, 4.0 / 3}, {100, 100, 10, 3}, {1, -1, 3, -1}};
+    for (int k = 0; k < 4; k++) {
+        ht *t = ht_new(ops[k], 3, 1, 13);
+        ht_in(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){2, 2}, (double[]){1, 2, 3, 2});
+        ht_in(t, 1, CALMA_DT_FLOAT, 1, (int64_t[]){2}, (double[]){10, -1});
+        ht_in(t, 2, CALMA_DT_FLOAT, 2, (int64_t[]){2, 1}, (double[]){100, 3}); /* rows */
+        assert_int_equal(ht_run(t), CALMA_OK);
+        ht_shape(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){2, 2});
+        ht_expect(t, 0, 4, want[k], 1e-6);
+        ht_free(t);
+    }
+    ht *t = ht_new("Max", 1, 1, 13);
+    ht_in(t, 0, CALMA_DT_INT32, 1, (int64_t[]){2}, (double[]){-5, 7});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 2, (double[]){-5, 7}, 0);
+    ht_free(t);
+}
+
+static void test_where_and_prelu(void **state) {
+    (void)state;
+    ht *t = ht_new("Where", 3, 1, 16);
+    ht_in(t, 0, CALMA_DT_BOOL, 2, (int64_t[]){2, 1}, (double[]){1, 0});
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){3}, (double[]){1, 2, 3});
+    ht_in(t, 2, CALMA_DT_INT64, 0, NULL, (double[]){-9});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_INT64, 2, (int64_t[]){2, 3});
+    ht_expect(t, 0, 6, (double[]){1, 2, 3, -9, -9, -9}, 0);
+    ht_free(t);
+
+    t = ht_new("PRelu", 2, 1, 16);
+    ht_in(t, 0, CALMA_DT_FLOAT, 3, (int64_t[]){2, 1, 2}, (double[]){-1, 1, -2, 2});
+    ht_in(t, 1, CALMA_DT_FLOAT, 3, (int64_t[]){2, 1, 1}, (double[]){0.5, 0.25});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 4, (double[]){-0.5, 1, -0.5, 2}, 0);
+    ht_free(t);
+
+    t = ht_new("PRelu", 2, 1, 6); /* opset 6: a [C] slope runs along channels */
+    ht_in(t, 0, CALMA_DT_FLOAT, 3, (int64_t[]){1, 2, 3}, (double[]){-1, -1, -1, -1, -1, 1});
+    ht_in(t, 1, CALMA_DT_FLOAT, 1, (int64_t[]){2}, (double[]){0.5, 0.25});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_FLOAT, 3, (int64_t[]){1, 2, 3});
+    ht_expect(t, 0, 6, (double[]){-0.5, -0.5, -0.5, -0.25, -0.25, 1}, 0);
+    ht_free(t);
+
+    t = ht_new("PRelu", 2, 1, 16); /* the slope may not grow X */
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){2}, NULL);
+    ht_in(t, 1, CALMA_DT_FLOAT, 2, (int64_t[]){3, 2}, NULL);
+    assert_int_equal(ht_run(t), CALMA_E_INVALID);
+    ht_free(t);
+}
+
+static void unary(const char *op, calma_dtype dt, int n, const double *x, const double *want,
+                  double tol) {
+    ht *t = ht_new(op, 1, 1, 18);
+    ht_in(t, 0, dt, 1, (int64_t[]){n}, x);
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, (size_t)n, want, tol);
+    ht_free(t);
+}
+
+static void test_unary(void **state) {
+    (void)state;
+    double x[5] = {-2, -0.5, 0, 0.5, 3};
+    double w[5];
+    unary("Relu", CALMA_DT_FLOAT, 5, x, (double[]){0, 0, 0, 0.5, 3}, 0);
+    for (int i = 0; i < 5; i++) w[i] = 1 / (1 + exp(-x[i]));
+    unary("Sigmoid", CALMA_DT_FLOAT, 5, x, w, 1e-7);
+    for (int i = 0; i < 5; i++) w[i] = erf(x[i]);
+    unary("Erf", CALMA_DT_DOUBLE, 5, x, w, 1e-15);
+    for (int i = 0; i < 5; i++) w[i] = tanh(x[i]);
+    unary("Tanh", CALMA_DT_FLOAT, 5, x, w, 1e-7);
+    unary("Round", CALMA_DT_FLOAT, 5, (double[]){0.5, 1.5, 2.5, -0.5, -1.5},
+          (double[]){0, 2, 2, -0.0, -2}, 0);
+    unary("Sign", CALMA_DT_FLOAT, 3, (double[]){-3, 0, 2}, (double[]){-1, 0, 1}, 0);
+    unary("Abs", CALMA_DT_INT8, 3, (double[]){-128, -3, 4}, (double[]){-128, 3, 4}, 0);
+    unary("Neg", CALMA_DT_INT64, 2, (double[]){5, -7}, (double[]){-5, 7}, 0);
+    unary("Sign", CALMA_DT_INT32, 3, (double[]){-9, 0, 9}, (double[]){-1, 0, 1}, 0);
+    unary("HardSwish", CALMA_DT_FLOAT, 4, (double[]){-4, -1, 1, 4},
+          (double[]){0, -1.0 / 3, 2.0 / 3, 4}, 1e-7);
+    unary("Softplus", CALMA_DT_FLOAT, 3, (double[]){-1000, 0, 1000}, (double[]){0, log(2.0), 1000},
+          1e-7);
+    unary("Softsign", CALMA_DT_FLOAT, 2, (double[]){-1, 3}, (double[]){-0.5, 0.75}, 1e-7);
+    unary("Reciprocal", CALMA_DT_FLOAT, 2, (double[]){4, -0.5}, (double[]){0.25, -2}, 0);
+    unary("Floor", CALMA_DT_FLOAT, 2, (double[]){-1.5, 1.5}, (double[]){-2, 1}, 0);
+    unary("Ceil", CALMA_DT_FLOAT, 2, (double[]){-1.5, 1.5}, (double[]){-1, 2}, 0);
+    unary("IsNaN", CALMA_DT_FLOAT, 3, (double[]){NAN, 1, INFINITY}, (double[]){1, 0, 0}, 0);
+    unary("IsInf", CALMA_DT_FLOAT, 3, (double[]){NAN, -INFINITY, INFINITY}, (double[]){0, 1, 1}, 0);
+    unary("Gelu", CALMA_DT_FLOAT, 2, (double[]){0, 1}, (double[]){0, 0.8413447460685429}, 1e-7);
+
+    ht *t = ht_new("LeakyRelu", 1, 1, 16);
+    ir_node_set_float(t->node, "alpha", 0.1f);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){2}, (double[]){-10, 10});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 2, (double[]){-1, 10}, 1e-7);
+    ht_free(t);
+
+    t = ht_new("HardSigmoid", 1, 1, 6);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){3}, (double[]){-5, 0, 1}); /* defaults .2, .5 */
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 3, (double[]){0, 0.5, 0.7}, 1e-7);
+    ht_free(t);
+
+    t = ht_new("Elu", 1, 1, 6);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){2}, (double[]){-1, 2});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 2, (double[]){exp(-1.0) - 1, 2}, 1e-7);
+    ht_free(t);
+
+    t = ht_new("Sqrt", 1, 1, 13); /* float-only op on an integer tensor */
+    ht_in(t, 0, CALMA_DT_INT32, 1, (int64_t[]){1}, NULL);
+    assert_int_equal(ht_run(t), CALMA_E_UNSUPPORTED);
+    assert_non_null(strstr(t->err.msg, "Sqrt"));
+    assert_non_null(strstr(t->err.msg, "int32"));
+    ht_free(t);
+}
+
+static void test_clip(void **state) {
+    (void)state;
+    double x[4] = {-5, -1, 1, 5};
+    ht *t = ht_new("Clip", 1, 1, 6); /* bounds as attributes */
+    ir_node_set_float(t->node, "min", -2);
+    ir_node_set_float(t->node, "max", 2);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){4}, x);
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 4, (double[]){-2, -1, 1, 2}, 0);
+    ht_free(t);
+
+    t = ht_new("Clip", 3, 1, 13); /* bounds as inputs, min omitted */
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){4}, x);
+    ht_omit(t, 1);
+    ht_in(t, 2, CALMA_DT_FLOAT, 0, NULL, (double[]){0});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 4, (double[]){-5, -1, 0, 0}, 0);
+    ht_free(t);
+
+    t = ht_new("Clip", 3, 1, 13); /* int8, min > max gives max */
+    ht_in(t, 0, CALMA_DT_INT8, 1, (int64_t[]){4}, x);
+    ht_in(t, 1, CALMA_DT_INT8, 0, NULL, (double[]){3});
+    ht_in(t, 2, CALMA_DT_INT8, 0, NULL, (double[]){-3});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 4, (double[]){-3, -3, -3, -3}, 0);
+    ht_free(t);
+
+    t = ht_new("Clip", 2, 1, 13); /* a bound that is not a scalar */
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){4}, x);
+    ht_in(t, 1, CALMA_DT_FLOAT, 1, (int64_t[]){2}, NULL);
+    assert_int_equal(ht_run(t), CALMA_E_INVALID);
+    assert_non_null(strstr(t->err.msg, "scalar"));
+    ht_free(t);
+}
+
+static void test_cast(void **state) {
+    (void)state;
+    ht *t = ht_new("Cast", 1, 1, 13);
+    ir_node_set_int(t->node, "to", CALMA_DT_INT32);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){4}, (double[]){-1.7, 2.9, 1e20, NAN});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_INT32, 1, (int64_t[]){4});
+    assert_int_equal(((int32_t *)t->out[0].data)[0], -1);
+    assert_int_equal(((int32_t *)t->out[0].data)[1], 2);
+    ht_free(t);
+
+    t = ht_new("Cast", 1, 1, 13);
+    ir_node_set_int(t->node, "to", CALMA_DT_BOOL);
+    ht_in(t, 0, CALMA_DT_INT64, 1, (int64_t[]){3}, (double[]){0, 256, -1});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 3, (double[]){0, 1, 1}, 0);
+    ht_free(t);
+
+    t = ht_new("Cast", 1, 1, 13); /* int64 -> int32 stays exact for large values */
+    ir_node_set_int(t->node, "to", CALMA_DT_INT64);
+    ht_in(t, 0, CALMA_DT_INT64, 1, (int64_t[]){1}, NULL);
+    ((int64_t *)t->in[0].data)[0] = ((int64_t)1 << 60) + 1;
+    assert_int_equal(ht_run(t), CALMA_OK);
+    assert_true(((int64_t *)t->out[0].data)[0] == ((int64_t)1 << 60) + 1);
+    ht_free(t);
+
+    /* to float16: held as float32 but rounded to half precision */
+    t = ht_new("Cast", 1, 1, 13);
+    ir_node_set_int(t->node, "to", CALMA_DT_FLOAT16);
+    ht_in(t, 0, CALMA_DT_DOUBLE, 1, (int64_t[]){3}, (double[]){0.1, 65536, 1.0 / 3});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){3});
+    ht_expect(t, 0, 3, (double[]){0.0999755859375, INFINITY, 0.333251953125}, 0);
+    ht_free(t);
+
+    t = ht_new("Cast", 1, 1, 13);
+    ir_node_set_int(t->node, "to", CALMA_DT_BFLOAT16);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){1}, (double[]){1.0 / 3});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 1, (double[]){0.333984375}, 0);
+    ht_free(t);
+
+    t = ht_new("CastLike", 2, 1, 15);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){2}, (double[]){3.5, -2.5});
+    ht_in(t, 1, CALMA_DT_UINT8, 1, (int64_t[]){1}, NULL);
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_UINT8, 1, (int64_t[]){2});
+    assert_int_equal(((uint8_t *)t->out[0].data)[0], 3);
+    ht_free(t);
+
+    t = ht_new("Cast", 1, 1, 13);
+    ir_node_set_int(t->node, "to", CALMA_DT_STRING);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){1}, NULL);
+    assert_int_equal(ht_run(t), CALMA_E_UNSUPPORTED);
+    assert_non_null(strstr(t->err.msg, "string"));
+    assert_non_null(strstr(t->err.msg, "Cast"));
+    ht_free(t);
+}
+
+static void test_errors(void **state) {
+    (void)state;
+    ht *t = ht_new("Add", 2, 1, 14);
+    ht_in(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){2, 3}, NULL);
+    ht_in(t, 1, CALMA_DT_FLOAT, 1, (int64_t[]){2}, NULL);
+    assert_int_equal(ht_run(t), CALMA_E_INVALID);
+    assert_non_null(strstr(t->err.msg, "broadcast"));
+    assert_non_null(strstr(t->err.msg, "float32[2,3]"));
+    assert_non_null(strstr(t->err.msg, "'n'"));
+    ht_free(t);
+
+    t = ht_new("Mul", 2, 1, 14);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){2}, NULL);
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){2}, NULL);
+    assert_int_equal(ht_run(t), CALMA_E_INVALID);
+    assert_non_null(strstr(t->err.msg, "int64"));
+    ht_free(t);
+
+    t = ht_new("Add", 2, 1, 14);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){2}, NULL);
+    ht_omit(t, 1);
+    assert_int_equal(ht_run(t), CALMA_E_INVALID);
+    assert_non_null(strstr(t->err.msg, "missing"));
+    ht_free(t);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A CNN-sized tensor must take milliseconds (the bound is loose for
+ * sanitizer builds and a busy machine). */
+static void test_speed(void **state) {
+    (void)state;
+    int64_t dims[4] = {1, 64, 112, 112};
+    ht *t = ht_new("Add", 2, 1, 14);
+    ht_in(t, 0, CALMA_DT_FLOAT, 4, dims, NULL);
+    ht_in(t, 1, CALMA_DT_FLOAT, 4, (int64_t[]){1, 64, 1, 1}, NULL);
+    for (int c = 0; c < 64; c++) ((float *)t->in[1].data)[c] = (float)c;
+    double t0 = now_s();
+    assert_int_equal(ht_run(t), CALMA_OK);
+    double add_ms = (now_s() - t0) * 1e3;
+    assert_true(((float *)t->out[0].data)[5 * 112 * 112 + 7] == 5.0f);
+    ht_free(t);
+
+    t = ht_new("Sigmoid", 1, 1, 14);
+    ht_in(t, 0, CALMA_DT_FLOAT, 4, dims, NULL);
+    t0 = now_s();
+    assert_int_equal(ht_run(t), CALMA_OK);
+    double sig_ms = (now_s() - t0) * 1e3;
+    ht_free(t);
+    printf("# 1x64x112x112 float32: Add per-channel %.2f ms, Sigmoid %.2f ms\n", add_ms, sig_ms);
+    assert_true(add_ms < 500 && sig_ms < 1000);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_add_broadcast), cmocka_unit_test(test_integer_division_and_mod),
+        cmocka_unit_test(test_pow),           cmocka_unit_test(test_compare_and_logic),
+        cmocka_unit_test(test_variadic),      cmocka_unit_test(test_where_and_prelu),
+        cmocka_unit_test(test_unary),         cmocka_unit_test(test_clip),
+        cmocka_unit_test(test_cast),          cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_speed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

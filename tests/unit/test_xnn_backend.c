@@ -1,0 +1,349 @@
+/* The XNNPACK conversion through include/calma/backend.h: zoo models and
+ * hand-built graphs covering each op and attribute family, checked against
+ * the oracle (atol 1e-4, rtol 1e-3); ops and layouts XNNPACK cannot express
+ * are "unsupported" with the op named. Skipped where calma was built
+ * without libxnnpack-dev (the probe then says so, which is also checked).
+ *
+ * resnet18 and mobilenet_v2 are in test_xnn_zoo.c (the oracle takes a few
+ * seconds on them). CALMA_TEST_FILTER (a cmocka glob, e.g. "*small*") runs
+ * a subset: the valgrind check in the report runs the small tests only. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "test_xnn_harness.h"
+
+static void test_zoo_simple_small(void **st) {
+    (void)st;
+    zoo_case("simple", 1, 1);
+}
+static void test_zoo_simple_batch3_threads2(void **st) {
+    (void)st;
+    zoo_case("simple", 3, 2);
+}
+static void test_zoo_mlp_small(void **st) {
+    (void)st;
+    zoo_case("mlp", 4, 1);
+}
+
+/* ---- hand-built graphs ---- */
+
+static ir_node *add(ir_graph *g, const char *op, const char *name, const char *ins,
+                    const char *outs) {
+    char buf[2][256];
+    const char *lists[2] = {ins, outs};
+    const char *names[2][8];
+    int count[2] = {0, 0};
+    for (int l = 0; l < 2; l++) {
+        snprintf(buf[l], sizeof buf[l], "%s", lists[l]);
+        char *p = buf[l];
+        if (!*p) continue;
+        for (;;) {
+            names[l][count[l]++] = p;
+            char *comma = strchr(p, ',');
+            if (!comma) break;
+            *comma = '\0';
+            p = comma + 1;
+        }
+    }
+    ir_node *n = ir_graph_add_node(g, op, name, count[0], names[0], count[1], names[1]);
+    assert_non_null(n);
+    return n;
+}
+
+static void init_f(ir_graph *g, const char *name, int rank, const int64_t *dims, float lo, float hi,
+                   uint64_t seed) {
+    ir_tensor t = {0};
+    calma_error e = {0};
+    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, rank, dims, &e), CALMA_OK);
+    gen_fill(&t, seed, 0, 0); /* [-1, 1) */
+    float *f = t.data;
+    for (size_t i = 0; i < ir_tensor_numel(&t); i++) f[i] = lo + (f[i] + 1.0f) * 0.5f * (hi - lo);
+    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
+}
+
+static void init_i64(ir_graph *g, const char *name, int n, const int64_t *v) {
+    ir_tensor t = {0};
+    calma_error e = {0};
+    int64_t d = n;
+    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_INT64, 1, &d, &e), CALMA_OK);
+    memcpy(t.data, v, sizeof(int64_t) * (size_t)n);
+    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
+}
+
+static void init_scalar(ir_graph *g, const char *name, float v) {
+    ir_tensor t = {0};
+    calma_error e = {0};
+    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, 0, NULL, &e), CALMA_OK);
+    ((float *)t.data)[0] = v;
+    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
+}
+
+static void bn_params(ir_graph *g, const char *p, int64_t c, uint64_t seed) {
+    char n[64];
+    snprintf(n, sizeof n, "%s_s", p);
+    init_f(g, n, 1, &c, 0.5f, 1.5f, seed);
+    snprintf(n, sizeof n, "%s_b", p);
+    init_f(g, n, 1, &c, -0.5f, 0.5f, seed + 1);
+    snprintf(n, sizeof n, "%s_m", p);
+    init_f(g, n, 1, &c, -0.2f, 0.2f, seed + 2);
+    snprintf(n, sizeof n, "%s_v", p);
+    init_f(g, n, 1, &c, 0.5f, 2.0f, seed + 3);
+}
+
+static void sort_or_fail(ir_graph *g) {
+    calma_error e = {0};
+    if (ir_graph_sort(g, &e)) fail_msg("sort: %s", e.msg);
+}
+
+/* Convolutions of every kind, folded and unfolded BatchNormalization,
+ * pools with ceil_mode and count_include_pad, Pad, activations, broadcast
+ * arithmetic, GlobalAveragePool, Flatten, Gemm and Softmax; one output is
+ * NHWC inside (transposed back in run). */
+static ir_graph *conv_graph(int64_t batch) {
+    ir_graph *g = ir_graph_new();
+    assert_non_null(g);
+    ir_graph_set_opset(g, "", 17);
+    int64_t xd[4] = {batch, 4, 9, 9};
+    ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 4, xd, NULL);
+    init_f(g, "w1", 4, (int64_t[]){8, 4, 3, 3}, -0.3f, 0.3f, 1);
+    init_f(g, "b1", 1, (int64_t[]){8}, -0.1f, 0.1f, 2);
+    ir_node *n = add(g, "Conv", "c1", "x,w1,b1", "y1");
+    ir_node_set_ints(n, "pads", (int64_t[]){1, 0, 2, 1}, 4);
+    ir_node_set_ints(n, "strides", (int64_t[]){2, 1}, 2);
+    ir_node_set_ints(n, "dilations", (int64_t[]){1, 2}, 2);
+    bn_params(g, "bn1", 8, 10);
+    add(g, "BatchNormalization", "bn1", "y1,bn1_s,bn1_b,bn1_m,bn1_v", "y2");
+    add(g, "Relu", "r1", "y2", "y3");
+    init_f(g, "w2", 4, (int64_t[]){16, 1, 3, 3}, -0.5f, 0.5f, 3);
+    n = add(g, "Conv", "dw", "y3,w2", "y4");
+    ir_node_set_int(n, "group", 8);
+    ir_node_set_ints(n, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    init_scalar(g, "zero", 0.0f);
+    init_scalar(g, "six", 6.0f);
+    add(g, "Clip", "clip", "y4,zero,six", "y5");
+    init_f(g, "w3", 4, (int64_t[]){8, 4, 1, 1}, -0.5f, 0.5f, 4);
+    n = add(g, "Conv", "gc", "y5,w3", "y6");
+    ir_node_set_int(n, "group", 4);
+    ir_node_set_ints(n, "strides", (int64_t[]){2, 2}, 2);
+    ir_node_set_string(n, "auto_pad", "SAME_UPPER");
+    init_f(g, "cb", 3, (int64_t[]){8, 1, 1}, -0.5f, 0.5f, 5);
+    add(g, "Add", "addc", "y6,cb", "y7");
+    bn_params(g, "bn2", 8, 20);
+    add(g, "BatchNormalization", "bn2", "y7,bn2_s,bn2_b,bn2_m,bn2_v", "y8");
+    n = add(g, "MaxPool", "mp", "y8", "y9");
+    ir_node_set_ints(n, "kernel_shape", (int64_t[]){2, 2}, 2);
+    ir_node_set_ints(n, "strides", (int64_t[]){2, 2}, 2);
+    ir_node_set_int(n, "ceil_mode", 1);
+    n = add(g, "AveragePool", "ap1", "y8", "y10");
+    ir_node_set_ints(n, "kernel_shape", (int64_t[]){3, 3}, 2);
+    ir_node_set_ints(n, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    ir_node_set_int(n, "count_include_pad", 1);
+    n = add(g, "AveragePool", "ap2", "y10", "y11");
+    ir_node_set_ints(n, "kernel_shape", (int64_t[]){2, 2}, 2);
+    ir_node_set_ints(n, "pads", (int64_t[]){0, 0, 1, 1}, 4);
+    init_i64(g, "pads", 8, (int64_t[]){0, 0, 1, 0, 0, 0, 0, 2});
+    init_scalar(g, "half", 0.5f);
+    add(g, "Pad", "pad", "y11,pads,half", "y12");
+    add(g, "Sigmoid", "sig", "y12", "y13");
+    n = add(g, "LeakyRelu", "lrelu", "y12", "y14");
+    ir_node_set_float(n, "alpha", 0.1f);
+    add(g, "HardSwish", "hswish", "y14", "y15");
+    add(g, "HardSigmoid", "hsig", "y15", "y16");
+    add(g, "Mul", "mul", "y13,y16", "y17");
+    init_f(g, "divisor", 4, (int64_t[]){1, 8, 1, 1}, 0.5f, 2.0f, 6);
+    add(g, "Div", "div", "y17,divisor", "y18");
+    add(g, "Sub", "sub", "y18,half", "y19");
+    add(g, "GlobalAveragePool", "gap", "y19", "y20");
+    add(g, "Flatten", "flat", "y20", "y21");
+    init_f(g, "fcw", 2, (int64_t[]){8, 5}, -1.0f, 1.0f, 7);
+    init_f(g, "fcb", 1, (int64_t[]){5}, -1.0f, 1.0f, 8);
+    n = add(g, "Gemm", "fc", "y21,fcw,fcb", "y22");
+    ir_node_set_float(n, "alpha", 0.5f);
+    ir_node_set_float(n, "beta", 2.0f);
+    add(g, "Softmax", "sm", "y22", "probs");
+    ir_graph_add_output(g, "probs", CALMA_DT_FLOAT, 2, (int64_t[]){batch, 5}, NULL);
+    ir_graph_add_output(g, "y12", CALMA_DT_FLOAT, -1, NULL, NULL);
+    ir_graph_add_output(g, "y9", CALMA_DT_FLOAT, -1, NULL, NULL);
+    sort_or_fail(g);
+    return g;
+}
+
+static void test_small_conv_ops(void **st) {
+    (void)st;
+    NEED_XNN();
+    ir_graph *g = conv_graph(2);
+    run_and_check(g, 1, 2, "conv_graph");
+    run_and_check(g, 2, 1, "conv_graph threads 2");
+    ir_graph_free(g);
+}
+
+/* MatMul + Add (nn.Linear as PyTorch exports it) on a 3-D input, then the
+ * exporter's flatten: Shape, Gather, Unsqueeze, Concat, Reshape. */
+static ir_graph *linear_graph(void) {
+    ir_graph *g = ir_graph_new();
+    assert_non_null(g);
+    ir_graph_set_opset(g, "", 17);
+    ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 3, (int64_t[]){2, 3, 5}, NULL);
+    init_f(g, "w", 2, (int64_t[]){5, 6}, -1.0f, 1.0f, 30);
+    init_f(g, "b", 1, (int64_t[]){6}, -1.0f, 1.0f, 31);
+    add(g, "MatMul", "mm", "x,w", "h");
+    add(g, "Add", "bias", "h,b", "h2");
+    add(g, "Relu", "relu", "h2", "h3");
+    add(g, "Shape", "shape", "h3", "s");
+    init_i64(g, "zero_i", 1, (int64_t[]){0});
+    g->values[ir_graph_find(g, "zero_i")].init->rank = 0; /* a scalar index */
+    add(g, "Gather", "gather", "s,zero_i", "s0");
+    init_i64(g, "ax0", 1, (int64_t[]){0});
+    add(g, "Unsqueeze", "unsq", "s0,ax0", "s1");
+    init_i64(g, "minus1", 1, (int64_t[]){-1});
+    add(g, "Concat", "cat", "s1,minus1", "newshape");
+    ir_node_set_int(&g->nodes[g->n_nodes - 1], "axis", 0);
+    add(g, "Reshape", "reshape", "h3,newshape", "flat");
+    init_f(g, "w2", 2, (int64_t[]){4, 18}, -0.5f, 0.5f, 32);
+    ir_node *n = add(g, "Gemm", "fc", "flat,w2", "z");
+    ir_node_set_int(n, "transB", 1);
+    add(g, "Softmax", "sm", "z", "out");
+    ir_graph_add_output(g, "out", CALMA_DT_FLOAT, 2, (int64_t[]){2, 4}, NULL);
+    ir_graph_add_output(g, "h3", CALMA_DT_FLOAT, 3, (int64_t[]){2, 3, 6}, NULL);
+    sort_or_fail(g);
+    return g;
+}
+
+static void test_small_linear_ops(void **st) {
+    (void)st;
+    NEED_XNN();
+    ir_graph *g = linear_graph();
+    run_and_check(g, 1, 2, "linear_graph");
+    ir_graph_free(g);
+}
+
+/* New output buffers between runs: the runtime is set up again. */
+static void test_small_rebinds_outputs(void **st) {
+    (void)st;
+    NEED_XNN();
+    ir_graph *g = linear_graph();
+    trial t;
+    calma_error e = {0};
+    trial_prepare(&t, g);
+    assert_int_equal(trial_load(&t, g, 1, &e), CALMA_OK);
+    assert_int_equal(xnn()->backend->run(t.state, t.ti, t.n_in, t.to, t.n_out, &e), CALMA_OK);
+    trial_check(&t, "first buffers");
+    ir_tensor other[MAX_T] = {0};
+    for (int k = 0; k < t.n_out; k++) {
+        assert_int_equal(
+            ir_tensor_alloc(&other[k], t.got[k].dtype, t.got[k].rank, t.got[k].dims, &e), CALMA_OK);
+        ir_tensor_free(&t.got[k]);
+        t.got[k] = other[k];
+        memset(&other[k], 0, sizeof other[k]);
+        t.to[k].data = t.got[k].data;
+    }
+    assert_int_equal(xnn()->backend->run(t.state, t.ti, t.n_in, t.to, t.n_out, &e), CALMA_OK);
+    trial_check(&t, "second buffers");
+    /* a wrong buffer size is an error, not a crash */
+    t.to[0].nbytes -= 4;
+    assert_int_equal(xnn()->backend->run(t.state, t.ti, t.n_in, t.to, t.n_out, &e),
+                     CALMA_E_INVALID);
+    assert_non_null(strstr(e.msg, "out"));
+    trial_free(&t);
+    ir_graph_free(g);
+}
+
+static void expect_unsupported(const ir_graph *g, const char *const *needles) {
+    trial t;
+    calma_error e = {0};
+    trial_prepare(&t, g);
+    int rc = trial_load(&t, g, 1, &e);
+    printf("  message: %s\n", e.msg);
+    assert_int_equal(rc, CALMA_E_UNSUPPORTED);
+    assert_null(t.state);
+    for (; *needles; needles++)
+        if (!strstr(e.msg, *needles)) fail_msg("'%s' not in '%s'", *needles, e.msg);
+    trial_free(&t);
+}
+
+static void test_small_erf_unsupported(void **st) {
+    (void)st;
+    NEED_XNN();
+    ir_graph *g = ir_graph_new();
+    ir_graph_set_opset(g, "", 17);
+    ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 2, (int64_t[]){1, 8}, NULL);
+    add(g, "Relu", "r", "x", "a");
+    add(g, "Erf", "gelu_erf", "a", "b");
+    add(g, "Tanh", "t", "b", "c");
+    add(g, "Erf", "erf2", "c", "y");
+    ir_graph_add_output(g, "y", CALMA_DT_FLOAT, 2, (int64_t[]){1, 8}, NULL);
+    sort_or_fail(g);
+    const char *needles[] = {"op 'Erf' (node 'gelu_erf') has no XNNPACK equivalent", "Tanh", NULL};
+    expect_unsupported(g, needles);
+    ir_graph_free(g);
+}
+
+/* Flattening a real NHWC feature map needs a transpose XNNPACK lacks: the
+ * whole model is refused, not run in part. */
+static void test_small_layout_unsupported(void **st) {
+    (void)st;
+    NEED_XNN();
+    ir_graph *g = ir_graph_new();
+    ir_graph_set_opset(g, "", 17);
+    ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 4, (int64_t[]){1, 2, 3, 3}, NULL);
+    init_f(g, "w", 4, (int64_t[]){4, 2, 1, 1}, -1.0f, 1.0f, 40);
+    add(g, "Conv", "conv", "x,w", "a");
+    add(g, "Flatten", "flatten", "a", "y");
+    ir_graph_add_output(g, "y", CALMA_DT_FLOAT, 2, (int64_t[]){1, 36}, NULL);
+    sort_or_fail(g);
+    const char *needles[] = {"op 'Flatten' (node 'flatten')", "transpose", NULL};
+    expect_unsupported(g, needles);
+    ir_graph_free(g);
+}
+
+static void test_zoo_transformer_unsupported(void **st) {
+    (void)st;
+    NEED_XNN();
+    ir_graph *g = NULL;
+    calma_error e = {0};
+    assert_int_equal(zoo_build("transformer", 7, &g, &e), CALMA_OK);
+    ir_graph_set_batch(g, 1);
+    const char *needles[] = {"has no XNNPACK equivalent", "LayerNormalization", NULL};
+    expect_unsupported(g, needles);
+    ir_graph_free(g);
+}
+
+static void test_small_probe_and_table(void **st) {
+    (void)st;
+    const calma_conversion *c = xnn();
+    assert_int_equal(c->tier, 2);
+    assert_string_equal(c->device, "cpu");
+    calma_error e = {0};
+    int rc = c->backend->probe(c, &e);
+    if (rc) {
+        /* built without XNNPACK: the reason says how to get it */
+        assert_int_equal(rc, CALMA_E_UNAVAILABLE);
+        assert_non_null(strstr(e.msg, "libxnnpack-dev"));
+        return;
+    }
+    assert_non_null(c->backend->version());
+    assert_non_null(strstr(c->backend->version(), "XNNPACK"));
+    c->backend->release(NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_small_probe_and_table),
+        cmocka_unit_test(test_small_conv_ops),
+        cmocka_unit_test(test_small_linear_ops),
+        cmocka_unit_test(test_small_rebinds_outputs),
+        cmocka_unit_test(test_small_erf_unsupported),
+        cmocka_unit_test(test_small_layout_unsupported),
+        cmocka_unit_test(test_zoo_simple_small),
+        cmocka_unit_test(test_zoo_simple_batch3_threads2),
+        cmocka_unit_test(test_zoo_mlp_small),
+        cmocka_unit_test(test_zoo_transformer_unsupported),
+    };
+    const char *filter = getenv("CALMA_TEST_FILTER");
+    if (filter && *filter) cmocka_set_test_filter(filter);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
