@@ -11,7 +11,7 @@ SUDO=""
 PACKAGES=(
   build-essential cmake pkg-config
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata
-  libcmocka-dev libcjson-dev libxml2-utils
+  libcmocka-dev libcjson-dev libxml2-utils python3-jsonschema
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
   libopenblas-dev
   nodejs npm

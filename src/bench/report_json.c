@@ -32,6 +32,7 @@ cJSON *bench_report_build(const cJSON *plan_json, const cJSON *records, int inte
                           int keep_samples) {
     cJSON *r = cJSON_CreateObject();
     if (!r) return NULL;
+    cJSON_AddNumberToObject(r, "schema_version", 1); /* docs/report.schema.json */
     cJSON_AddStringToObject(r, "calma_version", CALMA_VERSION);
     char when[64];
     time_t now = time(NULL);
@@ -39,13 +40,21 @@ cJSON *bench_report_build(const cJSON *plan_json, const cJSON *records, int inte
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     cJSON_AddStringToObject(r, "written_at", when);
-    char host[256] = "";
-    gethostname(host, sizeof host - 1);
-    cJSON *mach = cJSON_AddObjectToObject(r, "machine");
-    cJSON_AddStringToObject(mach, "hostname", host);
-    cJSON_AddNumberToObject(mach, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
-    cJSON_AddNumberToObject(mach, "memory",
-                            (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE));
+    /* The machine the run happened on was recorded in the plan when the run
+     * started; a report rendered later elsewhere must not describe the
+     * machine it is rendered on. */
+    const cJSON *machine = cJSON_GetObjectItemCaseSensitive(plan_json, "machine");
+    if (machine) {
+        cJSON_AddItemToObject(r, "machine", cJSON_Duplicate(machine, 1));
+    } else {
+        char host[256] = "";
+        gethostname(host, sizeof host - 1);
+        cJSON *mach = cJSON_AddObjectToObject(r, "machine");
+        cJSON_AddStringToObject(mach, "hostname", host);
+        cJSON_AddNumberToObject(mach, "cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+        cJSON_AddNumberToObject(mach, "memory",
+                                (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE));
+    }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(plan_json, "model");
     if (model) cJSON_AddItemToObject(r, "model", cJSON_Duplicate(model, 1));
     cJSON_AddItemToObject(r, "plan", cJSON_Duplicate(plan_json, 1));

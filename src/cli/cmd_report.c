@@ -1,10 +1,72 @@
-/* Placeholder until this subcommand is built; replaced by its real file. */
+/* calma report RUN_DIR|report.json --format table|json|csv|md|svg|html */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "report/report.h"
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: calma report RUN_DIR|REPORT.json [--format table|json|csv|md|svg|html]\n"
+               "                    [--output FILE]\n"
+               "Renders a run from its journal (also an interrupted run) or from report.json.\n"
+               "The terminal table is coloured only on a terminal and never when NO_COLOR is "
+               "set.\n");
+}
 
 int cli_report(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "calma %s: not built yet\n", argv[0]);
-    return CLI_EXIT_USAGE;
+    const char *path = NULL, *format = "table", *output = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
+            format = argv[++i];
+        } else if ((!strcmp(argv[i], "--output") || !strcmp(argv[i], "-o")) && i + 1 < argc) {
+            output = argv[++i];
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "calma report: unknown flag '%s'\n", argv[i]);
+            usage(stderr);
+            return CLI_EXIT_USAGE;
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "calma report: one run at a time ('%s' is extra)\n", argv[i]);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    int fmt = report_format_parse(format);
+    if (fmt < 0) {
+        fprintf(stderr, "calma report: unknown format '%s' (table, json, csv, md, svg, html)\n",
+                format);
+        return CLI_EXIT_USAGE;
+    }
+    cJSON *doc;
+    char note[512];
+    calma_error e;
+    if (report_open(path, &doc, note, sizeof note, &e)) {
+        fprintf(stderr, "calma report: %s\n", e.msg);
+        return CLI_EXIT_USAGE;
+    }
+    if (note[0]) fprintf(stderr, "calma report: %s\n", note);
+    FILE *f = output ? fopen(output, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "calma report: cannot write %s\n", output);
+        cJSON_Delete(doc);
+        return CLI_EXIT_USAGE;
+    }
+    int color = !output && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    int rc = report_render(doc, (report_format)fmt, color, f, &e);
+    if (output && fclose(f) != 0) rc = rc ? rc : CALMA_E_IO;
+    cJSON_Delete(doc);
+    if (rc) {
+        fprintf(stderr, "calma report: %s\n", e.msg);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
 }

@@ -1,0 +1,73 @@
+/* CSV: one row per trial, plain numbers in SI units (seconds, bytes). */
+#include <math.h>
+#include <string.h>
+
+#include "report/rdoc.h"
+#include "report/report.h"
+
+/* RFC 4180: quote when the field has a comma, quote or line break. */
+static void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static void csv_num(FILE *f, double v) {
+    if (isfinite(v))
+        fprintf(f, ",%.9g", v);
+    else
+        fputs(",", f);
+}
+
+static const char *const num_cols[][2] = {
+    {"median_s", "stats.median"},
+    {"ci_lo_s", "stats.ci_lo"},
+    {"ci_hi_s", "stats.ci_hi"},
+    {"precision", "stats.ci_rel"},
+    {"mean_s", "stats.mean"},
+    {"min_s", "stats.min"},
+    {"max_s", "stats.max"},
+    {"p90_s", "stats.p90"},
+    {"p95_s", "stats.p95"},
+    {"p99_s", "stats.p99"},
+    {"stddev_s", "stats.stddev"},
+    {"cv", "stats.cv"},
+    {"samples", "stats.n"},
+    {"outliers", "stats.outliers"},
+    {"throughput_per_s", "throughput.per_s_median"},
+    {"gflops", "efficiency.gflops"},
+    {"load_s", "phases.load_s"},
+    {"convert_s", "phases.convert_s"},
+    {"first_s", "phases.first_s"},
+    {"warmup_runs", "phases.warmup_runs"},
+    {"peak_rss_bytes", "memory.peak"},
+};
+
+void report_csv(const cJSON *doc, FILE *f) {
+    fputs("id,conversion,batch,threads,status", f);
+    for (size_t c = 0; c < sizeof num_cols / sizeof num_cols[0]; c++)
+        fprintf(f, ",%s", num_cols[c][0]);
+    fputs(",validation,message\n", f);
+    const cJSON *t;
+    cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
+        csv_field(f, rd_str(t, "id"));
+        fputc(',', f);
+        csv_field(f, rd_str(t, "conversion"));
+        fprintf(f, ",%.0f,%.0f,", rd_num(t, "batch"), rd_num(t, "threads"));
+        csv_field(f, rd_str(t, "status"));
+        for (size_t c = 0; c < sizeof num_cols / sizeof num_cols[0]; c++)
+            csv_num(f, rd_num(t, num_cols[c][1]));
+        fputc(',', f);
+        csv_field(f, rd_verdict(t));
+        fputc(',', f);
+        csv_field(f, rd_str(t, "message"));
+        fputc('\n', f);
+    }
+}

@@ -1,0 +1,184 @@
+/* HTML: one self-contained page: chart, table, machine and model facts, and
+ * each failure's message. No scripts, no external resources. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/rdoc.h"
+#include "report/report.h"
+#include "util/fmt.h"
+
+static void fact(FILE *f, const char *name, const char *value) {
+    if (!value || !*value) return;
+    fputs("<tr><th>", f);
+    rd_xml_escape(f, name);
+    fputs("</th><td>", f);
+    rd_xml_escape(f, value);
+    fputs("</td></tr>\n", f);
+}
+
+static void facts(FILE *f, const cJSON *doc) {
+    char buf[256];
+    fputs("<table class='facts'>\n", f);
+    fact(f, "model", rd_str(doc, "model.name"));
+    fact(f, "model file", rd_str(doc, "model.path"));
+    fact(f, "SHA-256", rd_str(doc, "model.sha256"));
+    double size = rd_num(doc, "model.size");
+    if (isfinite(size)) fact(f, "model size", fmt_bytes(size, buf, sizeof buf));
+    double flops = rd_num(doc, "model.flops");
+    if (isfinite(flops)) {
+        snprintf(buf, sizeof buf, "%.3g GFLOP per sample", flops / 1e9);
+        fact(f, "work", buf);
+    }
+    fact(f, "CPU", rd_str(doc, "machine.cpu"));
+    double cpus = rd_num(doc, "machine.cpus");
+    if (isfinite(cpus)) {
+        snprintf(buf, sizeof buf, "%.0f", cpus);
+        fact(f, "CPUs", buf);
+    }
+    double mem = rd_num(doc, "machine.memory");
+    if (isfinite(mem)) fact(f, "memory", fmt_bytes(mem, buf, sizeof buf));
+    fact(f, "kernel", rd_str(doc, "machine.kernel"));
+    fact(f, "governor", rd_str(doc, "machine.governor"));
+    fact(f, "calma", rd_str(doc, "calma_version"));
+    fact(f, "written", rd_str(doc, "written_at"));
+    fputs("</table>\n", f);
+}
+
+static void cell(FILE *f, const char *s) {
+    fputs("<td>", f);
+    rd_xml_escape(f, s);
+    fputs("</td>", f);
+}
+
+static void trials_table(FILE *f, const cJSON *doc) {
+    char a[64], b[64], c[64];
+    fputs("<table class='trials'>\n<tr><th>conversion</th><th>batch</th><th>threads</th>"
+          "<th>status</th><th>median</th><th>95% interval</th><th>throughput</th>"
+          "<th>first run</th><th>load</th><th>peak memory</th><th>validation</th></tr>\n",
+          f);
+    const cJSON *t;
+    cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
+        fprintf(f, "<tr class='%s'>", rd_ok(t) ? "ok" : "bad");
+        cell(f, rd_str(t, "conversion"));
+        snprintf(a, sizeof a, "%.0f", rd_num(t, "batch"));
+        cell(f, a);
+        snprintf(a, sizeof a, "%.0f", rd_num(t, "threads"));
+        cell(f, a);
+        cell(f, rd_str(t, "status"));
+        cell(f, fmt_time(rd_num(t, "stats.median"), a, sizeof a));
+        if (isfinite(rd_num(t, "stats.ci_lo"))) {
+            snprintf(c, sizeof c, "%s – ", fmt_time(rd_num(t, "stats.ci_lo"), a, sizeof a));
+            strncat(c, fmt_time(rd_num(t, "stats.ci_hi"), b, sizeof b), sizeof c - strlen(c) - 1);
+            cell(f, c);
+        } else {
+            cell(f, "-");
+        }
+        cell(f, fmt_rate(rd_num(t, "throughput.per_s_median"), a, sizeof a));
+        cell(f, fmt_time(rd_num(t, "phases.first_s"), a, sizeof a));
+        cell(f, fmt_time(rd_num(t, "phases.load_s"), a, sizeof a));
+        cell(f, fmt_bytes(rd_num(t, "memory.peak"), a, sizeof a));
+        cell(f, rd_verdict(t));
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static void failures(FILE *f, const cJSON *doc) {
+    int any = 0;
+    char label[160];
+    const cJSON *t;
+    cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
+        if (rd_ok(t)) continue;
+        if (!any) fputs("<h2>Trials that are not ok</h2>\n", f);
+        any = 1;
+        fputs("<div class='failure'><h3>", f);
+        rd_xml_escape(f, rd_label(t, label, sizeof label));
+        fputs(": ", f);
+        rd_xml_escape(f, rd_str(t, "status"));
+        fputs("</h3>\n<p>", f);
+        rd_xml_escape(f, rd_str(t, "message"));
+        fputs("</p>\n", f);
+        const cJSON *tail = rd_get(t, "stderr_tail");
+        if (cJSON_GetArraySize(tail) > 0) {
+            fputs("<pre>", f);
+            const cJSON *line;
+            cJSON_ArrayForEach(line, tail) {
+                if (cJSON_IsString(line)) {
+                    rd_xml_escape(f, line->valuestring);
+                    fputc('\n', f);
+                }
+            }
+            fputs("</pre>\n", f);
+        }
+        fputs("</div>\n", f);
+    }
+}
+
+/* The chart as a data: URI image, so the page stays valid HTML and needs no
+ * other file. */
+static void chart(FILE *f, const cJSON *doc) {
+    char *svg = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&svg, &len);
+    if (!m) return;
+    report_svg(doc, m);
+    if (fclose(m) != 0) {
+        free(svg);
+        return;
+    }
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    fputs("<p><img alt='median latency and throughput per conversion' "
+          "src='data:image/svg+xml;base64,",
+          f);
+    const unsigned char *p = (const unsigned char *)svg;
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)p[i] << 16;
+        if (i + 1 < len) v |= (unsigned)p[i + 1] << 8;
+        if (i + 2 < len) v |= p[i + 2];
+        fputc(b64[(v >> 18) & 63], f);
+        fputc(b64[(v >> 12) & 63], f);
+        fputc(i + 1 < len ? b64[(v >> 6) & 63] : '=', f);
+        fputc(i + 2 < len ? b64[v & 63] : '=', f);
+    }
+    fputs("'></p>\n", f);
+    free(svg);
+}
+
+void report_html(const cJSON *doc, FILE *f) {
+    fputs("<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n<title>calma: ", f);
+    rd_xml_escape(f, rd_str(doc, "model.name"));
+    fputs("</title>\n<style>\n"
+          "body{font-family:sans-serif;margin:2em;color:#222}\n"
+          "table{border-collapse:collapse;margin:1em 0}\n"
+          "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}\n"
+          "table.trials td:nth-child(n+2){text-align:right}\n"
+          "tr.bad td{background:#fdecea}\n"
+          "pre{background:#f6f6f6;padding:8px;overflow:auto}\n"
+          "</style>\n</head>\n<body>\n<h1>calma: ",
+          f);
+    rd_xml_escape(f, rd_str(doc, "model.name"));
+    fputs("</h1>\n", f);
+    const cJSON *best = rd_best_trial(doc);
+    char a[64], b[64];
+    if (best) {
+        fputs("<p><strong>Best correct conversion:</strong> ", f);
+        rd_xml_escape(f, rd_str(best, "conversion"));
+        fprintf(f, " at batch %.0f, threads %.0f: median %s, %s.</p>\n", rd_num(best, "batch"),
+                rd_num(best, "threads"), fmt_time(rd_num(best, "stats.median"), a, sizeof a),
+                fmt_rate(rd_num(best, "throughput.per_s_median"), b, sizeof b));
+    } else {
+        fputs("<p><strong>No trial both ran and validated.</strong></p>\n", f);
+    }
+    if (cJSON_IsTrue(rd_get(doc, "interrupted")))
+        fputs("<p><strong>This run was interrupted; the trials below are those that "
+              "finished.</strong></p>\n",
+              f);
+    chart(f, doc);
+    trials_table(f, doc);
+    failures(f, doc);
+    fputs("<h2>Machine and model</h2>\n", f);
+    facts(f, doc);
+    fputs("</body>\n</html>\n", f);
+}

@@ -1,0 +1,168 @@
+/* Every report format against golden files rendered from a fixed journal
+ * (tests/data/run-golden). CALMA_UPDATE_GOLDEN=1 rewrites the golden files;
+ * review the diff before committing them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "report/report.h"
+
+static char src_dir[2048];
+
+static char *render(const cJSON *doc, report_format fmt) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    calma_error e;
+    assert_int_equal(report_render(doc, fmt, 0, f, &e), CALMA_OK);
+    fclose(f);
+    return buf;
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    if (fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void check_golden(const char *got, const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/golden/%s", src_dir, name);
+    const char *update = getenv("CALMA_UPDATE_GOLDEN");
+    if (update && !strcmp(update, "1")) {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        fputs(got, f);
+        fclose(f);
+    }
+    char *want = slurp(path);
+    if (!want) fail_msg("golden file %s is missing (CALMA_UPDATE_GOLDEN=1 writes it)", path);
+    if (strcmp(want, got)) {
+        fprintf(stderr, "--- want %s\n%s\n--- got\n%s\n", path, want, got);
+        free(want);
+        fail_msg("%s differs from its golden file", name);
+    }
+    free(want);
+}
+
+/* xmllint from Debian's libxml2-utils, a real XML parser. */
+static void check_xml(const char *text, const char *ext, const char *flags) {
+    char path[] = "/tmp/calma-report-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "xmllint %s --noout %s 2>&1", flags, path);
+    int rc = system(cmd);
+    unlink(path);
+    if (rc != 0) fail_msg("xmllint rejects the %s output", ext);
+}
+
+static void test_formats(void **state) {
+    (void)state;
+    char run[4096];
+    snprintf(run, sizeof run, "%s/tests/data/run-golden", src_dir);
+    cJSON *doc;
+    char note[512];
+    calma_error e;
+    assert_int_equal(report_open(run, &doc, note, sizeof note, &e), CALMA_OK);
+    assert_string_equal(note, ""); /* a complete journal needs no note */
+    static const struct {
+        report_format fmt;
+        const char *golden;
+    } cases[] = {{REPORT_TABLE, "report.table"},
+                 {REPORT_CSV, "report.csv"},
+                 {REPORT_MD, "report.md"},
+                 {REPORT_SVG, "report.svg"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = render(doc, cases[i].fmt);
+        check_golden(got, cases[i].golden);
+        free(got);
+    }
+    char *svg = render(doc, REPORT_SVG);
+    check_xml(svg, "svg", "");
+    free(svg);
+    char *html = render(doc, REPORT_HTML);
+    check_xml(html, "html", "--html");
+    /* the failure's message and its stderr, escaped; the machine facts */
+    assert_non_null(strstr(html, "signal 11"));
+    assert_non_null(strstr(html, "&lt;b&gt;markup &amp; &quot;quotes&quot;&lt;/b&gt;"));
+    assert_non_null(strstr(html, "Test CPU @ 2.0GHz"));
+    assert_non_null(strstr(html, "data:image/svg+xml;base64,"));
+    assert_null(strstr(html, "<script"));
+    free(html);
+    char *json = render(doc, REPORT_JSON);
+    cJSON *back = cJSON_Parse(json);
+    assert_non_null(back);
+    assert_int_equal(report_check_version(back, "json", &e), CALMA_OK);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(back, "trials")), 5);
+    cJSON_Delete(back);
+    free(json);
+    cJSON_Delete(doc);
+}
+
+static void test_cut_journal(void **state) {
+    (void)state;
+    char run[4096];
+    snprintf(run, sizeof run, "%s/tests/data/run-cut", src_dir);
+    cJSON *doc;
+    char note[512];
+    calma_error e;
+    assert_int_equal(report_open(run, &doc, note, sizeof note, &e), CALMA_OK);
+    assert_non_null(strstr(note, "cut mid-write"));
+    assert_non_null(strstr(note, "5 complete trials of 6"));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(doc, "interrupted")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc, "trials")), 5);
+    cJSON_Delete(doc);
+}
+
+static void test_bad_reports(void **state) {
+    (void)state;
+    char dir[] = "/tmp/calma-badrep-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[4200];
+    calma_error e;
+    cJSON *doc;
+    char note[256];
+    snprintf(path, sizeof path, "%s/future.json", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"schema_version\": 7, \"trials\": []}", f);
+    fclose(f);
+    assert_int_equal(report_open(path, &doc, note, sizeof note, &e), CALMA_E_UNSUPPORTED);
+    assert_non_null(strstr(e.msg, "version 7"));
+    assert_non_null(strstr(e.msg, "future.json"));
+    f = fopen(path, "w");
+    fputs("{\"trials\": [", f);
+    fclose(f);
+    assert_int_equal(report_open(path, &doc, note, sizeof note, &e), CALMA_E_PARSE);
+    assert_int_equal(report_open(dir, &doc, note, sizeof note, &e), CALMA_E_USAGE); /* not a run */
+    unlink(path);
+    rmdir(dir);
+    assert_int_equal(report_open("/nonexistent/report.json", &doc, note, sizeof note, &e),
+                     CALMA_E_IO);
+}
+
+int main(void) {
+    const char *s = getenv("CALMA_SOURCE_DIR");
+    snprintf(src_dir, sizeof src_dir, "%s", s ? s : ".");
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_formats),
+                                       cmocka_unit_test(test_cut_journal),
+                                       cmocka_unit_test(test_bad_reports)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
