@@ -170,8 +170,8 @@ int main(int argc, char **argv) {
     qsort(tc, (size_t)runs, sizeof *tc, cmp_double);
     char desc[128];
     printf("oracle %s batch 1, one thread: median %.3f s over %d runs (min %.3f, max %.3f); "
-           "output %s\n",
-           model, t[runs / 2], runs, t[0], t[runs - 1],
+           "CPU time median %.3f s; output %s\n",
+           model, t[runs / 2], runs, t[0], t[runs - 1], tc[runs / 2],
            ir_tensor_desc(&outs[0], desc, sizeof desc));
     op_time tab[64];
     int ntab = 0;

@@ -31,6 +31,7 @@ typedef struct run {
     int tty;
     int interrupted;
     int index, total; /* for progress lines */
+    char exe[4096];   /* this calma, exec'd as every worker */
     const char *label;
 } run;
 
@@ -136,12 +137,73 @@ static uint64_t default_mem_limit(void) {
     return (uint64_t)kb * 1024 / 4 * 3;
 }
 
+/* Each --input names a runtime input and holds its dtype and shape at
+ * every batch size of the plan. */
+static int check_input_files(const ir_graph *g, const plan *p, calma_error *e) {
+    for (int k = 0; k < p->n_inputs; k++) {
+        int idx = -1;
+        for (int i = 0; i < g->n_inputs; i++)
+            if (!strcmp(ir_value_name(g, g->inputs[i]), p->input_name[k])) idx = i;
+        if (idx < 0) {
+            char names[512] = "";
+            size_t len = 0;
+            for (int i = 0; i < g->n_inputs && len < sizeof names - 80; i++)
+                len += (size_t)snprintf(names + len, sizeof names - len, "%s'%s'", i ? ", " : "",
+                                        ir_value_name(g, g->inputs[i]));
+            return err_set(e, CALMA_E_USAGE,
+                           "--input %s: the model has no input called '%s' (its inputs: %s)",
+                           p->input_name[k], p->input_name[k], names);
+        }
+        const ir_value *v = &g->values[g->inputs[idx]];
+        ir_tensor f = {0};
+        if (worker_read_input(p->input_path[k], &f, e)) {
+            err_prefix(e, "--input %s", p->input_name[k]);
+            return as_usage(e);
+        }
+        int bad = f.dtype != v->dtype || f.rank != v->rank;
+        for (int d = 1; !bad && d < v->rank; d++) bad = f.dims[d] != v->dims[d];
+        for (int b = 0; !bad && v->rank > 0 && b < p->n_batch; b++) bad = f.dims[0] != p->batch[b];
+        char got[128];
+        ir_tensor_desc(&f, got, sizeof got);
+        ir_tensor_free(&f);
+        if (bad)
+            return err_set(e, CALMA_E_USAGE,
+                           "--input %s=%s holds %s; the model takes %s of rank %d with the batch "
+                           "size first, and every --batch must match the file",
+                           p->input_name[k], p->input_path[k], got, ir_dtype_name(v->dtype),
+                           v->rank);
+    }
+    return CALMA_OK;
+}
+
+/* --output is written last: check now that its folder takes files, so a
+ * long run does not end without its artifact. */
+static int check_output(const char *out, calma_error *e) {
+    if (!out) return CALMA_OK;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", out);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK) != 0)
+        return err_set(e, CALMA_E_USAGE, "--output %s: folder %s does not exist or is not writable",
+                       out, dir);
+    return CALMA_OK;
+}
+
 /* Builds the plan of a new run: names, model, run folder, plan.json. */
 static int plan_new(run *r, calma_error *e) {
     plan *p = &r->p;
+    int rc = check_output(p->output, e);
+    if (rc) return rc;
     registry_selection sel;
     memset(&sel, 0, sizeof sel);
-    int rc = registry_select(r->reg, p->conversions_csv, p->tier, &sel, e);
+    rc = registry_select(r->reg, p->conversions_csv, p->tier, &sel, e);
     if (rc) return rc;
     if (sel.warnings[0]) fprintf(stderr, "calma bench: %s\n", sel.warnings);
     if (sel.n < 1) {
@@ -156,6 +218,7 @@ static int plan_new(run *r, calma_error *e) {
     ir_graph *g = NULL;
     rc = resolve_model(r, &g, e);
     if (!rc) rc = check_inputs(g, p, e);
+    if (!rc) rc = check_input_files(g, p, e);
     if (rc) {
         ir_graph_free(g);
         return rc;
@@ -183,6 +246,12 @@ static int plan_new(run *r, calma_error *e) {
     if (rc) {
         ir_graph_free(g);
         return as_usage(e);
+    }
+    /* Absolute, so paths in the report hold from any folder. */
+    char *abs = realpath(p->run_dir, NULL);
+    if (abs) {
+        free(p->run_dir);
+        p->run_dir = abs;
     }
     if (p->model_zoo) {
         char path[4200];
@@ -214,7 +283,10 @@ static int plan_resume(run *r, calma_error *e) {
         err_prefix(e, "--resume %s", p->resume);
         return as_usage(e);
     }
-    p->run_dir = mem_strdup(p->resume);
+    rc = check_output(p->output, e);
+    if (rc) return rc;
+    p->run_dir = realpath(p->resume, NULL);
+    if (!p->run_dir) p->run_dir = mem_strdup(p->resume);
     if (p->model_zoo) {
         char path[4200];
         snprintf(path, sizeof path, "%s/model.onnx", p->run_dir);
@@ -243,8 +315,9 @@ static int plan_resume(run *r, calma_error *e) {
 /* ---- running ---- */
 
 typedef struct argv_buf {
-    char *v[32 + 2 * PLAN_MAX_LIST];
+    char *v[32 + 4 * PLAN_MAX_LIST];
     char store[32][64];
+    char inbuf[PLAN_MAX_LIST][1024];
     int n, ns;
 } argv_buf;
 
@@ -294,6 +367,11 @@ static void worker_argv(const run *r, argv_buf *a, const char *conv, int64_t bat
         arg(a, "--plugin");
         arg(a, p->plugins[i]);
     }
+    for (int i = 0; i < p->n_inputs; i++) {
+        arg(a, "--input");
+        snprintf(a->inbuf[i], sizeof a->inbuf[i], "%s=%s", p->input_name[i], p->input_path[i]);
+        arg(a, a->inbuf[i]);
+    }
 }
 
 static super_limits limits_of(const plan *p) {
@@ -340,7 +418,7 @@ static int ensure_oracle(run *r, int64_t batch, calma_error *e) {
     super_limits lim = limits_of(&r->p);
     super_outcome o;
     r->label = id;
-    int rc = super_run(cli_self_path(), a.v, &lim, r->sig_fd, on_event, r, &o, e);
+    int rc = super_run(r->exe, a.v, &lim, r->sig_fd, on_event, r, &o, e);
     if (rc) return rc;
     if (!strcmp(o.status, "interrupted")) {
         r->interrupted = 1;
@@ -376,8 +454,9 @@ static cJSON *make_record(const run *r, int i, super_outcome *o) {
     cJSON_AddStringToObject(rec, "status", o->status);
     cJSON_AddStringToObject(rec, "message", o->message);
     if (o->result) {
-        static const char *const keep[] = {"phases", "stats",          "throughput",   "validation",
-                                           "memory", "engine_version", "samples_file", NULL};
+        static const char *const keep[] = {
+            "phases",         "stats",        "throughput", "validation", "memory",
+            "engine_version", "samples_file", "load_avg",   "warnings",   NULL};
         for (int k = 0; keep[k]; k++) {
             cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o->result, keep[k]);
             if (v) cJSON_AddItemToObject(rec, keep[k], v);
@@ -465,14 +544,17 @@ static int run_trials(run *r, calma_error *e) {
         worker_argv(r, &a, conv, batch, threads, id, 0);
         super_limits lim = limits_of(&r->p);
         super_outcome o;
-        int rc = super_run(cli_self_path(), a.v, &lim, r->sig_fd, on_event, r, &o, e);
+        int rc = super_run(r->exe, a.v, &lim, r->sig_fd, on_event, r, &o, e);
         if (rc) return rc;
+        cJSON *rec = make_record(r, i, &o);
         if (!strcmp(o.status, "interrupted")) {
+            /* In the report, not in the journal: --resume runs it again. */
             r->interrupted = 1;
             super_outcome_free(&o);
+            cJSON_AddItemToArray(r->records, rec);
+            print_done(r, rec, 0);
             break;
         }
-        cJSON *rec = make_record(r, i, &o);
         super_outcome_free(&o);
         rc = journal_append(r->p.run_dir, rec, e);
         cJSON_AddItemToArray(r->records, rec);
@@ -499,7 +581,7 @@ static int finish(run *r, calma_error *e) {
     cJSON *recs = ordered(r);
     printf("\nmodel %s, run folder %s\n", r->p.model_name ? r->p.model_name : r->p.model_arg,
            r->p.run_dir);
-    bench_table_print(stdout, recs);
+    bench_table_print(stdout, recs, isatty(1));
     fflush(stdout);
     cJSON *rep = bench_report_build(r->plan_json, recs, r->interrupted, r->p.keep_samples);
     if (rep) {
@@ -516,9 +598,16 @@ static int finish(run *r, calma_error *e) {
     if (!rc)
         printf("report: %s%s%s\n", path, r->p.output ? " and " : "",
                r->p.output ? r->p.output : "");
-    if (r->interrupted)
-        printf("interrupted: %d of %d trials done; continue with calma bench --resume %s\n",
-               cJSON_GetArraySize(recs), plan_n_trials(&r->p), r->p.run_dir);
+    if (r->interrupted) {
+        int done = 0;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, recs) {
+            const cJSON *st = cJSON_GetObjectItemCaseSensitive(t, "status");
+            done += cJSON_IsString(st) && strcmp(st->valuestring, "interrupted");
+        }
+        printf("interrupted: %d of %d trials done; continue with calma bench --resume %s\n", done,
+               plan_n_trials(&r->p), r->p.run_dir);
+    }
     cJSON_Delete(rep);
     int code = bench_exit_code(recs, r->p.strict);
     cJSON_Delete(recs);
@@ -621,6 +710,13 @@ int bench_main(int argc, char **argv) {
         code = usage_fail(&e);
         goto out;
     }
+    ssize_t n = readlink("/proc/self/exe", r.exe, sizeof r.exe - 1);
+    if (n <= 0 || (size_t)n >= sizeof r.exe - 1) {
+        fprintf(stderr, "calma bench: cannot find the calma executable (/proc/self/exe)\n");
+        code = CLI_EXIT_FAIL;
+        goto out;
+    }
+    r.exe[n] = '\0';
     setenv(SUPER_PROTOCOL_ENV, "3", 1);
     r.tty = isatty(2);
     r.sig_fd = open_signals();

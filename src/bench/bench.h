@@ -9,8 +9,12 @@
  * mad, outliers, total_s, stop}, throughput {per_s_median, per_s_total},
  * validation {verdict, outputs[{name, pass, max_abs, max_rel, cosine,
  * nonfinite, bad, worst_index, worst_ref, worst_got, atol, rtol, why}]},
- * memory {rss_before_load, rss_after_load, rss_after_convert, peak} (bytes),
- * engine_version, samples_file, exit {code, signal}, wall_s, stderr_tail[].
+ * memory {rss_before_load, rss_after_load, rss_after_convert, added_by_model,
+ * model_file, peak} (bytes), load_avg (1-minute load average after sampling),
+ * warnings[] (noise: high CV, outliers, slow first run, timer resolution,
+ * busy machine, governor, precision not reached), engine_version,
+ * samples_file, exit {code, signal}, last_phase, wall_s,
+ * stderr_tail[].
  * Fields a trial never reached are absent. Times are seconds. */
 #ifndef CALMA_BENCH_BENCH_H
 #define CALMA_BENCH_BENCH_H
@@ -32,8 +36,9 @@ int bench_exit_code(const cJSON *records, int strict);
  * mismatch), or NULL. */
 const cJSON *bench_best(const cJSON *records);
 
-/* The table, then the "best: ..." line. records in plan order. */
-void bench_table_print(FILE *f, const cJSON *records);
+/* The table, then the "best: ..." line. records in plan order. color: ANSI
+ * colours on the status column (for a terminal). */
+void bench_table_print(FILE *f, const cJSON *records, int color);
 
 /* report.json: calma version, model, plan, every trial, best. With
  * keep_samples the raw samples are embedded from each samples file. */

@@ -35,6 +35,7 @@ void plan_free(plan *p) {
     for (int i = 0; i < p->n_conv; i++) free(p->conv[i]);
     free(p->conv);
     for (int i = 0; i < p->n_plugins; i++) free(p->plugins[i]);
+    for (int i = 0; i < p->n_inputs; i++) free(p->input_name[i]), free(p->input_path[i]);
     free(p->run_dir);
     free(p->output);
     free(p->resume);
@@ -42,16 +43,18 @@ void plan_free(plan *p) {
 }
 
 void plan_usage(FILE *f) {
-    fprintf(f, "usage: calma bench [MODEL] [--tier 1|2|3 | --conversions A,B] [--batch 1,8]\n"
-               "                   [--threads 1,2] [--samples N | --precision 1%% --max-time 10s\n"
-               "                   --min-time 0.5s] [--seed S] [--atol X --rtol Y]\n"
-               "                   [--memory-limit 4G] [--timeout 5m] [--load-timeout 2m]\n"
-               "                   [--output report.json] [--run-dir DIR] [--resume DIR]\n"
-               "                   [--plugin FILE.so]... [--keep-samples] [--strict] [--quiet]\n\n"
-               "MODEL is an .onnx file or a built-in model (calma zoo list); default 'simple'.\n"
-               "Each trial (conversion x batch x threads) runs in its own worker process.\n"
-               "Exit: 0 all ok or unavailable, 1 a trial failed (mismatch, timeout, crashed,\n"
-               "oom, error; also unavailable with --strict), 2 bad plan, 130 interrupted.\n");
+    fprintf(f,
+            "usage: calma bench [MODEL] [--tier 1|2|3 | --conversions A,B] [--batch 1,8]\n"
+            "                   [--threads 1,2] [--samples N | --precision 1%% --max-time 10s\n"
+            "                   --min-time 0.5s] [--seed S] [--atol X --rtol Y]\n"
+            "                   [--memory-limit 4G] [--timeout 5m] [--load-timeout 2m]\n"
+            "                   [--output report.json] [--run-dir DIR] [--resume DIR]\n"
+            "                   [--plugin FILE.so]... [--input NAME=FILE.npy]... [--keep-samples]\n"
+            "                   [--strict] [--quiet]\n\n"
+            "MODEL is an .onnx file or a built-in model (calma zoo list); default 'simple'.\n"
+            "Each trial (conversion x batch x threads) runs in its own worker process.\n"
+            "Exit: 0 all ok or unavailable, 1 a trial failed (mismatch, timeout, crashed,\n"
+            "oom, error; also unavailable with --strict), 2 bad plan, 130 interrupted.\n");
 }
 
 int plan_parse_duration(const char *s, double *out) {
@@ -168,7 +171,7 @@ static char *abs_path(const char *p) {
 
 int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
     *help = 0;
-    int have_tier = 0, have_samples = 0, have_adaptive = 0;
+    int have_tier = 0, have_samples = 0, have_adaptive = 0, have_min = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -202,10 +205,10 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             continue;
         }
         static const char *const valued[] = {
-            "--tier",     "--conversions",  "--batch",  "--threads", "--samples", "--precision",
-            "--max-time", "--min-time",     "--seed",   "--atol",    "--rtol",    "--memory-limit",
-            "--timeout",  "--load-timeout", "--output", "--run-dir", "--resume",  "--plugin",
-            NULL};
+            "--tier",      "--conversions",  "--batch",    "--threads",      "--samples",
+            "--precision", "--max-time",     "--min-time", "--seed",         "--atol",
+            "--rtol",      "--memory-limit", "--timeout",  "--load-timeout", "--output",
+            "--run-dir",   "--resume",       "--plugin",   "--input",        NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= !strcmp(flag, valued[k]);
         if (!known)
@@ -260,7 +263,7 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
                 return err_set(e, CALMA_E_USAGE, "%s '%s': give a duration like 10s, 500ms or 5m",
                                flag, val);
             if (!strcmp(flag, "--max-time")) p->max_time = v, have_adaptive = 1;
-            if (!strcmp(flag, "--min-time")) p->min_time = v, have_adaptive = 1;
+            if (!strcmp(flag, "--min-time")) p->min_time = v, have_adaptive = have_min = 1;
             if (!strcmp(flag, "--timeout")) p->timeout = v;
             if (!strcmp(flag, "--load-timeout")) p->load_timeout = v;
         } else if (!strcmp(flag, "--seed")) {
@@ -292,6 +295,22 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
         } else if (!strcmp(flag, "--resume")) {
             if (!*val) return err_set(e, CALMA_E_USAGE, "--resume: empty path");
             if (set_str(&p->resume, val)) return err_set(e, CALMA_E_NOMEM, "out of memory");
+        } else if (!strcmp(flag, "--input")) {
+            const char *eqs = strchr(val, '=');
+            if (!eqs || eqs == val || !eqs[1])
+                return err_set(e, CALMA_E_USAGE, "--input '%s': give NAME=FILE.npy", val);
+            if (p->n_inputs >= PLAN_MAX_LIST)
+                return err_set(e, CALMA_E_USAGE, "more than %d --input files", PLAN_MAX_LIST);
+            for (int k = 0; k < p->n_inputs; k++)
+                if (strlen(p->input_name[k]) == (size_t)(eqs - val) &&
+                    !strncmp(p->input_name[k], val, (size_t)(eqs - val)))
+                    return err_set(e, CALMA_E_USAGE, "--input: '%s' is given twice",
+                                   p->input_name[k]);
+            p->input_name[p->n_inputs] = mem_strndup(val, (size_t)(eqs - val));
+            p->input_path[p->n_inputs] = abs_path(eqs + 1);
+            if (!p->input_name[p->n_inputs] || !p->input_path[p->n_inputs])
+                return err_set(e, CALMA_E_NOMEM, "out of memory");
+            p->n_inputs++;
         } else if (!strcmp(flag, "--plugin")) {
             if (p->n_plugins >= PLAN_MAX_LIST)
                 return err_set(e, CALMA_E_USAGE, "more than %d plugins", PLAN_MAX_LIST);
@@ -307,6 +326,7 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
         return err_set(e, CALMA_E_USAGE,
                        "--samples fixes the count; it cannot be combined with --precision, "
                        "--max-time or --min-time");
+    if (p->min_time > p->max_time && !have_min) p->min_time = p->max_time;
     if (p->min_time > p->max_time)
         return err_set(e, CALMA_E_USAGE, "--min-time %gs is longer than --max-time %gs",
                        p->min_time, p->max_time);
@@ -375,6 +395,13 @@ cJSON *plan_to_json(const plan *p) {
     cJSON *pl = cJSON_AddArrayToObject(j, "plugins");
     for (int i = 0; i < p->n_plugins; i++)
         cJSON_AddItemToArray(pl, cJSON_CreateString(p->plugins[i]));
+    cJSON *in = cJSON_AddArrayToObject(j, "inputs");
+    for (int i = 0; i < p->n_inputs; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", p->input_name[i]);
+        cJSON_AddStringToObject(o, "path", p->input_path[i]);
+        cJSON_AddItemToArray(in, o);
+    }
     cJSON_AddBoolToObject(j, "keep_samples", p->keep_samples);
     cJSON_AddBoolToObject(j, "strict", p->strict);
     cJSON *ids = cJSON_AddArrayToObject(j, "trials");
@@ -454,6 +481,14 @@ int plan_from_json(plan *p, const cJSON *j, calma_error *e) {
         if (!cJSON_IsString(v) || p->n_plugins >= PLAN_MAX_LIST)
             return err_set(e, CALMA_E_PARSE, "plan.json: bad plugin list");
         if (!(p->plugins[p->n_plugins++] = mem_strdup(v->valuestring))) goto nomem;
+    }
+    cJSON_ArrayForEach(v, get(j, "inputs")) {
+        const cJSON *n = get(v, "name"), *f = get(v, "path");
+        if (!cJSON_IsString(n) || !cJSON_IsString(f) || p->n_inputs >= PLAN_MAX_LIST)
+            return err_set(e, CALMA_E_PARSE, "plan.json: bad input list");
+        p->input_name[p->n_inputs] = mem_strdup(n->valuestring);
+        p->input_path[p->n_inputs] = mem_strdup(f->valuestring);
+        if (!p->input_name[p->n_inputs] || !p->input_path[p->n_inputs++]) goto nomem;
     }
     p->keep_samples = cJSON_IsTrue(get(j, "keep_samples"));
     p->strict = cJSON_IsTrue(get(j, "strict"));

@@ -32,6 +32,9 @@ typedef struct plan {
     double atol, rtol; /* < 0: the dtype's default */
     uint64_t memory_limit;
     double timeout, load_timeout;
+    int n_inputs; /* --input name=file (.npy or TensorProto .pb) */
+    char *input_name[PLAN_MAX_LIST];
+    char *input_path[PLAN_MAX_LIST]; /* absolute */
     int n_plugins;
     char *plugins[PLAN_MAX_LIST]; /* absolute paths */
     char *run_dir;

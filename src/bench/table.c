@@ -77,7 +77,13 @@ static const char *verdict(const cJSON *r) {
     return v;
 }
 
-void bench_table_print(FILE *f, const cJSON *records) {
+static const char *status_color(const char *st) {
+    if (!strcmp(st, "ok")) return "\033[32m";
+    if (!strcmp(st, "unavailable") || !strcmp(st, "unsupported")) return "\033[33m";
+    return "\033[31m";
+}
+
+void bench_table_print(FILE *f, const cJSON *records, int color) {
     fprintf(f, "%-22s %5s %3s  %-11s %-26s %12s %8s %10s %10s %10s  %s\n", "conversion", "batch",
             "thr", "status", "median [95% CI]", "per second", "speed-up", "first run", "load",
             "peak mem", "validation");
@@ -100,11 +106,17 @@ void bench_table_print(FILE *f, const cJSON *records) {
         fmt_time(num(r, "phases", "first_s"), first, sizeof first);
         fmt_time(num(r, "phases", "load_s"), load, sizeof load);
         fmt_mem(num(r, "memory", "peak"), mem, sizeof mem);
-        fprintf(f, "%-22s %5.0f %3.0f  %-11s %-26s %12s %8s %10s %10s %10s  %s\n",
+        const char *st = str(r, "status");
+        fprintf(f, "%-22s %5.0f %3.0f  %s%-11s%s %-26s %12s %8s %10s %10s %10s  %s\n",
                 str(r, "conversion"), num(r, NULL, "batch"), num(r, NULL, "threads"),
-                str(r, "status"), med, tp, sp, first, load, mem, verdict(r));
+                color ? status_color(st) : "", st, color ? "\033[0m" : "", med, tp, sp, first, load,
+                mem, verdict(r));
         const char *msg = str(r, "message");
         if (!is_ok(r) && *msg) fprintf(f, "    %s: %.300s\n", str(r, "status"), msg);
+        const cJSON *w;
+        cJSON_ArrayForEach(w, get(r, "warnings")) {
+            if (cJSON_IsString(w)) fprintf(f, "    warning: %.300s\n", w->valuestring);
+        }
     }
     const cJSON *best = bench_best(records);
     if (!best) {

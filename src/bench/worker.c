@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "bench/validate.h"
 #include "io/gen.h"
 #include "io/npy.h"
+#include "machine/machine.h"
 #include "onnx/onnx.h"
 #include "ref/ref.h"
 #include "util/err.h"
@@ -27,7 +29,9 @@
 #define WORKER_WARM_TOL 0.05
 #define WORKER_WARM_MAX 1000
 #define WORKER_PROGRESS_EVERY 0.25 /* s between progress lines */
-#define WORKER_MAX_SAMPLES 10000000
+/* 8 MB of samples: a sub-microsecond conversion would otherwise fill memory
+ * and disk for no better precision. */
+#define WORKER_MAX_SAMPLES 1000000
 
 typedef struct wargs {
     const char *model, *conversion, *run_dir, *id;
@@ -38,6 +42,8 @@ typedef struct wargs {
     double precision, max_time, min_time, atol, rtol;
     const char *plugins[PLAN_MAX_LIST];
     int n_plugins;
+    const char *inputs[PLAN_MAX_LIST]; /* "name=path" */
+    int n_inputs;
     int oracle;
 } wargs;
 
@@ -214,6 +220,42 @@ static int prepare_tensors(trial *t, calma_error *e) {
     return CALMA_OK;
 }
 
+int worker_read_input(const char *path, ir_tensor *out, calma_error *e) {
+    size_t n = strlen(path);
+    if (n > 3 && !strcmp(path + n - 3, ".pb")) return onnx_load_tensor(path, out, NULL, e);
+    return npy_read(path, out, e);
+}
+
+/* The validation inputs: the user's files where given, else generated. */
+static int fill_inputs(trial *t, calma_error *e) {
+    for (int i = 0; i < t->n_in; i++) {
+        const char *name = t->cin[i].name, *path = NULL;
+        size_t len = strlen(name);
+        for (int k = 0; k < t->a->n_inputs; k++)
+            if (!strncmp(t->a->inputs[k], name, len) && t->a->inputs[k][len] == '=')
+                path = t->a->inputs[k] + len + 1;
+        if (!path) {
+            gen_fill(&t->in[i], t->a->seed, i, 0);
+            continue;
+        }
+        ir_tensor f = {0};
+        int rc = worker_read_input(path, &f, e);
+        if (rc) return rc;
+        char want[128], got[128];
+        if (!ir_tensor_same_shape(&f, &t->in[i])) {
+            rc = err_set(e, CALMA_E_INVALID,
+                         "--input %s=%s holds %s; the model at batch %lld needs %s", name, path,
+                         ir_tensor_desc(&f, got, sizeof got), (long long)t->a->batch,
+                         ir_tensor_desc(&t->in[i], want, sizeof want));
+            ir_tensor_free(&f);
+            return rc;
+        }
+        memcpy(t->in[i].data, f.data, t->in[i].nbytes);
+        ir_tensor_free(&f);
+    }
+    return CALMA_OK;
+}
+
 static int write_oracle(trial *t, calma_error *e) {
     char dir[4096], path[4200];
     worker_oracle_dir(t->a->run_dir, t->a->batch, dir, sizeof dir);
@@ -370,6 +412,48 @@ static int write_samples(trial *t, char *path, size_t n, calma_error *e) {
     return CALMA_OK;
 }
 
+static void warn(cJSON *w, const char *fmt, ...) ERR_PRINTF(2, 3);
+static void warn(cJSON *w, const char *fmt, ...) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cJSON_AddItemToArray(w, cJSON_CreateString(msg));
+}
+
+/* Noise warnings, as the better benchmark tools give them: each says what
+ * makes the figures less trustworthy than they look. */
+static void add_warnings(trial *t, const stats_summary *s, stats_stop stop, const stats_rule *r) {
+    cJSON *w = cJSON_AddArrayToObject(t->res, "warnings");
+    machine_info m;
+    machine_read(&m);
+    cJSON_AddNumberToObject(t->res, "load_avg", m.load1);
+    if (s->cv > 0.10)
+        warn(w, "high variation: CV %.0f%% (a busy machine or an unsteady conversion)",
+             s->cv * 100);
+    if (s->n >= 20 && (double)s->outliers > 0.02 * (double)s->n)
+        warn(w, "%zu of %zu samples are outliers (over 3 MADs from the median)", s->outliers, s->n);
+    const cJSON *first = cJSON_GetObjectItemCaseSensitive(t->phases, "first_s");
+    if (cJSON_IsNumber(first) && s->median > 0 && first->valuedouble > 10 * s->median)
+        warn(w, "slow first run: %.0fx the median (cold caches, lazy initialisation)",
+             first->valuedouble / s->median);
+    if (s->median > 0 && s->median < 1e-6)
+        warn(w,
+             "median %.0f ns is near the timer's resolution and call overhead; give each "
+             "sample more work (a larger batch)",
+             s->median * 1e9);
+    if (m.load1 > 0.75 * m.cores + 1)
+        warn(w, "machine busy: load average %.1f on %d CPUs", m.load1, m.cores);
+    if (m.governor[0] && strcmp(m.governor, "performance"))
+        warn(w, "CPU frequency governor is '%s': clock speed may vary between samples", m.governor);
+    if (stop == STATS_STOP_TIME && !r->fixed && s->ci_rel > r->precision)
+        warn(w,
+             "precision not reached: the median's interval is %.1f%% wide at the %gs budget "
+             "(target %.1f%%)",
+             s->ci_rel * 100, r->max_time, r->precision * 100);
+}
+
 static int measure(trial *t, calma_error *e) {
     stats_rule rule = stats_default_rule();
     if (t->a->samples > 0) {
@@ -398,6 +482,7 @@ static int measure(trial *t, calma_error *e) {
     double total = super_now() - start;
     stats_summary s;
     stats_summarize(t->samples, t->n, &s);
+    add_warnings(t, &s, stop, &rule);
     cJSON *js = cJSON_AddObjectToObject(t->res, "stats");
     cJSON_AddNumberToObject(js, "n", (double)s.n);
     cJSON_AddNumberToObject(js, "min", s.min);
@@ -451,7 +536,7 @@ static int run_trial(trial *t) {
     double t0 = super_now();
     rc = onnx_load(a->model, &t->g, &e);
     cJSON_AddNumberToObject(t->phases, "parse_s", super_now() - t0);
-    if (rc) return fail_e(t, rc == CALMA_E_NOMEM ? rc : CALMA_E_INVALID, &e);
+    if (rc) return fail_e(t, rc, &e); /* unsupported stays unsupported */
     rc = prepare_tensors(t, &e);
     if (rc) return fail_e(t, rc, &e);
     calma_model m = {.path = a->model,
@@ -481,9 +566,15 @@ static int run_trial(trial *t) {
     cJSON_AddNumberToObject(t->phases, "convert_s", super_now() - t0);
     if (rc) return fail_e(t, rc, &e);
     add_rss(t, "rss_after_convert");
+    const cJSON *before = cJSON_GetObjectItemCaseSensitive(t->mem, "rss_before_load");
+    const cJSON *after = cJSON_GetObjectItemCaseSensitive(t->mem, "rss_after_convert");
+    cJSON_AddNumberToObject(t->mem, "added_by_model", after->valuedouble - before->valuedouble);
+    struct stat st;
+    if (stat(a->model, &st) == 0) cJSON_AddNumberToObject(t->mem, "model_file", (double)st.st_size);
 
     send_phase(t, "first");
-    for (int i = 0; i < t->n_in; i++) gen_fill(&t->in[i], a->seed, i, 0);
+    rc = fill_inputs(t, &e);
+    if (rc) return fail_e(t, rc, &e);
     double first;
     rc = run_once(t, &first, &e);
     cJSON_AddNumberToObject(t->phases, "first_s", first);
@@ -548,6 +639,8 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
             a->atol = strtod(v, NULL);
         else if (!strcmp(f, "--rtol"))
             a->rtol = strtod(v, NULL);
+        else if (!strcmp(f, "--input") && a->n_inputs < PLAN_MAX_LIST && strchr(v, '='))
+            a->inputs[a->n_inputs++] = v;
         else if (!strcmp(f, "--plugin") && a->n_plugins < PLAN_MAX_LIST)
             a->plugins[a->n_plugins++] = v;
         else

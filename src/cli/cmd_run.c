@@ -220,8 +220,8 @@ static int generate_input(const ir_value *v, int index, uint64_t seed, ir_tensor
     return CALMA_OK;
 }
 
-/* Finds which model input each --input names; NULL names mean "the only
- * input". src[i] is the file for input i, or NULL. */
+/* Finds which model input each --input names (NAME=FILE; a bare FILE is
+ * the only input's). src[i] is the file for input i, or NULL. */
 static int match_files(const run_opts *o, const ir_graph *g, const char **src, char **owned,
                        calma_error *e) {
     for (int f = 0; f < o->n_files; f++) {
@@ -407,7 +407,10 @@ static int run_model(const run_opts *o, ir_graph *g, calma_error *e) {
         if (rc) {
             err_prefix(e, "%s", o->model);
         } else {
-            printf("ran     the oracle in %.1f ms\n", dt * 1e3);
+            if (dt < 1e-3)
+                printf("ran     the oracle in %.1f us\n", dt * 1e6);
+            else
+                printf("ran     the oracle in %.1f ms\n", dt * 1e3);
             for (int k = 0; k < g->n_outputs; k++)
                 summarize(g->values[g->outputs[k]].name, &out[k]);
             rc = write_outputs(o, g, out, e);

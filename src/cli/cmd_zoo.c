@@ -52,7 +52,8 @@ static int exit_for(int status) {
 }
 
 static int list_models(void) {
-    printf("%-13s %12s  %-22s %-18s %s\n", "name", "parameters", "input", "output", "description");
+    printf("%-13s %11s %12s  %-22s %-18s %s\n", "name", "parameters", "initializers", "input",
+           "output", "description");
     for (int i = 0; i < zoo_count(); i++) {
         calma_error e = {0};
         ir_graph *g = NULL;
@@ -61,13 +62,14 @@ static int list_models(void) {
             return exit_for(e.status);
         }
         char in[64], out[64];
-        printf("%-13s %12lld  %-22s %-18s %s\n", zoo_name(i), (long long)zoo_trainable_params(g),
+        printf("%-13s %11lld %12lld  %-22s %-18s %s\n", zoo_name(i),
+               (long long)zoo_trainable_params(g), (long long)ir_graph_param_count(g),
                value_desc(&g->values[g->inputs[0]], in, sizeof in),
                value_desc(&g->values[g->outputs[0]], out, sizeof out), zoo_description(i));
         ir_graph_free(g);
     }
-    printf("\nparameters: trainable ones, as PyTorch counts them (BatchNorm running statistics "
-           "excluded)\n");
+    printf("\nparameters: trainable, as PyTorch counts them; initializers: every constant element\n"
+           "(parameters plus BatchNorm running statistics, shape tensors and scalars)\n");
     return CLI_EXIT_OK;
 }
 

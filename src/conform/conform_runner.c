@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "conform/conform.h"
+#include "conform/conform_backend.h"
 #include "ref/ref.h"
 #include "util/err.h"
 
@@ -99,7 +100,7 @@ static int bkr_load(bkr_state *s, const ir_tensor *inputs, calma_error *e) {
         s->conv->backend->release(s->engine);
         s->engine = NULL;
     }
-    int rc = ref_infer_outputs(g, inputs, s->out_types, e);
+    int rc = conform_output_types(g, inputs, s->out_types, e);
     if (rc) return err_prefix(e, "output shapes");
     for (int i = 0; i < g->n_inputs; i++) {
         s->in_types[i] = inputs[i];

@@ -344,7 +344,10 @@ int npy_write(const char *path, const ir_tensor *t, calma_error *e) {
                        ir_dtype_name(t->dtype));
     size_t n, bytes;
     int rc = ir_shape_numel(t->rank, t->dims, &n, e);
-    if (rc) return err_prefix(e, "%s", path);
+    if (rc) {
+        err_prefix(e, "%s", path);
+        return rc;
+    }
     if (mem_mul_size(n, ir_dtype_size(t->dtype), &bytes) || (bytes && !t->data) ||
         t->nbytes < bytes)
         return err_set(e, CALMA_E_INVALID, "%s: the tensor holds %zu bytes, its shape needs %zu",

@@ -13,16 +13,18 @@
 #define ONNX_MIN_OPSET 1
 #define ONNX_MAX_OPSET 21
 
-/* Deepest message nesting accepted (graphs inside attributes inside nodes):
- * protobuf-c recurses once per level, so a hostile file could otherwise
- * exhaust the stack. */
-#define ONNX_MAX_NESTING 64
+/* Deepest message nesting accepted (each subgraph adds three levels: node,
+ * attribute, graph): protobuf-c recurses once per level, so a hostile file
+ * could otherwise exhaust the stack. */
+#define ONNX_MAX_NESTING 100
 
 /* Reads a model (and its external data files) into a new, topologically
  * sorted graph. On failure *out is NULL and e says why: CALMA_E_IO (missing,
  * unreadable, a directory), CALMA_E_PARSE (not protobuf, truncated, no
  * graph), CALMA_E_INVALID (shapes, sizes, dangling names, cycles, escaping
- * external paths), CALMA_E_UNSUPPORTED (opset, dtype, rank, sparse data). */
+ * external paths), CALMA_E_UNSUPPORTED (opset, dtype, rank, sparse data,
+ * non-tensor inputs). Op types are not checked here: the oracle and each
+ * backend report the ops they cannot run. */
 int onnx_load(const char *path, ir_graph **out, calma_error *e);
 
 /* Reads one serialized TensorProto (the ONNX test-data input_0.pb layout)

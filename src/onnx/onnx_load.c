@@ -49,10 +49,8 @@ static int read_type(const Onnx__TypeProto *tp, const char *what, int strict, vt
         if (vt->dtype == CALMA_DT_UNDEFINED || !ir_dtype_size(vt->dtype)) {
             if (!strict) return 1;
             return err_set(e, CALMA_E_UNSUPPORTED,
-                           "%s has element type %d (%s), which calma "
-                           "cannot hold",
-                           what, (int)tt->elem_type,
-                           vt->dtype == CALMA_DT_STRING ? "string" : "not numeric");
+                           "%s has element type %d (%s), which calma cannot hold", what,
+                           (int)tt->elem_type, onnx_elem_type_name(tt->elem_type));
         }
     }
     if (!tt->shape) return CALMA_OK; /* unknown rank */
@@ -172,6 +170,7 @@ static int import_attr(loader *L, ir_node *n, Onnx__AttributeProto *ap, const ch
     if (!ap->name || !ap->name[0])
         return err_set(L->e, CALMA_E_INVALID, "%s has an attribute with no name", label);
     snprintf(what, sizeof what, "%s attribute '%s'", label, ap->name);
+    if (ir_node_attr(n, ap->name)) return err_set(L->e, CALMA_E_INVALID, "%s is given twice", what);
     ir_attr_type type = attr_type(ap);
     ir_attr *a = ir_node_new_attr(n, ap->name);
     if (!a) return err_set(L->e, CALMA_E_NOMEM, "out of memory reading %s", what);
@@ -343,35 +342,38 @@ static int import_model(loader *L, Onnx__ModelProto *m) {
 
 /* Reads and unpacks a file as desc; the file's bytes are freed before
  * returning so only the unpacked message stays in memory. */
-static ProtobufCMessage *unpack_file(const char *path, const ProtobufCMessageDescriptor *desc,
-                                     const char *kind, calma_error *e) {
+static int unpack_file(const char *path, const ProtobufCMessageDescriptor *desc, const char *kind,
+                       ProtobufCMessage **out, calma_error *e) {
     uint8_t *buf;
     size_t len;
-    if (onnx_read_file(path, &buf, &len, e)) return NULL;
-    if (onnx_check_nesting(buf, len, desc, ONNX_MAX_NESTING, e)) {
+    *out = NULL;
+    int rc = onnx_read_file(path, &buf, &len, e);
+    if (rc) return rc;
+    rc = onnx_check_nesting(buf, len, desc, ONNX_MAX_NESTING, e);
+    if (rc) {
         free(buf);
         err_prefix(e, "%s: not %s", path, kind);
-        return NULL;
+        return rc;
     }
     ProtobufCAllocator alloc = onnx_pb_allocator();
-    ProtobufCMessage *m = protobuf_c_message_unpack(desc, &alloc, len, buf);
+    *out = protobuf_c_message_unpack(desc, &alloc, len, buf);
     free(buf);
-    if (!m)
-        err_set(e, CALMA_E_PARSE,
-                "%s: not %s (protobuf parsing failed: the file is truncated, corrupt or of "
-                "another format)",
-                path, kind);
-    return m;
+    if (!*out)
+        return err_set(e, CALMA_E_PARSE,
+                       "%s: not %s (protobuf parsing failed: the file is truncated, corrupt or "
+                       "of another format)",
+                       path, kind);
+    return CALMA_OK;
 }
 
 int onnx_load(const char *path, ir_graph **out, calma_error *e) {
     *out = NULL;
     ProtobufCAllocator alloc = onnx_pb_allocator();
-    Onnx__ModelProto *m =
-        (Onnx__ModelProto *)unpack_file(path, &onnx__model_proto__descriptor, "an ONNX model", e);
-    if (!m) return e ? e->status : CALMA_E_PARSE;
+    ProtobufCMessage *msg;
+    int rc = unpack_file(path, &onnx__model_proto__descriptor, "an ONNX model", &msg, e);
+    if (rc) return rc;
+    Onnx__ModelProto *m = (Onnx__ModelProto *)msg;
     loader L = {onnx_dirname(path), ir_graph_new(), e};
-    int rc;
     if (!L.dir || !L.g) {
         rc = err_set(e, CALMA_E_NOMEM, "%s: out of memory", path);
     } else {
@@ -397,14 +399,15 @@ int onnx_load_tensor(const char *path, ir_tensor *out, char **name, calma_error 
     memset(out, 0, sizeof *out);
     if (name) *name = NULL;
     ProtobufCAllocator alloc = onnx_pb_allocator();
-    Onnx__TensorProto *tp = (Onnx__TensorProto *)unpack_file(path, &onnx__tensor_proto__descriptor,
-                                                             "an ONNX TensorProto", e);
-    if (!tp) return e ? e->status : CALMA_E_PARSE;
+    ProtobufCMessage *msg;
+    int rc = unpack_file(path, &onnx__tensor_proto__descriptor, "an ONNX TensorProto", &msg, e);
+    if (rc) return rc;
+    Onnx__TensorProto *tp = (Onnx__TensorProto *)msg;
     char *dir = onnx_dirname(path);
     char what[320];
     snprintf(what, sizeof what, "tensor '%s'", tp->name ? tp->name : "");
-    int rc = dir ? onnx_tensor_from_proto(tp, dir, tp->name ? what : "the tensor", out, e)
-                 : err_set(e, CALMA_E_NOMEM, "out of memory");
+    rc = dir ? onnx_tensor_from_proto(tp, dir, tp->name ? what : "the tensor", out, e)
+             : err_set(e, CALMA_E_NOMEM, "out of memory");
     if (rc) {
         err_prefix(e, "%s", path);
     } else if (name && tp->name) {

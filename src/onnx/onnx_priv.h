@@ -42,5 +42,8 @@ int onnx_tensor_from_proto(Onnx__TensorProto *tp, const char *dir, const char *w
 /* Maps an ONNX elem_type to a calma dtype calma can hold; UNDEFINED when it
  * cannot (strings, complex, float8, unknown numbers). */
 calma_dtype onnx_dtype(int32_t elem_type);
+/* Name of an ONNX elem_type for messages, including those calma cannot hold
+ * ("complex64", "float8e5m2"); "unknown" for numbers ONNX does not define. */
+const char *onnx_elem_type_name(int32_t elem_type);
 
 #endif

@@ -33,7 +33,9 @@ calma_dtype onnx_dtype(int32_t elem_type) {
     }
 }
 
-static const char *onnx_type_name(int32_t elem_type) {
+const char *onnx_elem_type_name(int32_t elem_type) {
+    calma_dtype dt = onnx_dtype(elem_type);
+    if (dt != CALMA_DT_UNDEFINED) return ir_dtype_name(dt);
     switch (elem_type) {
     case 8:
         return "string";
@@ -199,7 +201,7 @@ int onnx_tensor_from_proto(Onnx__TensorProto *tp, const char *dir, const char *w
                        "%s is a string tensor; calma holds numeric tensors only", what);
     if (dt == CALMA_DT_UNDEFINED)
         return err_set(e, CALMA_E_UNSUPPORTED, "%s has data type %d (%s), which calma cannot hold",
-                       what, (int)tp->data_type, onnx_type_name(tp->data_type));
+                       what, (int)tp->data_type, onnx_elem_type_name(tp->data_type));
     if (tp->n_dims > IR_MAX_RANK)
         return err_set(e, CALMA_E_UNSUPPORTED, "%s has rank %zu; calma holds at most %d dimensions",
                        what, tp->n_dims, IR_MAX_RANK);
@@ -208,7 +210,10 @@ int onnx_tensor_from_proto(Onnx__TensorProto *tp, const char *dir, const char *w
     int rank = (int)tp->n_dims;
     size_t n, bytes;
     int rc = ir_shape_numel(rank, tp->dims, &n, e);
-    if (rc) return err_prefix(e, "%s", what);
+    if (rc) {
+        err_prefix(e, "%s", what);
+        return rc;
+    }
     if (mem_mul_size(n, ir_dtype_size(dt), &bytes))
         return err_set(e, CALMA_E_INVALID, "%s: byte size of %zu elements overflows", what, n);
 
@@ -238,7 +243,10 @@ int onnx_tensor_from_proto(Onnx__TensorProto *tp, const char *dir, const char *w
     }
     if (external) {
         rc = onnx_read_external(tp, dir, bytes, &t.data, e);
-        if (rc) return err_prefix(e, "%s", what);
+        if (rc) {
+            err_prefix(e, "%s", what);
+            return rc;
+        }
         t.nbytes = bytes;
         t.owns = 1;
         *out = t;
@@ -246,7 +254,10 @@ int onnx_tensor_from_proto(Onnx__TensorProto *tp, const char *dir, const char *w
     }
     if (!tp->has_raw_data && (rc = check_typed(tp, &t, n, what, e))) return rc;
     rc = ir_tensor_alloc(&t, dt, rank, tp->dims, e);
-    if (rc) return err_prefix(e, "%s", what);
+    if (rc) {
+        err_prefix(e, "%s", what);
+        return rc;
+    }
     if (!tp->has_raw_data) {
         fill_typed(tp, &t, n);
         release_typed(tp);

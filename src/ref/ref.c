@@ -15,8 +15,8 @@
 
 /* Every family table, searched in this order. */
 static const ref_op *const ref_families[] = {
-    ref_ops_elementwise, ref_ops_conv,  ref_ops_pool,   ref_ops_linalg,
-    ref_ops_norm,        ref_ops_shape, ref_ops_reduce, ref_ops_resize,
+    ref_ops_elementwise, ref_ops_conv,   ref_ops_pool,   ref_ops_linalg, ref_ops_norm,
+    ref_ops_shape,       ref_ops_reduce, ref_ops_resize, ref_ops_index,
 };
 #define REF_N_FAMILIES (sizeof ref_families / sizeof ref_families[0])
 
@@ -137,7 +137,9 @@ void ref_session_free(ref_session *s) {
 static int ref_check_ops(const ir_graph *g, const ref_op **ops, calma_error *e) {
     for (int i = 0; i < g->n_nodes; i++) {
         const ir_node *n = &g->nodes[i];
-        const char *name = n->name && n->name[0] ? n->name : "?";
+        char anon[32];
+        snprintf(anon, sizeof anon, "#%d", i);
+        const char *name = n->name && n->name[0] ? n->name : anon;
         const char *dom = n->domain ? n->domain : "";
         if (dom[0] && strcmp(dom, "ai.onnx"))
             return err_set(e, CALMA_E_UNSUPPORTED,
@@ -311,6 +313,14 @@ size_t ref_session_peak_bytes(const ref_session *s) {
     return s->peak;
 }
 
+/* "node 'name' (Op)", or "node #i (Op)" for the many exported nodes that
+ * have no name. */
+static const char *ref_label(const ir_node *n, int i, char *buf, size_t size) {
+    if (n->name && n->name[0]) return ir_node_label(n, buf, size);
+    snprintf(buf, size, "node #%d (%s)", i, n->op_type);
+    return buf;
+}
+
 /* Shape and Size read only their input's type, so they fold whenever the
  * type is known: this is what turns PyTorch's Shape->Gather->Concat->Reshape
  * chains into constants. */
@@ -335,7 +345,7 @@ static int ref_exec_node(ref_session *s, int i, int static_mode, calma_error *e)
         if (!in[k]) continue;
         if (in[k]->dtype == CALMA_DT_UNDEFINED)
             return err_set(e, CALMA_E_INTERNAL, "%s: input '%s' has no value",
-                           ir_node_label(n, lab, sizeof lab), g->values[v].name);
+                           ref_label(n, i, lab, sizeof lab), g->values[v].name);
         if (!in[k]->data && !(static_mode && ref_reads_type_only(n))) all_data = 0;
     }
     memset(out, 0, sizeof(ir_tensor) * (size_t)n->n_out);
@@ -346,16 +356,16 @@ static int ref_exec_node(ref_session *s, int i, int static_mode, calma_error *e)
         if (static_mode)
             return err_set(e, CALMA_E_UNSUPPORTED,
                            "%s: its output shape depends on input values not known before run time",
-                           ir_node_label(n, lab, sizeof lab));
+                           ref_label(n, i, lab, sizeof lab));
         return err_set(e, CALMA_E_INTERNAL, "%s: shape inference asked for values it was given",
-                       ir_node_label(n, lab, sizeof lab));
+                       ref_label(n, i, lab, sizeof lab));
     }
     if (rc) goto fail_prefix;
     for (int j = 0; j < n->n_out; j++) {
         if (out[j].dtype == CALMA_DT_UNDEFINED) {
             if (n->out[j] < 0) continue;
             rc = err_set(e, CALMA_E_INTERNAL, "%s: shape inference gave output %d no type",
-                         ir_node_label(n, lab, sizeof lab), j);
+                         ref_label(n, i, lab, sizeof lab), j);
             goto fail;
         }
         promised[j] = out[j];
@@ -373,7 +383,7 @@ static int ref_exec_node(ref_session *s, int i, int static_mode, calma_error *e)
             if (!out[j].data || !ir_tensor_same_shape(&out[j], &promised[j])) {
                 char a[256], b[256];
                 rc = err_set(e, CALMA_E_INTERNAL, "%s: output %d is %s, shape inference said %s",
-                             ir_node_label(n, lab, sizeof lab), j,
+                             ref_label(n, i, lab, sizeof lab), j,
                              ir_tensor_desc(&out[j], a, sizeof a),
                              ir_tensor_desc(&promised[j], b, sizeof b));
                 goto fail;
@@ -401,7 +411,7 @@ static int ref_exec_node(ref_session *s, int i, int static_mode, calma_error *e)
 fail_prefix:
     /* kernels may have named the node already */
     ir_node_label(n, lab, sizeof lab);
-    if (strncmp(e->msg, lab, strlen(lab))) err_prefix(e, "%s", lab);
+    if (strncmp(e->msg, lab, strlen(lab))) err_prefix(e, "%s", ref_label(n, i, lab, sizeof lab));
 fail:
     for (int j = 0; j < n->n_out; j++) ir_tensor_free(&out[j]);
     return rc;

@@ -16,8 +16,8 @@
 #define SP_MAX 3
 /* Bounds on attribute values and spatial sizes, so that the int64 arithmetic
  * below (sums and products of a few of them) cannot overflow. */
-#define SP_ATTR_MAX ((int64_t)1 << 31)
-#define SP_DIM_MAX ((int64_t)1 << 40)
+#define SP_ATTR_MAX ((int64_t)1 << 30)
+#define SP_DIM_MAX ((int64_t)1 << 31)
 
 enum { PAD_NOTSET, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER };
 

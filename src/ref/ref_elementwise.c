@@ -200,6 +200,43 @@ static int clip_run(ref_call *c) {
     return CALMA_OK;
 }
 
+/* ---- Trilu ---- */
+
+static int trilu_infer(ref_call *c) {
+    const ir_tensor *x, *k = ref_in(c, 1);
+    int rc = ref_ew_need(c, 0, &x);
+    if (rc) return rc;
+    if (x->rank < 2 || !ir_dtype_size(x->dtype))
+        return ref_ew_fail(c, CALMA_E_INVALID, "input must be a matrix or a batch of them");
+    if (k && (k->dtype != CALMA_DT_INT64 || ir_tensor_numel(k) != 1))
+        return ref_ew_fail(c, CALMA_E_INVALID, "k must be one int64");
+    ref_set_type(&c->out[0], x->dtype, x->rank, x->dims);
+    return CALMA_OK;
+}
+
+/* Keeps element (i, j) of each matrix when j - i >= k (upper) or <= k
+ * (lower); the rest are zero (outputs start zeroed). */
+static int trilu_run(ref_call *c) {
+    const ir_tensor *x = c->in[0], *kt = ref_in(c, 1);
+    int64_t k = kt ? ((const int64_t *)kt->data)[0] : 0;
+    int upper = ir_node_int(c->node, "upper", 1) != 0;
+    size_t rows = (size_t)x->dims[x->rank - 2], cols = (size_t)x->dims[x->rank - 1];
+    size_t per = rows * cols, mats = per ? ir_tensor_numel(x) / per : 0;
+    size_t es = ir_dtype_size(x->dtype);
+    const char *src = x->data;
+    char *dst = c->out[0].data;
+    for (size_t m = 0; m < mats; m++)
+        for (size_t i = 0; i < rows; i++)
+            for (size_t j = 0; j < cols; j++) {
+                int64_t d = (int64_t)j - (int64_t)i;
+                if (upper ? d >= k : d <= k) {
+                    size_t at = ((m * rows + i) * cols + j) * es;
+                    memcpy(dst + at, src + at, es);
+                }
+            }
+    return CALMA_OK;
+}
+
 const ref_op ref_ops_elementwise[] = {
     /* unary (ref_unary.c) */
     {"Sqrt", ref_ew_unary_infer, ref_ew_unary_run},
@@ -266,7 +303,12 @@ const ref_op ref_ops_elementwise[] = {
     /* others */
     {"Where", where_infer, where_run},
     {"Clip", clip_infer, clip_run},
+    {"Trilu", trilu_infer, trilu_run},
     {"Cast", ref_ew_cast_infer, ref_ew_cast_run},
     {"CastLike", ref_ew_cast_infer, ref_ew_cast_run},
+    /* quantisation (ref_quant.c) */
+    {"QuantizeLinear", ref_ew_quant_infer, ref_ew_quant_run},
+    {"DequantizeLinear", ref_ew_quant_infer, ref_ew_quant_run},
+    {"DynamicQuantizeLinear", ref_ew_dynq_infer, ref_ew_dynq_run},
     {NULL, NULL, NULL},
 };

@@ -68,6 +68,11 @@ int ref_ew_variadic_infer(ref_call *c); /* Sum, Mean, Max, Min */
 int ref_ew_variadic_run(ref_call *c);
 int ref_ew_cast_infer(ref_call *c); /* Cast, CastLike */
 int ref_ew_cast_run(ref_call *c);
+/* ref_quant.c: QuantizeLinear, DequantizeLinear; DynamicQuantizeLinear */
+int ref_ew_quant_infer(ref_call *c);
+int ref_ew_quant_run(ref_call *c);
+int ref_ew_dynq_infer(ref_call *c);
+int ref_ew_dynq_run(ref_call *c);
 /* ref_loss.c: NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss */
 int ref_ew_loss_infer(ref_call *c);
 int ref_ew_loss_run(ref_call *c);

@@ -16,7 +16,7 @@ static int need_float(ref_call *c, int i, const ir_tensor **t) {
 /* Axis attribute normalised into 0..rank-1. */
 static int get_axis(ref_call *c, int rank, int64_t dflt, int *axis) {
     int64_t a = ir_node_int(c->node, "axis", dflt);
-    if (a < -rank || a >= rank || (rank == 0 && a != 0 && a != -1))
+    if (rank == 0 ? a != 0 && a != -1 : a < -rank || a >= rank) /* a scalar is one row */
         return ref_ew_fail(c, CALMA_E_INVALID, "axis %lld is out of range for rank %d",
                            (long long)a, rank);
     *axis = rank == 0 ? 0 : (int)(a < 0 ? a + rank : a);
@@ -159,9 +159,8 @@ static int bn_infer(ref_call *c) {
 
 static int bn_run(ref_call *c) {
     const ir_tensor *x = c->in[0];
-    size_t n = (size_t)x->dims[0], chan = (size_t)x->dims[1], inner = 1, total;
+    size_t n = (size_t)x->dims[0], chan = (size_t)x->dims[1], inner = 1;
     for (int d = 2; d < x->rank; d++) inner *= (size_t)x->dims[d];
-    total = ir_tensor_numel(x);
     double eps = ir_node_float(c->node, "epsilon", 1e-5f);
     double mom = ir_node_float(c->node, "momentum", 0.9f);
     double *v = NULL, *p[4] = {NULL, NULL, NULL, NULL};
@@ -189,10 +188,19 @@ static int bn_run(ref_call *c) {
         mean = bmean;
         var = bvar;
     }
-    for (size_t i = 0; i < total && !rc; i++) {
-        size_t ch = (i / inner) % chan;
-        size_t k = pn == chan ? ch : ch * inner + i % inner; /* per-activation (spatial=0) */
-        v[i] = (v[i] - mean[k]) / sqrt(var[k] + eps) * p[0][k] + p[1][k];
+    /* parameters per channel, or per activation (spatial=0 before opset 9) */
+    int per_act = pn != chan;
+    for (size_t b = 0; b < n && !rc; b++) {
+        for (size_t ch = 0; ch < chan; ch++) {
+            double *q = v + (b * chan + ch) * inner;
+            if (per_act) {
+                for (size_t i = 0, k = ch * inner; i < inner; i++, k++)
+                    q[i] = (q[i] - mean[k]) / sqrt(var[k] + eps) * p[0][k] + p[1][k];
+            } else {
+                double m = mean[ch], sd = sqrt(var[ch] + eps), s = p[0][ch], o = p[1][ch];
+                for (size_t i = 0; i < inner; i++) q[i] = (q[i] - m) / sd * s + o;
+            }
+        }
     }
     if (!rc) rc = ref_ew_from_f64(c, &c->out[0], v);
     /* optional outputs: running statistics (training), else the inputs' own */

@@ -57,5 +57,6 @@ extern const ref_op ref_ops_norm[];        /* ref_norm.c: BatchNorm, LayerNorm, 
 extern const ref_op ref_ops_shape[];       /* ref_shape.c: Reshape, Transpose, Concat, Split, Slice, Gather, ... */
 extern const ref_op ref_ops_reduce[];      /* ref_reduce.c: ReduceMean, ReduceSum, ReduceMax, ... */
 extern const ref_op ref_ops_resize[];      /* ref_resize.c: Resize */
+extern const ref_op ref_ops_index[];       /* ref_index.c: GatherND, Scatter*, DepthToSpace, OneHot, ... */
 
 #endif

@@ -103,12 +103,12 @@ static int reduce_infer(ref_call *c) {
 
 /* Walks the input in order; o follows the output element each input
  * element folds into (ost is 0 along reduced axes). */
-#define RED_LOOP(STMT)                                                                             \
+#define RED_LOOP_T(T, SRC, STMT)                                                                   \
     do {                                                                                           \
         int64_t idx[IR_MAX_RANK] = {0};                                                            \
         size_t o = 0;                                                                              \
         for (size_t i = 0; i < n; i++) {                                                           \
-            double v = xv[i];                                                                      \
+            T v = SRC[i];                                                                          \
             STMT;                                                                                  \
             for (int d = r - 1; d >= 0; d--) {                                                     \
                 o += (size_t)ost[d];                                                               \
@@ -118,6 +118,50 @@ static int reduce_infer(ref_call *c) {
             }                                                                                      \
         }                                                                                          \
     } while (0)
+
+#define RED_LOOP(STMT) RED_LOOP_T(double, xv, STMT)
+
+/* Integer Sum, Prod, Max, Min stay in int64 (wrapping like the type),
+ * exact where a double would round above 2^53. */
+static int reduce_int(ref_call *c, red_op op, const int64_t *ost) {
+    const ir_tensor *x = c->in[0];
+    ir_tensor *y = &c->out[0];
+    int r = x->rank;
+    size_t n = ir_tensor_numel(x), no = ir_tensor_numel(y);
+    int64_t *xi = malloc(sizeof(int64_t) * (n ? n : 1));
+    uint64_t *acc = malloc(sizeof(uint64_t) * (no ? no : 1));
+    if (!xi || !acc) {
+        free(xi);
+        free(acc);
+        return ref_ew_fail(c, CALMA_E_NOMEM, "out of memory for %zu values", n);
+    }
+    ref_ew_convert(xi, CALMA_DT_INT64, x->data, x->dtype, n);
+    uint64_t init = op == R_PROD  ? 1
+                    : op == R_MAX ? (uint64_t)INT64_MIN
+                    : op == R_MIN ? (uint64_t)INT64_MAX
+                                  : 0;
+    for (size_t i = 0; i < no; i++) acc[i] = init;
+    switch (op) {
+    case R_SUM:
+        RED_LOOP_T(int64_t, xi, acc[o] += (uint64_t)v);
+        break;
+    case R_PROD:
+        RED_LOOP_T(int64_t, xi, acc[o] *= (uint64_t)v);
+        break;
+    case R_MAX:
+        RED_LOOP_T(int64_t, xi, if (v > (int64_t)acc[o]) acc[o] = (uint64_t)v);
+        break;
+    case R_MIN:
+        RED_LOOP_T(int64_t, xi, if (v < (int64_t)acc[o]) acc[o] = (uint64_t)v);
+        break;
+    default:
+        break;
+    }
+    ref_ew_convert(y->data, y->dtype, acc, CALMA_DT_INT64, no);
+    free(xi);
+    free(acc);
+    return CALMA_OK;
+}
 
 static int reduce_run(ref_call *c) {
     const ir_tensor *x = c->in[0];
@@ -134,6 +178,9 @@ static int reduce_run(ref_call *c) {
         else
             s *= x->dims[d];
     }
+    if ((ref_ew_is_signed(x->dtype) || ref_ew_is_unsigned(x->dtype)) &&
+        (op == R_SUM || op == R_PROD || op == R_MAX || op == R_MIN))
+        return reduce_int(c, op, ost);
     size_t n = ir_tensor_numel(x), no = ir_tensor_numel(y);
     double *xv;
     if ((rc = ref_ew_to_f64(c, x, &xv))) return rc;
@@ -308,6 +355,104 @@ static int cumsum_run(ref_call *c) {
     return rc;
 }
 
+/* ---- TopK ---- */
+
+static int topk_k(ref_call *c, const ir_tensor *x, int axis, int64_t *k) {
+    const ir_tensor *kt = c->in[1];
+    if (kt->dtype != CALMA_DT_INT64 || ir_tensor_numel(kt) != 1 || kt->rank > 1)
+        return ref_ew_fail(c, CALMA_E_INVALID, "K must be one int64");
+    if (!kt->data) return REF_NEED_VALUE;
+    *k = ((const int64_t *)kt->data)[0];
+    if (*k < 0 || *k > x->dims[axis])
+        return ref_ew_fail(c, CALMA_E_INVALID, "K=%lld is outside 0..%lld (axis %d)", (long long)*k,
+                           (long long)x->dims[axis], axis);
+    return CALMA_OK;
+}
+
+static int topk_axis(ref_call *c, const ir_tensor *x, int *axis) {
+    int64_t a = ir_node_int(c->node, "axis", -1);
+    if (x->rank == 0 || a < -x->rank || a >= x->rank)
+        return ref_ew_fail(c, CALMA_E_INVALID, "axis %lld is out of range for rank %d",
+                           (long long)a, x->rank);
+    *axis = (int)(a < 0 ? a + x->rank : a);
+    return CALMA_OK;
+}
+
+static int topk_infer(ref_call *c) {
+    const ir_tensor *x, *kt;
+    int rc, axis;
+    int64_t k, dims[IR_MAX_RANK];
+    if ((rc = ref_ew_need(c, 0, &x)) || (rc = ref_ew_need(c, 1, &kt))) return rc;
+    if (!numeric(x->dtype)) return ref_ew_bad_dtype(c, 0, x->dtype);
+    if ((rc = topk_axis(c, x, &axis)) || (rc = topk_k(c, x, axis, &k))) return rc;
+    memcpy(dims, x->dims, sizeof dims);
+    dims[axis] = k;
+    ref_set_type(&c->out[0], x->dtype, x->rank, dims);
+    if (c->n_out > 1) ref_set_type(&c->out[1], CALMA_DT_INT64, x->rank, dims);
+    return CALMA_OK;
+}
+
+typedef struct topk_item {
+    double v;
+    int64_t i;
+} topk_item;
+
+/* Ties keep the lower index first, as ONNX asks. */
+static int by_largest(const void *a, const void *b) {
+    const topk_item *x = a, *y = b;
+    if (x->v != y->v) return x->v > y->v ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int by_smallest(const void *a, const void *b) {
+    const topk_item *x = a, *y = b;
+    if (x->v != y->v) return x->v < y->v ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int topk_run(ref_call *c) {
+    const ir_tensor *x = c->in[0];
+    int axis, rc;
+    int64_t k;
+    if ((rc = topk_axis(c, x, &axis)) || (rc = topk_k(c, x, axis, &k))) return rc;
+    int largest = ir_node_int(c->node, "largest", 1) != 0;
+    size_t outer = 1, len = (size_t)x->dims[axis], inner = 1;
+    for (int d = 0; d < axis; d++) outer *= (size_t)x->dims[d];
+    for (int d = axis + 1; d < x->rank; d++) inner *= (size_t)x->dims[d];
+    double *xv, *yv = malloc(sizeof(double) * (outer * (size_t)k * inner + 1));
+    topk_item *items = malloc(sizeof(topk_item) * (len + 1));
+    if (!yv || !items) {
+        free(yv);
+        free(items);
+        return ref_ew_fail(c, CALMA_E_NOMEM, "out of memory sorting %zu values", len);
+    }
+    if ((rc = ref_ew_to_f64(c, x, &xv))) {
+        free(yv);
+        free(items);
+        return rc;
+    }
+    int64_t *yi = c->n_out > 1 ? c->out[1].data : NULL;
+    for (size_t o = 0; o < outer; o++) {
+        for (size_t i = 0; i < inner; i++) {
+            for (size_t j = 0; j < len; j++) {
+                items[j].v = xv[(o * len + j) * inner + i];
+                items[j].i = (int64_t)j;
+            }
+            qsort(items, len, sizeof *items, largest ? by_largest : by_smallest);
+            for (size_t j = 0; j < (size_t)k; j++) {
+                size_t at = (o * (size_t)k + j) * inner + i;
+                yv[at] = items[j].v;
+                if (yi) yi[at] = items[j].i;
+            }
+        }
+    }
+    rc = ref_ew_from_f64(c, &c->out[0], yv);
+    free(xv);
+    free(yv);
+    free(items);
+    return rc;
+}
+
 const ref_op ref_ops_reduce[] = {
     {"ReduceSum", reduce_infer, reduce_run},
     {"ReduceMean", reduce_infer, reduce_run},
@@ -322,5 +467,6 @@ const ref_op ref_ops_reduce[] = {
     {"ArgMax", arg_infer, arg_run},
     {"ArgMin", arg_infer, arg_run},
     {"CumSum", cumsum_infer, cumsum_run},
+    {"TopK", topk_infer, topk_run},
     {NULL, NULL, NULL},
 };

@@ -1,4 +1,4 @@
-/* Resize (opsets 10, 11, 13+) and Upsample (7, 9), following the ONNX
+/* Resize (opsets 10, 11, 13+), Upsample (7, 9) and GridSample (16), following the ONNX
  * reference implementation: each output coordinate maps back to a source
  * coordinate per axis, which gives a few weighted source indices (taps):
  * one for nearest, two for linear, four for cubic. The output is the sum
@@ -360,8 +360,143 @@ static int upsample_run(ref_call *c) {
     return resize_run_common(c, 1);
 }
 
+/* ---- GridSample (opset 16), following PyTorch's grid_sampler_2d, which
+ * the ONNX test data was made with ---- */
+
+enum { GS_ZEROS, GS_BORDER, GS_REFLECTION };
+
+static double gs_reflect(double x, double twice_low, double twice_high) {
+    if (twice_low == twice_high) return 0;
+    double lo = twice_low / 2, span = (twice_high - twice_low) / 2;
+    x = fabs(x - lo);
+    double extra = fmod(x, span);
+    double flips = floor(x / span);
+    return fmod(flips, 2) == 0 ? extra + lo : span - extra + lo;
+}
+
+/* Applies the padding mode to a source coordinate (border and reflection
+ * pull it inside; zeros leaves it for the bounds check). */
+static double gs_pad(double x, int64_t size, int pad, int align) {
+    if (pad == GS_BORDER) {
+        x = x < 0 ? 0 : (x > (double)(size - 1) ? (double)(size - 1) : x);
+    } else if (pad == GS_REFLECTION) {
+        x = align ? gs_reflect(x, 0, 2.0 * (double)(size - 1))
+                  : gs_reflect(x, -1, 2.0 * (double)size - 1);
+        x = x < 0 ? 0 : (x > (double)(size - 1) ? (double)(size - 1) : x);
+    }
+    return x;
+}
+
+static double gs_unnorm(double g, int64_t size, int align) {
+    return align ? (g + 1) / 2 * (double)(size - 1) : ((g + 1) * (double)size - 1) / 2;
+}
+
+static double gs_at(const ir_tensor *x, size_t plane, int64_t H, int64_t W, int64_t yy,
+                    int64_t xx) {
+    if (yy < 0 || yy >= H || xx < 0 || xx >= W) return 0;
+    return ir_tensor_get_f64(x, plane + (size_t)(yy * W + xx));
+}
+
+typedef struct gs_mode {
+    int mode, pad, align;
+} gs_mode;
+
+static int gs_attrs(ref_call *c, gs_mode *m) {
+    const char *mode = ir_node_string(c->node, "mode", "bilinear");
+    const char *pad = ir_node_string(c->node, "padding_mode", "zeros");
+    m->align = (int)ir_node_int(c->node, "align_corners", 0);
+    if (!strcmp(mode, "bilinear") || !strcmp(mode, "linear"))
+        m->mode = RS_LINEAR;
+    else if (!strcmp(mode, "nearest"))
+        m->mode = RS_NEAREST;
+    else if (!strcmp(mode, "bicubic") || !strcmp(mode, "cubic"))
+        m->mode = RS_CUBIC;
+    else
+        return err_set(c->err, CALMA_E_UNSUPPORTED, "mode '%s' is not supported", mode);
+    if (!strcmp(pad, "zeros"))
+        m->pad = GS_ZEROS;
+    else if (!strcmp(pad, "border"))
+        m->pad = GS_BORDER;
+    else if (!strcmp(pad, "reflection"))
+        m->pad = GS_REFLECTION;
+    else
+        return err_set(c->err, CALMA_E_UNSUPPORTED, "padding_mode '%s' is not supported", pad);
+    return CALMA_OK;
+}
+
+static int grid_sample_infer(ref_call *c) {
+    const ir_tensor *x = ref_in(c, 0), *grid = ref_in(c, 1);
+    if (!x || !grid) return err_set(c->err, CALMA_E_INVALID, "needs X and grid");
+    gs_mode m;
+    int rc = gs_attrs(c, &m);
+    if (rc) return rc;
+    if (x->rank != 4 || grid->rank != 4 || grid->dims[0] != x->dims[0] || grid->dims[3] != 2)
+        return err_set(c->err, CALMA_E_UNSUPPORTED,
+                       "only 2-D sampling: X [N,C,H,W] and grid [N,Hout,Wout,2]");
+    if (x->dtype != CALMA_DT_FLOAT && x->dtype != CALMA_DT_DOUBLE)
+        return err_set(c->err, CALMA_E_UNSUPPORTED, "dtype %s is not supported",
+                       ir_dtype_name(x->dtype));
+    int64_t d[4] = {x->dims[0], x->dims[1], grid->dims[1], grid->dims[2]};
+    ref_set_type(&c->out[0], x->dtype, 4, d);
+    return CALMA_OK;
+}
+
+static double gs_sample(const ir_tensor *x, size_t plane, int64_t H, int64_t W, double gx,
+                        double gy, const gs_mode *m, double a) {
+    double ix = gs_unnorm(gx, W, m->align), iy = gs_unnorm(gy, H, m->align);
+    if (m->mode == RS_CUBIC) {
+        /* taps are padded one by one, from the unpadded coordinate */
+        double fx = floor(ix), fy = floor(iy), cx[4], cy[4], acc = 0;
+        rs_cubic(ix - fx, a, cx);
+        rs_cubic(iy - fy, a, cy);
+        for (int j = 0; j < 4; j++)
+            for (int i = 0; i < 4; i++) {
+                double px = gs_pad(fx - 1 + i, W, m->pad, m->align);
+                double py = gs_pad(fy - 1 + j, H, m->pad, m->align);
+                acc += cx[i] * cy[j] * gs_at(x, plane, H, W, (int64_t)py, (int64_t)px);
+            }
+        return acc;
+    }
+    ix = gs_pad(ix, W, m->pad, m->align);
+    iy = gs_pad(iy, H, m->pad, m->align);
+    if (m->mode == RS_NEAREST)
+        return gs_at(x, plane, H, W, (int64_t)nearbyint(iy), (int64_t)nearbyint(ix));
+    double fx = floor(ix), fy = floor(iy), rx = ix - fx, ry = iy - fy;
+    int64_t x0 = (int64_t)fx, y0 = (int64_t)fy;
+    return gs_at(x, plane, H, W, y0, x0) * (1 - rx) * (1 - ry) +
+           gs_at(x, plane, H, W, y0, x0 + 1) * rx * (1 - ry) +
+           gs_at(x, plane, H, W, y0 + 1, x0) * (1 - rx) * ry +
+           gs_at(x, plane, H, W, y0 + 1, x0 + 1) * rx * ry;
+}
+
+static int grid_sample_run(ref_call *c) {
+    const ir_tensor *x = ref_in(c, 0), *grid = ref_in(c, 1);
+    ir_tensor *y = &c->out[0];
+    gs_mode m;
+    gs_attrs(c, &m);
+    int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    int64_t HO = y->dims[2], WO = y->dims[3];
+    size_t o = 0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t ch = 0; ch < C; ch++) {
+            size_t plane = (size_t)((n * C + ch) * H * W);
+            for (int64_t h = 0; h < HO; h++)
+                for (int64_t w = 0; w < WO; w++, o++) {
+                    size_t g = (size_t)(((n * HO + h) * WO + w) * 2);
+                    double gx = ir_tensor_get_f64(grid, g), gy = ir_tensor_get_f64(grid, g + 1);
+                    double v = 0;
+                    /* a NaN or huge grid value samples nothing rather than overflowing */
+                    if (fabs(gx) < 1e6 && fabs(gy) < 1e6)
+                        v = gs_sample(x, plane, H, W, gx, gy, &m, -0.75);
+                    ir_tensor_set_f64(y, o, v);
+                }
+        }
+    return CALMA_OK;
+}
+
 const ref_op ref_ops_resize[] = {
     {"Resize", resize_infer, resize_run},
     {"Upsample", upsample_infer, upsample_run},
+    {"GridSample", grid_sample_infer, grid_sample_run},
     {NULL, NULL, NULL},
 };

@@ -428,6 +428,7 @@ static int slice_plan_make(ref_call *c, slice_plan *p) {
         if (seen[a]++) return err_set(c->err, CALMA_E_INVALID, "axis %d is sliced twice", a);
         int64_t dim = x->dims[a], st = nst >= 0 ? steps[i] : 1;
         if (st == 0) return err_set(c->err, CALMA_E_INVALID, "step for axis %d is 0", a);
+        if (st == INT64_MIN) st = -INT64_MAX; /* so that -st exists; any |step| >= dim acts alike */
         int64_t s = starts[i], e = ends[i];
         if (s < 0) s += dim;
         if (e < 0) e += dim;
@@ -435,14 +436,14 @@ static int slice_plan_make(ref_call *c, slice_plan *p) {
         if (st > 0) {
             s = s < 0 ? 0 : (s > dim ? dim : s);
             e = e < 0 ? 0 : (e > dim ? dim : e);
-            len = e > s ? (e - s + st - 1) / st : 0;
+            len = e > s ? 1 + (e - s - 1) / st : 0;
         } else {
             s = s < 0 ? 0 : (s > dim - 1 ? dim - 1 : s);
             e = e < -1 ? -1 : (e > dim - 1 ? dim - 1 : e);
-            len = s > e ? (s - e + (-st) - 1) / (-st) : 0;
+            len = s > e ? 1 + (s - e - 1) / (-st) : 0;
         }
         p->start[a] = s;
-        p->step[a] = st;
+        p->step[a] = len > 1 ? st : 1; /* a huge step times a stride could overflow */
         p->len[a] = len;
     }
     return CALMA_OK;
@@ -814,8 +815,11 @@ static int pad_plan_make(ref_call *c, pad_plan *p) {
         p->after[a] = pads[i + nax];
     }
     for (int d = 0; d < r; d++) {
-        if (x->dims[d] + p->before[d] + p->after[d] < 0)
-            return err_set(c->err, CALMA_E_INVALID, "pads make dimension %d negative", d);
+        int64_t sum;
+        if (__builtin_add_overflow(x->dims[d], p->before[d], &sum) ||
+            __builtin_add_overflow(sum, p->after[d], &sum) || sum < 0)
+            return err_set(c->err, CALMA_E_INVALID, "pads make dimension %d negative or overflow",
+                           d);
         if (p->mode && x->dims[d] == 0 && (p->before[d] > 0 || p->after[d] > 0))
             return err_set(c->err, CALMA_E_INVALID, "cannot pad empty dimension %d in mode '%s'", d,
                            mode);
@@ -972,6 +976,9 @@ static int tile_run(ref_call *c) {
 
 /* ---- Range ---- */
 
+/* More elements than any machine here holds: refuse before allocating. */
+#define RANGE_MAX 1099511627776.0
+
 static int range_infer(ref_call *c) {
     for (int i = 0; i < 3; i++) {
         int rc = need(c, i);
@@ -991,13 +998,16 @@ static int range_infer(ref_call *c) {
                dd = ir_tensor_get_f64(d, 0);
         if (dd == 0) return err_set(c->err, CALMA_E_INVALID, "delta is 0");
         double k = ceil((b - a) / dd);
-        if (!(k < 1e12)) k = k > 0 ? 1e12 : 0;
+        if (isnan(k) || k > RANGE_MAX)
+            return err_set(c->err, CALMA_E_INVALID, "the range has %g elements, too many", k);
         n = k > 0 ? (int64_t)k : 0;
     } else {
         int64_t a = ir_tensor_get_i64(s, 0), b = ir_tensor_get_i64(l, 0),
                 dd = ir_tensor_get_i64(d, 0);
         if (dd == 0) return err_set(c->err, CALMA_E_INVALID, "delta is 0");
         double k = ceil(((double)b - (double)a) / (double)dd);
+        if (k > RANGE_MAX)
+            return err_set(c->err, CALMA_E_INVALID, "the range has %g elements, too many", k);
         n = k > 0 ? (int64_t)k : 0;
     }
     ref_set_type(&c->out[0], dt, 1, &n);
@@ -1019,7 +1029,13 @@ static int range_run(ref_call *c) {
         }
     } else {
         int64_t a = ir_tensor_get_i64(s, 0), dd = ir_tensor_get_i64(d, 0);
-        for (size_t i = 0; i < n; i++) ir_tensor_set_f64(y, i, (double)(a + (int64_t)i * dd));
+        for (size_t i = 0; i < n; i++) {
+            int64_t v = a + (int64_t)i * dd;
+            if (y->dtype == CALMA_DT_INT64)
+                ((int64_t *)y->data)[i] = v;
+            else
+                ir_tensor_set_f64(y, i, (double)v);
+        }
     }
     return CALMA_OK;
 }

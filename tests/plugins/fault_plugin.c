@@ -26,8 +26,10 @@ enum fault {
     FAULT_UNSUPPORTED
 };
 
-/* How long FAULT_SLOW's every inference takes: longer than the tests'
- * --max-time, shorter than their silence limit (--load-timeout). */
+/* How long FAULT_SLOW's every inference takes. A trial makes at least three
+ * (first, warm-up, one sample), so 4.5 s: past the tests' 4 s --timeout,
+ * while each gap between protocol lines stays under their 3 s silence
+ * limit (--load-timeout). */
 #define FAULT_SLOW_S 1.5
 
 typedef struct fault_state {

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io/npy.h"
+
 typedef struct env {
     char dir[256]; /* the cwd of every calma run: must stay empty */
     char err[8192];
@@ -147,6 +149,26 @@ static void test_bad_plugin(void **state) {
                    (const char *[]){"--plugin", "/no/such/plugin.so", NULL});
 }
 
+static void test_bad_inputs(void **state) {
+    env *e = *state;
+    char path[300];
+    snprintf(path, sizeof path, "%s.x.npy", e->dir);
+    ir_tensor t = {0};
+    calma_error err = {0};
+    int64_t dims[] = {1, 4};
+    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, 2, dims, &err), CALMA_OK);
+    assert_int_equal(npy_write(path, &t, &err), CALMA_OK);
+    ir_tensor_free(&t);
+    char arg[400];
+    snprintf(arg, sizeof arg, "input=%s", path);
+    expect_refused(e, "float32[1,4]", (const char *[]){"--input", arg, NULL});
+    snprintf(arg, sizeof arg, "nosuch=%s", path);
+    expect_refused(e, "no input called 'nosuch'", (const char *[]){"--input", arg, NULL});
+    unlink(path);
+    expect_refused(e, "no such file", (const char *[]){"--input", "input=/no/such.npy", NULL});
+    expect_refused(e, "NAME=FILE", (const char *[]){"--input", "justafile.npy", NULL});
+}
+
 static void test_unwritable_run_dir(void **state) {
     env *e = *state;
     /* /proc refuses new folders even to root. */
@@ -181,6 +203,7 @@ static void test_bad_flags(void **state) {
     expect_refused(e, "--timeout", (const char *[]){"--timeout", "soon", NULL});
     expect_refused(e, "--memory-limit", (const char *[]){"--memory-limit", "lots", NULL});
     expect_refused(e, "needs a value", (const char *[]){"--batch", NULL});
+    expect_refused(e, "/no/such/dir", (const char *[]){"--output", "/no/such/dir/r.json", NULL});
 }
 
 int main(void) {
@@ -190,6 +213,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bad_batch_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_plugin, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_inputs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_run_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_not_a_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_flags, setup, teardown),

@@ -76,7 +76,7 @@ static void test_ok_summary(void **state) {
     expect(f, "float32[1,3,224,224]");
     expect(f, "generated (seed 0)");
     expect(f, "ran");
-    expect(f, " ms");
+    expect(f, "ran     the oracle in ");
     expect(f, "float32[1,10]");
     expect(f, "min ");
     expect(f, "max ");
@@ -196,6 +196,18 @@ static void test_missing_and_unknown(void **state) {
     expect(f, "mobilenet_v2");
     assert_int_equal(calma(f, "run simple --inputs-dir %s/nodir", f->dir), 2);
     expect(f, "input_0.pb");
+    /* a directory and a file that is not .npy, as input and as model */
+    assert_int_equal(calma(f, "run simple --input input=%s", f->dir), 2);
+    char junk[128];
+    snprintf(junk, sizeof junk, "%s/junk.npy", f->dir);
+    FILE *j = fopen(junk, "w");
+    assert_non_null(j);
+    fputs("not numpy at all", j);
+    fclose(j);
+    assert_int_equal(calma(f, "run simple --input %s", junk), 2);
+    expect(f, "junk.npy");
+    assert_int_equal(calma(f, "run %s", junk), 2);
+    expect(f, "junk.npy");
     assert_int_equal(calma(f, "run"), 2);
     assert_int_equal(calma(f, "run simple --bogus"), 2);
     expect(f, "--bogus");

@@ -295,7 +295,7 @@ static void test_corruptions(void **state) {
         assert_null(t.data);
     }
     for (size_t i = 0; i < 64; i++) {
-        for (int val = 0; val < 256; val += 17) {
+        for (int val = 0; val < 256; val += 51) {
             memcpy(mut, buf, n);
             mut[i] = (uint8_t)val;
             write_file(f->path, mut, n);

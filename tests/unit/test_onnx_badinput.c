@@ -377,7 +377,7 @@ static void test_mutations(void **state) {
     char *p = tu_path(&f->a, f->dir, "mut.onnx");
     uint64_t seed = 0x9e3779b97f4a7c15ull;
     int ok = 0, refused = 0;
-    for (int iter = 0; iter < 3000; iter++) {
+    for (int iter = 0; iter < 1000; iter++) {
         memcpy(buf, good, len);
         int flips = 1 + iter % 3;
         for (int k = 0; k < flips; k++) {
@@ -402,7 +402,7 @@ static void test_mutations(void **state) {
         }
         ir_graph_free(g);
     }
-    assert_true(refused > 100);
+    assert_true(refused > 50);
     print_message("mutations: %d loaded, %d refused\n", ok, refused);
     free(buf);
     free(good);

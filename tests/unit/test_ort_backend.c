@@ -131,6 +131,7 @@ static void test_node_dtypes(void **state) {
     node_case("test_cast_FLOAT16_to_DOUBLE", 1, 1);      /* float16 in, double out */
     node_case("test_quantizelinear", 3, 1);              /* uint8 out */
     node_case("test_matmulinteger", 4, 1);               /* uint8 in, int32 out */
+    node_case("test_mod_mixed_sign_int8", 2, 1);         /* int8 */
     node_case("test_gather_0", 2, 1);                    /* int64 indices */
     node_case("test_split_equal_parts_1d", 1, 3);        /* several outputs */
     node_case("test_where_example", 3, 1);               /* bool, float, float */
@@ -349,6 +350,32 @@ static void test_missing_library(void **state) {
     }
 }
 
+/* A file that is not a library, and a library that is not ONNX Runtime:
+ * unavailable with the loader's reason, never a crash. */
+static void test_wrong_library(void **state) {
+    (void)state;
+    static const char *const paths[] = {"/etc/passwd", "libm.so.6"};
+    const calma_conversion *c = conv("ORT_CPU");
+    char *old = getenv(ORTBE_ENV_LIBRARY) ? strdup(getenv(ORTBE_ENV_LIBRARY)) : NULL;
+    for (int i = 0; i < 2; i++) {
+        setenv(ORTBE_ENV_LIBRARY, paths[i], 1);
+        calma_error e = {0};
+        assert_int_equal(c->backend->probe(c, &e), CALMA_E_UNAVAILABLE);
+        if (strstr(e.msg, "without the ONNX Runtime headers")) continue;
+        if (i == 0)
+            assert_non_null(strstr(e.msg, "/etc/passwd"));
+        else
+            assert_non_null(strstr(e.msg, "OrtGetApiBase"));
+        assert_null(c->backend->version());
+    }
+    if (old) {
+        setenv(ORTBE_ENV_LIBRARY, old, 1);
+        free(old);
+    } else {
+        unsetenv(ORTBE_ENV_LIBRARY);
+    }
+}
+
 static void test_cuda_unavailable_here(void **state) {
     (void)state;
     NEED_ORT();
@@ -399,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_missing_library),
+        cmocka_unit_test(test_wrong_library),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_cuda_unavailable_here),
         cmocka_unit_test(test_node_dtypes),

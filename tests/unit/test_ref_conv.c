@@ -438,6 +438,44 @@ static void test_convtranspose_hand(void **state) {
     ir_tensor_free(&w);
 }
 
+/* 1-D [0,1,2], kernel [1,1,1], stride 2: the full result is
+ * [0,0,1,1,3,2,2]; output_padding appends, auto_pad SAME crops to 6. */
+static void test_convtranspose_1d_modes(void **state) {
+    (void)state;
+    struct {
+        const char *attr, *auto_pad;
+        int64_t n;
+        double want[8];
+    } cases[] = {
+        {"output_padding", NULL, 8, {0, 0, 1, 1, 3, 2, 2, 0}},
+        {NULL, "SAME_UPPER", 6, {0, 0, 1, 1, 3, 2}},
+        {NULL, "SAME_LOWER", 6, {0, 1, 1, 3, 2, 2}},
+        {NULL, "VALID", 7, {0, 0, 1, 1, 3, 2, 2}},
+    };
+    ir_tensor x, w;
+    make_tensor(&x, CALMA_DT_FLOAT, 3, (int64_t[]){1, 1, 3});
+    make_tensor(&w, CALMA_DT_FLOAT, 3, (int64_t[]){1, 1, 3});
+    fill_iota(&x);
+    fill_const(&w, 1.0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        calma_error e = {0};
+        ir_tensor y = {0};
+        ir_graph *g = ir_graph_new();
+        ir_node *n = make_node(g, "ConvTranspose", 2);
+        ir_node_set_ints(n, "strides", (int64_t[]){2}, 1);
+        if (cases[i].attr) ir_node_set_ints(n, cases[i].attr, (int64_t[]){1}, 1);
+        if (cases[i].auto_pad) ir_node_set_string(n, "auto_pad", cases[i].auto_pad);
+        int st = call(n, &x, &w, NULL, &y, &e);
+        if (st) fail_msg("case %zu: %s", i, e.msg);
+        assert_int_equal(y.dims[2], cases[i].n);
+        expect_values(&y, cases[i].want, (size_t)cases[i].n);
+        ir_tensor_free(&y);
+        ir_graph_free(g);
+    }
+    ir_tensor_free(&x);
+    ir_tensor_free(&w);
+}
+
 /* ConvTranspose is the adjoint of Conv: <conv(x), v> == <x, convT(v)>
  * for matching strides, pads, dilations and groups. */
 static void test_convtranspose_adjoint(void **state) {
@@ -593,9 +631,13 @@ static void test_conv_infer_unknown(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_conv_basic_padding),    cmocka_unit_test(test_conv_strides_autopad),
-        cmocka_unit_test(test_conv_vs_naive),         cmocka_unit_test(test_convtranspose_hand),
-        cmocka_unit_test(test_convtranspose_adjoint), cmocka_unit_test(test_conv_errors),
+        cmocka_unit_test(test_conv_basic_padding),
+        cmocka_unit_test(test_conv_strides_autopad),
+        cmocka_unit_test(test_conv_vs_naive),
+        cmocka_unit_test(test_convtranspose_hand),
+        cmocka_unit_test(test_convtranspose_1d_modes),
+        cmocka_unit_test(test_convtranspose_adjoint),
+        cmocka_unit_test(test_conv_errors),
         cmocka_unit_test(test_conv_infer_unknown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

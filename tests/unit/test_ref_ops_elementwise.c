@@ -55,6 +55,65 @@ static void test_add_broadcast(void **state) {
     ht_free(t);
 }
 
+/* The merged-dimension iteration against a naive per-element index walk,
+ * over random shape pairs of rank 0..5 with dims 1..3 (fixed seed). */
+static void test_broadcast_random(void **state) {
+    (void)state;
+    unsigned seed = 12345;
+    for (int iter = 0; iter < 300; iter++) {
+        int64_t da[5], db[5], dout[5];
+        int ra = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 6;
+        int rb = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 6;
+        int r = ra > rb ? ra : rb;
+        for (int d = 0; d < r; d++) {
+            int64_t v = 1 + (int64_t)(((seed = seed * 1103515245u + 12345u) >> 16) % 3);
+            dout[d] = v;
+            int ia = d - (r - ra), ib = d - (r - rb);
+            unsigned coin = (seed = seed * 1103515245u + 12345u) >> 16;
+            if (ia >= 0) da[ia] = coin & 1 ? v : 1;
+            if (ib >= 0) db[ib] = coin & 2 ? v : 1;
+            dout[d] = (ia >= 0 && da[ia] > 1) || (ib >= 0 && db[ib] > 1) ? v : 1;
+        }
+        ht *t = ht_new("Sub", 2, 1, 14);
+        ht_in(t, 0, CALMA_DT_INT32, ra, da, NULL);
+        ht_in(t, 1, CALMA_DT_INT32, rb, db, NULL);
+        for (size_t k = 0; k < ir_tensor_numel(&t->in[0]); k++)
+            ((int32_t *)t->in[0].data)[k] = (int32_t)(k * 1000);
+        for (size_t k = 0; k < ir_tensor_numel(&t->in[1]); k++)
+            ((int32_t *)t->in[1].data)[k] = (int32_t)k;
+        assert_int_equal(ht_run(t), CALMA_OK);
+        ht_shape(t, 0, CALMA_DT_INT32, r, dout);
+        size_t n = ir_tensor_numel(&t->out[0]);
+        for (size_t o = 0; o < n; o++) {
+            /* unravel o, then ravel into each input with size-1 dims pinned */
+            size_t rem = o, ia = 0, ib = 0, sa = 1, sb = 1;
+            for (int d = r - 1; d >= 0; d--) {
+                size_t i = rem % (size_t)dout[d];
+                rem /= (size_t)dout[d];
+                int xa = d - (r - ra), xb = d - (r - rb);
+                if (xa >= 0) {
+                    ia += (da[xa] == 1 ? 0 : i) * sa;
+                    sa *= (size_t)da[xa];
+                }
+                if (xb >= 0) {
+                    ib += (db[xb] == 1 ? 0 : i) * sb;
+                    sb *= (size_t)db[xb];
+                }
+            }
+            int32_t want = (int32_t)(ia * 1000) - (int32_t)ib;
+            if (((int32_t *)t->out[0].data)[o] != want) {
+                char a[96], b[96];
+                print_error("%s - %s element %zu: got %d want %d\n",
+                            ir_tensor_desc(&t->in[0], a, sizeof a),
+                            ir_tensor_desc(&t->in[1], b, sizeof b), o,
+                            ((int32_t *)t->out[0].data)[o], want);
+                fail();
+            }
+        }
+        ht_free(t);
+    }
+}
+
 static void test_integer_division_and_mod(void **state) {
     (void)state;
     double a[6] = {-7, 7, -7, 7, 5, INT32_MIN}, b[6] = {2, -2, 3, 3, 0, -1};
@@ -398,6 +457,56 @@ static void test_cast(void **state) {
     ht_free(t);
 }
 
+static void test_quantize(void **state) {
+    (void)state;
+    /* half to even, then saturation */
+    ht *t = ht_new("QuantizeLinear", 3, 1, 13);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){5}, (double[]){1, 3, -2, 1000, -1000});
+    ht_in(t, 1, CALMA_DT_FLOAT, 0, NULL, (double[]){2});
+    ht_in(t, 2, CALMA_DT_INT8, 0, NULL, (double[]){1});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_INT8, 1, (int64_t[]){5});
+    ht_expect(t, 0, 5, (double[]){1, 3, 0, 127, -128}, 0);
+    ht_free(t);
+
+    /* per-axis dequantisation along axis 1 */
+    t = ht_new("DequantizeLinear", 3, 1, 13);
+    ht_in(t, 0, CALMA_DT_UINT8, 2, (int64_t[]){2, 2}, (double[]){10, 10, 20, 20});
+    ht_in(t, 1, CALMA_DT_FLOAT, 1, (int64_t[]){2}, (double[]){0.5, 2});
+    ht_in(t, 2, CALMA_DT_UINT8, 1, (int64_t[]){2}, (double[]){0, 10});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){2, 2});
+    ht_expect(t, 0, 4, (double[]){5, 0, 10, 20}, 0);
+    ht_free(t);
+
+    t = ht_new("DynamicQuantizeLinear", 1, 3, 11);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){3}, (double[]){0, 2, -0.55});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    float scale = 2.55f / 255.0f;
+    ht_expect(t, 1, 1, (double[]){scale}, 1e-7);
+    ht_expect(t, 2, 1, (double[]){55}, 0);
+    ht_expect(t, 0, 3, (double[]){55, 255, 0}, 0);
+    ht_free(t);
+}
+
+static void test_trilu(void **state) {
+    (void)state;
+    double x[6] = {1, 2, 3, 4, 5, 6}; /* [2,3] */
+    ht *t = ht_new("Trilu", 1, 1, 14);
+    ht_in(t, 0, CALMA_DT_INT64, 2, (int64_t[]){2, 3}, x);
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 6, (double[]){1, 2, 3, 0, 5, 6}, 0);
+    ht_free(t);
+
+    t = ht_new("Trilu", 2, 1, 14);
+    ir_node_set_int(t->node, "upper", 0);
+    ht_in(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){2, 3}, x);
+    ht_in(t, 1, CALMA_DT_INT64, 0, NULL, (double[]){-1});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 6, (double[]){0, 0, 0, 4, 0, 0}, 0);
+    ht_free(t);
+}
+
 static void test_errors(void **state) {
     (void)state;
     ht *t = ht_new("Add", 2, 1, 14);
@@ -457,11 +566,19 @@ static void test_speed(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_add_broadcast), cmocka_unit_test(test_integer_division_and_mod),
-        cmocka_unit_test(test_pow),           cmocka_unit_test(test_compare_and_logic),
-        cmocka_unit_test(test_variadic),      cmocka_unit_test(test_where_and_prelu),
-        cmocka_unit_test(test_unary),         cmocka_unit_test(test_clip),
-        cmocka_unit_test(test_cast),          cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_add_broadcast),
+        cmocka_unit_test(test_broadcast_random),
+        cmocka_unit_test(test_integer_division_and_mod),
+        cmocka_unit_test(test_pow),
+        cmocka_unit_test(test_compare_and_logic),
+        cmocka_unit_test(test_variadic),
+        cmocka_unit_test(test_where_and_prelu),
+        cmocka_unit_test(test_unary),
+        cmocka_unit_test(test_clip),
+        cmocka_unit_test(test_cast),
+        cmocka_unit_test(test_quantize),
+        cmocka_unit_test(test_trilu),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_speed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -146,12 +146,65 @@ static void test_instance_lp_mvn(void **state) {
     ht_free(t);
 }
 
+static void test_lrn(void **state) {
+    (void)state;
+    /* size 3 over 2 channels at one pixel: both windows hold both channels */
+    ht *t = ht_new("LRN", 1, 1, 13);
+    ir_node_set_int(t->node, "size", 3);
+    ir_node_set_float(t->node, "alpha", 0.3f);
+    ht_in(t, 0, CALMA_DT_FLOAT, 4, (int64_t[]){1, 2, 1, 1}, (double[]){1, 2});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    double den = pow(1 + (double)0.3f / 3 * 5, 0.75);
+    ht_expect(t, 0, 2, (double[]){1 / den, 2 / den}, 1e-6);
+    ht_free(t);
+}
+
+static void test_losses(void **state) {
+    (void)state;
+    /* scores [2,3] (already log-probabilities for NLL), targets {2, 0} */
+    double x[6] = {-1, -2, -3, -4, -5, -6};
+    ht *t = ht_new("NegativeLogLikelihoodLoss", 2, 1, 13);
+    ht_in(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){2, 3}, x);
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){2}, (double[]){2, 0});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_FLOAT, 0, NULL);
+    ht_expect(t, 0, 1, (double[]){(3 + 4) / 2.0}, 1e-7);
+    ht_free(t);
+
+    /* weights and an ignored target: mean over the weights that count */
+    t = ht_new("NegativeLogLikelihoodLoss", 3, 1, 13);
+    ir_node_set_int(t->node, "ignore_index", 0);
+    ht_in(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){2, 3}, x);
+    ht_in(t, 1, CALMA_DT_INT32, 1, (int64_t[]){2}, (double[]){2, 0});
+    ht_in(t, 2, CALMA_DT_FLOAT, 1, (int64_t[]){3}, (double[]){1, 1, 0.5});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 1, (double[]){3 * 0.5 / 0.5}, 1e-7);
+    ht_free(t);
+
+    t = ht_new("NegativeLogLikelihoodLoss", 2, 1, 13);
+    ir_node_set_string(t->node, "reduction", "none");
+    ht_in(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){2, 3}, x);
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){2}, (double[]){1, 7}); /* 7: no such class */
+    assert_int_equal(ht_run(t), CALMA_E_INVALID);
+    assert_non_null(strstr(t->err.msg, "target 7"));
+    ht_free(t);
+
+    /* softmax cross entropy with the log_prob output */
+    t = ht_new("SoftmaxCrossEntropyLoss", 2, 2, 13);
+    ir_node_set_string(t->node, "reduction", "sum");
+    ht_in(t, 0, CALMA_DT_DOUBLE, 2, (int64_t[]){1, 2}, (double[]){0, 0});
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){1}, (double[]){1});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 1, (double[]){log(2.0)}, 1e-12);
+    ht_expect(t, 1, 2, (double[]){-log(2.0), -log(2.0)}, 1e-12);
+    ht_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_softmax_axes),
-        cmocka_unit_test(test_batchnorm),
-        cmocka_unit_test(test_layernorm),
-        cmocka_unit_test(test_instance_lp_mvn),
+        cmocka_unit_test(test_softmax_axes), cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_layernorm),    cmocka_unit_test(test_instance_lp_mvn),
+        cmocka_unit_test(test_lrn),          cmocka_unit_test(test_losses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,6 +127,23 @@ static void test_reduce_kinds(void **state) {
     ht_expect(t, 0, 1, (double[]){(double)0.1f}, 1e-9);
     ht_free(t);
 
+    /* int64 sums stay exact above 2^53 */
+    t = ht_new("ReduceSum", 1, 1, 11);
+    ht_in(t, 0, CALMA_DT_INT64, 1, (int64_t[]){2}, NULL);
+    ((int64_t *)t->in[0].data)[0] = ((int64_t)1 << 60) + 1;
+    ((int64_t *)t->in[0].data)[1] = 1;
+    assert_int_equal(ht_run(t), CALMA_OK);
+    assert_true(((int64_t *)t->out[0].data)[0] == ((int64_t)1 << 60) + 2);
+    ht_free(t);
+
+    t = ht_new("ReduceProd", 1, 1, 11);
+    ht_in(t, 0, CALMA_DT_UINT8, 2, (int64_t[]){2, 2}, (double[]){2, 3, 4, 5});
+    ir_node_set_ints(t->node, "axes", (int64_t[]){0}, 1);
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_UINT8, 2, (int64_t[]){1, 2});
+    ht_expect(t, 0, 2, (double[]){8, 15}, 0);
+    ht_free(t);
+
     t = ht_new("ReduceMax", 1, 1, 13);
     ht_in(t, 0, CALMA_DT_INT32, 2, (int64_t[]){2, 3}, (double[]){-5, 9, 2, 4, -8, 1});
     ir_node_set_ints(t->node, "axes", (int64_t[]){1}, 1);
@@ -172,11 +189,68 @@ static void test_argmax(void **state) {
     ht_free(t);
 }
 
+static void test_cumsum(void **state) {
+    (void)state;
+    ht *t = ht_new("CumSum", 2, 1, 14);
+    ht_in(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){2, 3}, (double[]){1, 2, 3, 4, 5, 6});
+    ht_in(t, 1, CALMA_DT_INT32, 0, NULL, (double[]){1});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 6, (double[]){1, 3, 6, 4, 9, 15}, 0);
+    ht_free(t);
+
+    t = ht_new("CumSum", 2, 1, 14); /* axis 0, exclusive and reversed */
+    ir_node_set_int(t->node, "exclusive", 1);
+    ir_node_set_int(t->node, "reverse", 1);
+    ht_in(t, 0, CALMA_DT_INT64, 2, (int64_t[]){3, 1}, (double[]){1, 2, 3});
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){1}, (double[]){-2});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 3, (double[]){5, 3, 0}, 0);
+    ht_free(t);
+
+    t = ht_new("CumSum", 2, 1, 14);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){3}, NULL);
+    ht_in(t, 1, CALMA_DT_INT64, 0, NULL, (double[]){1});
+    assert_int_equal(ht_run(t), CALMA_E_INVALID);
+    assert_non_null(strstr(t->err.msg, "axis 1"));
+    ht_free(t);
+}
+
+static void test_topk(void **state) {
+    (void)state;
+    ht *t = ht_new("TopK", 2, 2, 11);
+    ht_in(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){2, 4}, (double[]){1, 4, 4, 2, 0, -1, 5, 3});
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){1}, (double[]){2});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_FLOAT, 2, (int64_t[]){2, 2});
+    ht_expect(t, 0, 4, (double[]){4, 4, 5, 3}, 0);
+    ht_expect(t, 1, 4, (double[]){1, 2, 2, 3}, 0); /* ties: lower index first */
+    ht_free(t);
+
+    t = ht_new("TopK", 2, 2, 11);
+    ir_node_set_int(t->node, "largest", 0);
+    ir_node_set_int(t->node, "axis", 0);
+    ht_in(t, 0, CALMA_DT_INT64, 2, (int64_t[]){3, 1}, (double[]){7, -3, 5});
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){1}, (double[]){1});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_expect(t, 0, 1, (double[]){-3}, 0);
+    ht_expect(t, 1, 1, (double[]){1}, 0);
+    ht_free(t);
+
+    t = ht_new("TopK", 2, 2, 11);
+    ht_in(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){3}, NULL);
+    ht_in(t, 1, CALMA_DT_INT64, 1, (int64_t[]){1}, (double[]){4});
+    assert_int_equal(ht_run(t), CALMA_E_INVALID);
+    assert_non_null(strstr(t->err.msg, "K=4"));
+    ht_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reduce_sum_axes),
         cmocka_unit_test(test_reduce_kinds),
         cmocka_unit_test(test_argmax),
+        cmocka_unit_test(test_cumsum),
+        cmocka_unit_test(test_topk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -300,6 +300,179 @@ static void test_small_layout_unsupported(void **st) {
     ir_graph_free(g);
 }
 
+/* A classifier reading a flattened 3x3 feature map (VGG's pattern): the
+ * bytes stay NHWC and the Gemm's weights are permuted instead. */
+static ir_graph *flatten_graph(int relu_after_flatten) {
+    ir_graph *g = ir_graph_new();
+    ir_graph_set_opset(g, "", 17);
+    ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 4, (int64_t[]){2, 3, 5, 5}, NULL);
+    init_f(g, "w", 4, (int64_t[]){4, 3, 3, 3}, -0.5f, 0.5f, 50);
+    ir_node *n = add(g, "Conv", "conv", "x,w", "a");
+    ir_node_set_ints(n, "strides", (int64_t[]){2, 2}, 2);
+    ir_node_set_ints(n, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    add(g, "Flatten", "flatten", "a", "f");
+    const char *fc_in = "f";
+    if (relu_after_flatten) {
+        add(g, "Relu", "relu_flat", "f", "fr");
+        fc_in = "fr";
+    }
+    init_f(g, "fw", 2, (int64_t[]){7, 36}, -0.5f, 0.5f, 51);
+    char ins[32];
+    snprintf(ins, sizeof ins, "%s,fw", fc_in);
+    n = add(g, "Gemm", "fc", ins, "y");
+    ir_node_set_int(n, "transB", 1);
+    init_f(g, "mw", 2, (int64_t[]){36, 3}, -0.5f, 0.5f, 52);
+    snprintf(ins, sizeof ins, "%s,mw", fc_in);
+    add(g, "MatMul", "mm", ins, "z");
+    ir_graph_add_output(g, "y", CALMA_DT_FLOAT, 2, (int64_t[]){2, 7}, NULL);
+    ir_graph_add_output(g, "z", CALMA_DT_FLOAT, 2, (int64_t[]){2, 3}, NULL);
+    sort_or_fail(g);
+    return g;
+}
+
+static void test_small_flatten_nhwc_into_gemm(void **st) {
+    (void)st;
+    NEED_XNN();
+    ir_graph *g = flatten_graph(0);
+    run_and_check(g, 1, 1, "flatten_graph");
+    ir_graph_free(g);
+    g = flatten_graph(1);
+    const char *needles[] = {"op 'Relu' (node 'relu_flat')", "flattens an NHWC feature map", NULL};
+    expect_unsupported(g, needles);
+    ir_graph_free(g);
+}
+
+/* Bilinear Resize in its three coordinate modes, ReduceMean as a global
+ * pool (keepdims 1 and 0), Sum. */
+static ir_graph *spatial_graph(void) {
+    ir_graph *g = ir_graph_new();
+    ir_graph_set_opset(g, "", 17);
+    ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 4, (int64_t[]){2, 3, 5, 6}, NULL);
+    init_f(g, "w", 4, (int64_t[]){4, 3, 1, 1}, -1.0f, 1.0f, 60);
+    add(g, "Conv", "conv", "x,w", "a");
+    ir_tensor t = {0};
+    calma_error e = {0};
+    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, 1, (int64_t[]){4}, &e), CALMA_OK);
+    memcpy(t.data, (float[]){1, 1, 2, 2}, 4 * sizeof(float));
+    ir_graph_add_initializer(g, "x2", &t);
+    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, 1, (int64_t[]){4}, &e), CALMA_OK);
+    memcpy(t.data, (float[]){1, 1, 2, 1.5f}, 4 * sizeof(float));
+    ir_graph_add_initializer(g, "x15", &t);
+    init_i64(g, "sz", 4, (int64_t[]){2, 4, 7, 9});
+    ir_node *n = add(g, "Resize", "up_half", "a,,x2", "r1");
+    ir_node_set_string(n, "mode", "linear");
+    n = add(g, "Resize", "up_corners", "a,,,sz", "r2");
+    ir_node_set_string(n, "mode", "linear");
+    ir_node_set_string(n, "coordinate_transformation_mode", "align_corners");
+    n = add(g, "Resize", "up_asym", "a,,x15", "r3");
+    ir_node_set_string(n, "mode", "linear");
+    ir_node_set_string(n, "coordinate_transformation_mode", "asymmetric");
+    n = add(g, "ReduceMean", "mean_keep", "r1", "m1");
+    ir_node_set_ints(n, "axes", (int64_t[]){2, 3}, 2);
+    n = add(g, "ReduceMean", "mean_flat", "r3", "m2");
+    ir_node_set_ints(n, "axes", (int64_t[]){-1, -2}, 2);
+    ir_node_set_int(n, "keepdims", 0);
+    add(g, "Sum", "sum", "m1,m1", "s");
+    ir_graph_add_output(g, "r1", CALMA_DT_FLOAT, -1, NULL, NULL);
+    ir_graph_add_output(g, "r2", CALMA_DT_FLOAT, -1, NULL, NULL);
+    ir_graph_add_output(g, "r3", CALMA_DT_FLOAT, -1, NULL, NULL);
+    ir_graph_add_output(g, "s", CALMA_DT_FLOAT, -1, NULL, NULL);
+    ir_graph_add_output(g, "m2", CALMA_DT_FLOAT, -1, NULL, NULL);
+    sort_or_fail(g);
+    return g;
+}
+
+static void test_small_resize_and_mean(void **st) {
+    (void)st;
+    NEED_XNN();
+    ir_graph *g = spatial_graph();
+    run_and_check(g, 1, 1, "spatial_graph");
+    ir_graph_free(g);
+}
+
+/* Loads g with the declared shapes of its inputs and outputs (no oracle:
+ * these graphs are broken on purpose) and returns load's status. */
+static int load_only(const ir_graph *g, calma_error *e) {
+    calma_tensor ti[MAX_T], to[MAX_T];
+    assert_true(g->n_inputs <= MAX_T && g->n_outputs <= MAX_T);
+    for (int i = 0; i < g->n_inputs; i++) {
+        const ir_value *v = &g->values[g->inputs[i]];
+        ti[i] = (calma_tensor){.name = v->name, .dtype = v->dtype, .rank = v->rank};
+        memcpy(ti[i].dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
+    }
+    for (int k = 0; k < g->n_outputs; k++) {
+        const ir_value *v = &g->values[g->outputs[k]];
+        to[k] = (calma_tensor){.name = v->name, .dtype = v->dtype, .rank = v->rank};
+        memcpy(to[k].dims, v->dims, sizeof(int64_t) * (size_t)(v->rank > 0 ? v->rank : 0));
+    }
+    calma_model m = {.graph = g,
+                     .n_inputs = g->n_inputs,
+                     .inputs = ti,
+                     .n_outputs = g->n_outputs,
+                     .outputs = to};
+    calma_trial_config cfg = {.batch = 1, .threads = 1, .options = ""};
+    void *state = NULL;
+    int rc = xnn()->backend->load(xnn(), &m, &cfg, &state, e);
+    if (!rc) rc = xnn()->backend->convert(state, e);
+    xnn()->backend->release(state);
+    return rc;
+}
+
+static ir_graph *one_node(const char *op, const char *ins, calma_dtype dt) {
+    ir_graph *g = ir_graph_new();
+    ir_graph_set_opset(g, "", 17);
+    ir_graph_add_input(g, "x", dt, 4, (int64_t[]){1, 4, 6, 6}, NULL);
+    ir_graph_add_input(g, "wx", CALMA_DT_FLOAT, 4, (int64_t[]){4, 4, 3, 3}, NULL);
+    init_f(g, "w", 4, (int64_t[]){4, 4, 3, 3}, -1.0f, 1.0f, 70);
+    init_f(g, "w2", 2, (int64_t[]){6, 6}, -1.0f, 1.0f, 71);
+    init_i64(g, "shape", 2, (int64_t[]){5, -1});
+    init_i64(g, "pads", 8, (int64_t[]){0, 0, 1, 1, 0, 0, 1, 1});
+    add(g, op, "bad", ins, "y");
+    ir_graph_add_output(g, "y", CALMA_DT_FLOAT, 4, (int64_t[]){1, 4, 6, 6}, NULL);
+    sort_or_fail(g);
+    return g;
+}
+
+static void test_small_bad_graphs_fail_cleanly(void **st) {
+    (void)st;
+    NEED_XNN();
+    struct {
+        const char *op, *ins, *attr;
+        int64_t attr_v;
+        calma_dtype dt;
+        int status;
+        const char *needle;
+    } cases[] = {
+        {"Conv", "x,wx", NULL, 0, CALMA_DT_FLOAT, CALMA_E_UNSUPPORTED,
+         "weights must be a constant"},
+        {"Conv", "x,w", "group", 3, CALMA_DT_FLOAT, CALMA_E_INVALID, "group 3"},
+        {"Conv", "x", NULL, 0, CALMA_DT_FLOAT, CALMA_E_UNSUPPORTED, "weights"},
+        {"MatMul", "x,wx", NULL, 0, CALMA_DT_FLOAT, CALMA_E_UNSUPPORTED, "constant"},
+        {"MaxPool", "x", NULL, 0, CALMA_DT_FLOAT, CALMA_E_INVALID, "kernel_shape"},
+        {"Reshape", "x,shape", NULL, 0, CALMA_DT_FLOAT, CALMA_E_INVALID, "cannot infer -1"},
+        {"Relu", "x", NULL, 0, CALMA_DT_INT64, CALMA_E_UNSUPPORTED, "int64"},
+        {"Softmax", "x", "axis", 1, CALMA_DT_FLOAT, CALMA_E_UNSUPPORTED, "last axis"},
+        {"Gemm", "x,w2", NULL, 0, CALMA_DT_FLOAT, CALMA_E_INVALID, "rank 4"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ir_graph *g = one_node(cases[i].op, cases[i].ins, cases[i].dt);
+        if (cases[i].attr) ir_node_set_int(&g->nodes[0], cases[i].attr, cases[i].attr_v);
+        calma_error e = {0};
+        int rc = load_only(g, &e);
+        printf("  %s: %s\n", cases[i].op, e.msg);
+        assert_int_equal(rc, cases[i].status);
+        if (!strstr(e.msg, cases[i].needle)) fail_msg("'%s' not in '%s'", cases[i].needle, e.msg);
+        ir_graph_free(g);
+    }
+    /* mode reflect */
+    ir_graph *g = one_node("Pad", "x,pads", CALMA_DT_FLOAT);
+    ir_node_set_string(&g->nodes[0], "mode", "reflect");
+    calma_error e = {0};
+    assert_int_equal(load_only(g, &e), CALMA_E_UNSUPPORTED);
+    assert_non_null(strstr(e.msg, "op 'Pad' (node 'bad'): mode 'reflect'"));
+    ir_graph_free(g);
+}
+
 static void test_zoo_transformer_unsupported(void **st) {
     (void)st;
     NEED_XNN();
@@ -338,6 +511,9 @@ int main(void) {
         cmocka_unit_test(test_small_rebinds_outputs),
         cmocka_unit_test(test_small_erf_unsupported),
         cmocka_unit_test(test_small_layout_unsupported),
+        cmocka_unit_test(test_small_flatten_nhwc_into_gemm),
+        cmocka_unit_test(test_small_resize_and_mean),
+        cmocka_unit_test(test_small_bad_graphs_fail_cleanly),
         cmocka_unit_test(test_zoo_simple_small),
         cmocka_unit_test(test_zoo_simple_batch3_threads2),
         cmocka_unit_test(test_zoo_mlp_small),

@@ -15,7 +15,7 @@
 #include "ref/ref.h"
 #include "zoo/zoo.h"
 
-#define MAX_T 4
+#define MAX_T 8
 
 static const calma_conversion *xnn(void) {
     for (const calma_conversion *c = xnnbe_conversions; c->name; c++)

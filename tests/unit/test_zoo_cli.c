@@ -45,6 +45,7 @@ static void test_list(void **state) {
     assert_int_equal(calma("zoo list"), 0);
     for (int i = 0; i < zoo_count(); i++) expect(zoo_name(i));
     expect("11689512");
+    expect("11699112"); /* with BatchNorm running statistics */
     expect("3504872");
     expect("float32[N,3,224,224]");
     expect("float32[N,1000]");

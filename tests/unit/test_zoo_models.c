@@ -212,6 +212,29 @@ static void test_output_shapes(void **state) {
     }
 }
 
+/* What counts as trainable on a hand-made graph: float tensors of rank >= 1
+ * except BatchNormalization's inputs 3 and 4; not scalars, not int64. */
+static void test_trainable_rule(void **state) {
+    (void)state;
+    ir_graph *g = ir_graph_new();
+    calma_error e = {0};
+    int64_t four[1] = {4}, two[1] = {2};
+    const char *const inits[] = {"scale", "bias", "mean", "var", "shape", "half"};
+    for (int i = 0; i < 6; i++) {
+        ir_tensor t = {0};
+        calma_dtype dt = i == 4 ? CALMA_DT_INT64 : CALMA_DT_FLOAT;
+        assert_int_equal(ir_tensor_alloc(&t, dt, i == 5 ? 0 : 1, i == 4 ? two : four, &e), 0);
+        assert_int_equal(ir_graph_add_initializer(g, inits[i], &t), 0);
+    }
+    int64_t dims[4] = {-1, 4, 2, 2};
+    assert_int_equal(ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 4, dims, NULL), 0);
+    const char *bn_in[5] = {"x", "scale", "bias", "mean", "var"}, *bn_out[1] = {"y"};
+    assert_non_null(ir_graph_add_node(g, "BatchNormalization", "bn", 5, bn_in, 1, bn_out));
+    assert_int_equal(zoo_trainable_params(g), 8);
+    assert_int_equal(ir_graph_param_count(g), 4 * 4 + 2 + 1);
+    ir_graph_free(g);
+}
+
 /* Written with onnx_save and read back with onnx_load, every model keeps
  * its nodes, attributes count, symbolic batch and initializer bytes. */
 static void test_save_load_roundtrip(void **state) {
@@ -263,6 +286,7 @@ int main(void) {
         cmocka_unit_test(test_pinned_weight),
         cmocka_unit_test(test_output_shapes),
         cmocka_unit_test(test_save_load_roundtrip),
+        cmocka_unit_test(test_trainable_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

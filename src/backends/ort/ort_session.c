@@ -272,28 +272,14 @@ int ortbe_load(const calma_conversion *c, const calma_model *m, const calma_tria
     if (!s) return err_set(e, CALMA_E_NOMEM, "out of memory");
     s->set = c->data;
     s->conversion = c->name;
-    s->api = get_api(lib, e);
-    if (m->path)
-        s->path = mem_strdup(m->path);
-    else if (s->api && s->set) {
-        rc = save_temp(s, m->graph, e);
-        if (rc) {
-            ortbe_release(s);
-            return rc;
-        }
-    }
-    if (!s->api || !s->path || !s->set) {
-        if (!s->api)
-            rc = CALMA_E_UNAVAILABLE;
-        else
-            rc = s->set ? err_set(e, CALMA_E_NOMEM, "out of memory")
-                        : err_set(e, CALMA_E_INTERNAL, "%s has no ORT settings", c->name);
-        ortbe_release(s);
-        return rc;
-    }
+    if (!s->set) rc = err_set(e, CALMA_E_INTERNAL, "%s has no ORT settings", c->name);
+    if (!rc && !(s->api = get_api(lib, e))) rc = CALMA_E_UNAVAILABLE;
+    if (!rc && m->path && !(s->path = mem_strdup(m->path)))
+        rc = err_set(e, CALMA_E_NOMEM, "out of memory");
+    if (!rc && !m->path) rc = save_temp(s, m->graph, e);
     s->n_in = m->n_inputs;
     s->n_out = m->n_outputs;
-    rc = copy_bindings(m->inputs, m->n_inputs, &s->in, &s->in_names, &s->in_vals, e);
+    if (!rc) rc = copy_bindings(m->inputs, m->n_inputs, &s->in, &s->in_names, &s->in_vals, e);
     if (!rc) rc = copy_bindings(m->outputs, m->n_outputs, &s->out, &s->out_names, &s->out_vals, e);
     if (!rc) {
         OrtStatus *st = s->api->CreateEnv((OrtLoggingLevel)o.log_level, "calma", &s->env);
@@ -312,8 +298,8 @@ int ortbe_load(const calma_conversion *c, const calma_model *m, const calma_tria
     return CALMA_OK;
 }
 
-/* Index of name among the session's inputs (or outputs), -1 if absent;
- * fills list with every name for the error message. */
+/* CALMA_OK when name is among the session's inputs (or outputs), -1 when
+ * not, or an ORT failure's status; list gets every name, for the message. */
 static int session_has(ortbe_state *s, int outputs, const char *name, char *list, size_t n,
                        calma_error *e) {
     const OrtApi *api = s->api;

@@ -9,7 +9,8 @@
 #include "backends/xnnpack/xnn_internal.h"
 #include "util/mem.h"
 
-static const xnnbe_op *const op_tables[] = {xnnbe_ops_conv, xnnbe_ops_eltwise, xnnbe_ops_shape};
+static const xnnbe_op *const op_tables[] = {xnnbe_ops_conv, xnnbe_ops_eltwise, xnnbe_ops_shape,
+                                            xnnbe_ops_spatial};
 
 static const xnnbe_op *find_op(const char *op_type) {
     for (size_t t = 0; t < sizeof op_tables / sizeof op_tables[0]; t++)
@@ -18,8 +19,14 @@ static const xnnbe_op *find_op(const char *op_type) {
     return NULL;
 }
 
-static const char *node_name(const ir_node *n) {
-    return n->name && n->name[0] ? n->name : "?";
+/* "node 'name'", or "node #i" for a nameless node (common in exports). */
+static const char *node_label(const ir_graph *g, int i, char *buf, size_t size) {
+    const ir_node *n = &g->nodes[i];
+    if (n->name && n->name[0])
+        snprintf(buf, size, "node '%s'", n->name);
+    else
+        snprintf(buf, size, "node #%d", i);
+    return buf;
 }
 
 static int default_domain(const ir_node *n) {
@@ -33,7 +40,9 @@ int xnnbe_fail(xnnbe_ctx *c, int node, int status, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return err_set(c->e, status, "op '%s' (node '%s'): %s", n->op_type, node_name(n), msg);
+    char lab[300];
+    return err_set(c->e, status, "op '%s' (%s): %s", n->op_type,
+                   node_label(c->g, node, lab, sizeof lab), msg);
 }
 
 int xnnbe_check(xnnbe_ctx *c, int node, enum xnn_status st, const char *what) {
@@ -160,13 +169,15 @@ int xnnbe_define_output(xnnbe_ctx *c, int node, int v, int rank, const int64_t *
                                  ir_value_name(c->g, v), rank, XNN_MAX_TENSOR_DIMS);
     for (int d = 0; d < rank; d++)
         if (dims[d] <= 0)
-            return xnnbe_invalid(c, node, "output '%s' would have dimension %d of size %lld",
-                                 ir_value_name(c->g, v), d, (long long)dims[d]);
+            return xnnbe_fail(c, node, dims[d] ? CALMA_E_INVALID : CALMA_E_UNSUPPORTED,
+                              "output '%s' would have dimension %d of size %lld",
+                              ir_value_name(c->g, v), d, (long long)dims[d]);
     x->rank = rank;
     memcpy(x->dims, dims, sizeof(int64_t) * (size_t)rank);
     x->nhwc = nhwc && rank == 4;
     x->alt_id = XNN_INVALID_VALUE_ID;
     x->cst = NULL;
+    x->flat_nhwc = 0;
     size_t pd[IR_MAX_RANK];
     int pr = xnnbe_phys_dims(x, pd);
     uint32_t ext = XNN_INVALID_VALUE_ID, flags = 0;
@@ -209,6 +220,12 @@ static int const_static(xnnbe_ctx *c, int node, xnnbe_val *v, uint32_t *id) {
 
 int xnnbe_as_logical(xnnbe_ctx *c, int node, xnnbe_val *v, uint32_t *id) {
     if (v->cst) return const_static(c, node, v, id);
+    if (v->flat_nhwc)
+        return xnnbe_unsupported(c, node,
+                                 "'%s' flattens an NHWC feature map; only Gemm or MatMul with "
+                                 "constant weights can take it (XNNPACK's subgraph has no "
+                                 "transpose)",
+                                 xnnbe_vname(c, v));
     if (!v->nhwc) {
         *id = v->id;
         return CALMA_OK;
@@ -346,10 +363,10 @@ static int check_ops(xnnbe_ctx *c) {
     if (first < 0) return CALMA_OK;
     const ir_node *n = &g->nodes[first];
     const char *dom = default_domain(n) ? "" : n->domain;
-    return err_set(c->e, CALMA_E_UNSUPPORTED,
-                   "op '%s%s%s' (node '%s') has no XNNPACK equivalent%s%s%s", dom,
-                   dom[0] ? "." : "", n->op_type, node_name(n), used ? " (also: " : "", others,
-                   used ? ")" : "");
+    char lab[300];
+    return err_set(c->e, CALMA_E_UNSUPPORTED, "op '%s%s%s' (%s) has no XNNPACK equivalent%s%s%s",
+                   dom, dom[0] ? "." : "", n->op_type, node_label(g, first, lab, sizeof lab),
+                   used ? " (also: " : "", others, used ? ")" : "");
 }
 
 static void count_uses(xnnbe_ctx *c) {
@@ -368,7 +385,8 @@ static void count_uses(xnnbe_ctx *c) {
 }
 
 static int is_spatial_op(const char *op) {
-    static const char *const ops[] = {"Conv",          "MaxPool",
+    static const char *const ops[] = {"Conv",          "Resize",
+                                      "ReduceMean",    "MaxPool",
                                       "AveragePool",   "GlobalAveragePool",
                                       "GlobalMaxPool", "BatchNormalization",
                                       "PRelu"};
@@ -458,9 +476,9 @@ static int setup_inputs(xnnbe_ctx *c, const calma_model *m) {
                            t->rank, XNN_MAX_TENSOR_DIMS);
         for (int d = 0; d < t->rank; d++)
             if (t->dims[d] <= 0)
-                return err_set(c->e, CALMA_E_INVALID,
-                               "input '%s' has dimension %d of size %lld; XNNPACK needs fixed "
-                               "shapes",
+                return err_set(c->e, t->dims[d] ? CALMA_E_INVALID : CALMA_E_UNSUPPORTED,
+                               "input '%s' has dimension %d of size %lld; XNNPACK needs fixed, "
+                               "non-empty shapes",
                                io->name, d, (long long)t->dims[d]);
         io->id = (uint32_t)i;
         io->rank = t->rank;
@@ -554,6 +572,8 @@ static int check_outputs(xnnbe_ctx *c, const calma_model *m) {
 static int walk(xnnbe_ctx *c) {
     for (int i = 0; i < c->g->n_nodes; i++) {
         if (c->done[i]) continue;
+        /* A node whose first output is omitted computes nothing we keep. */
+        if (c->g->nodes[i].n_out < 1 || c->g->nodes[i].out[0] < 0) continue;
         const xnnbe_op *op = find_op(c->g->nodes[i].op_type);
         if (!op) return xnnbe_unsupported(c, i, "has no XNNPACK equivalent");
         int rc = op->fn(c, i);

@@ -56,6 +56,11 @@ typedef struct xnnbe_val {
      * use; XNN_INVALID_VALUE_ID until then. */
     uint32_t alt_id;
     const ir_tensor *cst; /* constant (initializer, Constant node or folded), else NULL */
+    /* A 2-D [N, C*H*W] flatten of an NHWC feature map: its bytes are in
+     * H,W,C order. Only a fully connected layer takes it, by permuting its
+     * weights' rows; chw holds C, H, W. */
+    int flat_nhwc;
+    int64_t chw[3];
 } xnnbe_val;
 
 typedef struct xnnbe_ctx {
@@ -83,6 +88,7 @@ typedef struct xnnbe_op {
 extern const xnnbe_op xnnbe_ops_conv[];    /* xnn_ops_conv.c: Conv, pools, Gemm, MatMul */
 extern const xnnbe_op xnnbe_ops_eltwise[]; /* xnn_ops_eltwise.c: binary, activations, BN */
 extern const xnnbe_op xnnbe_ops_shape[]; /* xnn_ops_shape.c: Reshape, Flatten, Pad, Softmax, ... */
+extern const xnnbe_op xnnbe_ops_spatial[]; /* xnn_ops_spatial.c: Resize, ReduceMean */
 
 /* ---- xnn_build.c ---- */
 

@@ -322,15 +322,29 @@ static const float *matmul_bias(xnnbe_ctx *c, int k, int64_t N, int rank, int *o
     return f;
 }
 
-static int define_fc(xnnbe_ctx *c, int k, uint32_t xid, const float *wt, int64_t K, int64_t N,
-                     int trans, double alpha, const float *bias, double beta, int out_v, int rank,
-                     const int64_t *od, float lo, float hi) {
+/* Input x of a fully connected layer: its id, and for a flattened NHWC
+ * map the C, H, W by which the weights' rows are permuted. */
+static int fc_input(xnnbe_ctx *c, int k, xnnbe_val *x, uint32_t *id, const int64_t **chw) {
+    *chw = NULL;
+    if (!x->flat_nhwc) return xnnbe_as_logical(c, k, x, id);
+    *id = x->id;
+    *chw = x->chw;
+    return CALMA_OK;
+}
+
+static int define_fc(xnnbe_ctx *c, int k, uint32_t xid, const int64_t *chw, const float *wt,
+                     int64_t K, int64_t N, int trans, double alpha, const float *bias, double beta,
+                     int out_v, int rank, const int64_t *od, float lo, float hi) {
     float *f = xnnbe_blob(c, (size_t)(K * N));
     if (!f) return c->e ? c->e->status : CALMA_E_NOMEM;
-    /* XNNPACK wants [N, K]; ONNX gives [K, N] unless transposed. */
-    for (int64_t j = 0; j < N; j++)
-        for (int64_t i = 0; i < K; i++)
-            f[j * K + i] = (float)(alpha * (trans ? wt[j * K + i] : wt[i * N + j]));
+    /* XNNPACK wants [N, K]; ONNX gives [K, N] unless transposed. Input
+     * element i (physical, H,W,C order when chw) is logical row li. */
+    int64_t hw = chw ? chw[1] * chw[2] : 1;
+    for (int64_t i = 0; i < K; i++) {
+        int64_t li = chw ? (i % chw[0]) * hw + i / chw[0] : i;
+        for (int64_t j = 0; j < N; j++)
+            f[j * K + i] = (float)(alpha * (trans ? wt[j * K + li] : wt[li * N + j]));
+    }
     uint32_t fid, bid = XNN_INVALID_VALUE_ID, oid;
     size_t fd[2] = {(size_t)N, (size_t)K}, bd[1] = {(size_t)N};
     int rc = xnnbe_define_static(c, k, 2, fd, f, &fid);
@@ -386,9 +400,10 @@ static int op_gemm(xnnbe_ctx *c, int k) {
     float lo = -INFINITY, hi = INFINITY;
     xnnbe_fuse_clamp(c, &out_v, &lo, &hi);
     uint32_t xid;
-    if ((rc = xnnbe_as_logical(c, k, a, &xid))) return rc;
+    const int64_t *chw;
+    if ((rc = fc_input(c, k, a, &xid, &chw))) return rc;
     int64_t od[2] = {M, N};
-    return define_fc(c, k, xid, b, K, N, trans, alpha, cb, beta, out_v, 2, od, lo, hi);
+    return define_fc(c, k, xid, chw, b, K, N, trans, alpha, cb, beta, out_v, 2, od, lo, hi);
 }
 
 static int op_matmul(xnnbe_ctx *c, int k) {
@@ -410,11 +425,12 @@ static int op_matmul(xnnbe_ctx *c, int k) {
     float lo = -INFINITY, hi = INFINITY;
     xnnbe_fuse_clamp(c, &out_v, &lo, &hi);
     uint32_t xid;
-    if ((rc = xnnbe_as_logical(c, k, a, &xid))) return rc;
+    const int64_t *chw;
+    if ((rc = fc_input(c, k, a, &xid, &chw))) return rc;
     int64_t od[IR_MAX_RANK];
     memcpy(od, a->dims, sizeof(int64_t) * (size_t)a->rank);
     od[a->rank - 1] = N;
-    return define_fc(c, k, xid, b, K, N, 0, 1.0, bias, 1.0, out_v, a->rank, od, lo, hi);
+    return define_fc(c, k, xid, chw, b, K, N, 0, 1.0, bias, 1.0, out_v, a->rank, od, lo, hi);
 }
 
 const xnnbe_op xnnbe_ops_conv[] = {

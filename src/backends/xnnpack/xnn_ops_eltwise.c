@@ -101,7 +101,7 @@ static int op_binary(xnnbe_ctx *c, int k) {
     if ((rc = xnnbe_define_output(c, k, out_v, rank, od, nhwc, &oid))) return rc;
     xnn_subgraph_t sg = c->s->subgraph;
     enum xnn_status st;
-    if (strcmp(op, "Add") == 0)
+    if (strcmp(op, "Add") == 0 || strcmp(op, "Sum") == 0)
         st = xnn_define_add2(sg, lo, hi, ia, ib, oid, 0);
     else if (strcmp(op, "Sub") == 0)
         st = xnn_define_subtract(sg, lo, hi, ia, ib, oid, 0);
@@ -311,6 +311,7 @@ static int op_identity(xnnbe_ctx *c, int k) {
 
 const xnnbe_op xnnbe_ops_eltwise[] = {
     {"Add", op_binary},
+    {"Sum", op_binary},
     {"Sub", op_binary},
     {"Mul", op_binary},
     {"Div", op_binary},

@@ -180,7 +180,15 @@ static int reshape_to(xnnbe_ctx *c, int k, xnnbe_val *x, int rank, const int64_t
         memcpy(t.dims, dims, sizeof(int64_t) * (size_t)rank);
         return set_const(c, k, n->out[0], &t);
     }
-    if (x->nhwc && !xnnbe_nhwc_trivial(x->dims))
+    if (x->flat_nhwc)
+        return xnnbe_unsupported(c, k,
+                                 "'%s' flattens an NHWC feature map; only Gemm or MatMul can "
+                                 "take it (XNNPACK's subgraph has no transpose)",
+                                 xnnbe_vname(c, x));
+    /* Flattening a feature map for a classifier: the bytes stay in H,W,C
+     * order and the Gemm that reads them permutes its weights instead. */
+    int flat = x->nhwc && !xnnbe_nhwc_trivial(x->dims);
+    if (flat && (rank != 2 || dims[0] != x->dims[0] || xnnbe_is_output(c, n->out[0])))
         return xnnbe_unsupported(c, k,
                                  "'%s' is held as NHWC and this reshape needs NCHW order; "
                                  "XNNPACK's subgraph has no transpose",
@@ -189,6 +197,13 @@ static int reshape_to(xnnbe_ctx *c, int k, xnnbe_val *x, int rank, const int64_t
     uint32_t oid;
     int rc = xnnbe_define_output(c, k, n->out[0], rank, dims, 0, &oid);
     if (rc) return rc;
+    if (flat) {
+        xnnbe_val *o = &c->vals[n->out[0]];
+        o->flat_nhwc = 1;
+        o->chw[0] = x->dims[1];
+        o->chw[1] = x->dims[2];
+        o->chw[2] = x->dims[3];
+    }
     size_t pd[IR_MAX_RANK];
     int pr = xnnbe_phys_dims(&c->vals[n->out[0]], pd);
     return xnnbe_check(c, k,

@@ -1,0 +1,171 @@
+/* A healthy `calma bench` end to end on a tiny Identity model: a sweep
+ * (batch x threads) in plan order, user inputs from .npy files, a fixed
+ * sample count, samples kept in the report and in the samples files, the
+ * oracle's outputs per batch, --output, and exit 0. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "io/npy.h"
+#include "ir/ir.h"
+#include "onnx/onnx.h"
+
+static int run_calma(const char *cwd, const char *const *args, const char *log) {
+    const char *bin = getenv("CALMA_BIN");
+    assert_non_null(bin);
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)bin;
+    argv[n++] = "bench";
+    for (int i = 0; args[i]; i++) argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(cwd) != 0) _exit(99);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) _exit(99);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(bin, argv);
+        _exit(98);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void write_identity_model(const char *path) {
+    ir_graph *g = ir_graph_new();
+    calma_error e = {0};
+    int64_t dims[] = {-1, 4};
+    const char *params[] = {"N", NULL};
+    assert_int_equal(ir_graph_set_opset(g, "", 17), 0);
+    assert_int_equal(ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 2, dims, params), 0);
+    assert_int_equal(ir_graph_add_output(g, "y", CALMA_DT_FLOAT, 2, dims, params), 0);
+    assert_non_null(
+        ir_graph_add_node(g, "Identity", "id", 1, (const char *[]){"x"}, 1, (const char *[]){"y"}));
+    assert_int_equal(ir_graph_sort(g, &e), CALMA_OK);
+    assert_int_equal(onnx_save(g, path, &e), CALMA_OK);
+    ir_graph_free(g);
+}
+
+static void write_input(const char *path, int64_t batch) {
+    ir_tensor t = {0};
+    calma_error e = {0};
+    int64_t dims[] = {batch, 4};
+    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, 2, dims, &e), CALMA_OK);
+    float *f = t.data;
+    for (int i = 0; i < 4 * batch; i++) f[i] = 100.0f + (float)i;
+    assert_int_equal(npy_write(path, &t, &e), CALMA_OK);
+    ir_tensor_free(&t);
+}
+
+static const char *sfield(const cJSON *o, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void test_sweep_with_inputs(void **state) {
+    (void)state;
+    char dir[] = "/tmp/calma-run-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char model[128], input[128], run[128], out[128], log[128], plugin[600];
+    snprintf(model, sizeof model, "%s/id.onnx", dir);
+    snprintf(input, sizeof input, "%s/x.npy", dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(out, sizeof out, "%s/out.json", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(plugin, sizeof plugin, "%s/tests/plugins/fault_plugin.so", getenv("CALMA_BUILD_DIR"));
+    write_identity_model(model);
+    write_input(input, 3);
+    char inarg[160];
+    snprintf(inarg, sizeof inarg, "x=%s", input);
+    int code = run_calma(dir,
+                         (const char *[]){model, "--conversions", "FAULT_OK,REFERENCE", "--plugin",
+                                          plugin, "--batch", "3", "--threads", "1,2", "--input",
+                                          inarg, "--samples", "20", "--keep-samples", "--run-dir",
+                                          run, "--output", out, NULL},
+                         log);
+    if (code != 0) {
+        char *l = slurp(log);
+        fprintf(stderr, "%s\n", l);
+        free(l);
+    }
+    assert_int_equal(code, 0);
+    char *text = slurp(out);
+    assert_non_null(text);
+    cJSON *rep = cJSON_Parse(text);
+    free(text);
+    assert_non_null(rep);
+    const cJSON *trials = cJSON_GetObjectItemCaseSensitive(rep, "trials");
+    assert_int_equal(cJSON_GetArraySize(trials), 4);
+    static const char *const order[] = {"FAULT_OK-b3-t1", "FAULT_OK-b3-t2", "REFERENCE-b3-t1",
+                                        "REFERENCE-b3-t2"};
+    for (int i = 0; i < 4; i++) {
+        const cJSON *t = cJSON_GetArrayItem(trials, i);
+        assert_string_equal(sfield(t, "id"), order[i]);
+        assert_string_equal(sfield(t, "status"), "ok");
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "validation");
+        assert_string_equal(sfield(v, "verdict"), "pass");
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(t, "stats");
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(st, "n")->valueint, 20);
+        assert_string_equal(sfield(st, "stop"), "fixed count");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "samples")), 20);
+        struct stat sb;
+        assert_int_equal(stat(sfield(t, "samples_file"), &sb), 0);
+        assert_int_equal(sb.st_size, 20 * 8);
+        const cJSON *ph = cJSON_GetObjectItemCaseSensitive(t, "phases");
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ph, "first_s")));
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ph, "warmup_runs")));
+    }
+    cJSON_Delete(rep);
+    /* The oracle ran once for batch 3 on the file's values: Identity gives
+     * them back unchanged. */
+    char path[256];
+    snprintf(path, sizeof path, "%s/oracle/b3/output_0.npy", run);
+    ir_tensor y = {0};
+    calma_error e = {0};
+    assert_int_equal(npy_read(path, &y, &e), CALMA_OK);
+    assert_int_equal(y.dims[0], 3);
+    assert_true(((float *)y.data)[11] == 111.0f);
+    ir_tensor_free(&y);
+    /* report.json in the run folder too */
+    snprintf(path, sizeof path, "%s/report.json", run);
+    assert_int_equal(access(path, R_OK), 0);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sweep_with_inputs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
