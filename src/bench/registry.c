@@ -381,14 +381,14 @@ int registry_probe(const calma_conversion *c, calma_error *e) {
 }
 
 void registry_print(const registry *r, FILE *f) {
-    fprintf(f, "%-20s %-4s %-6s %-10s %-11s %s\n", "CONVERSION", "TIER", "DEVICE", "BACKEND",
+    fprintf(f, "%-20s %-4s %-6s %-11s %-11s %s\n", "CONVERSION", "TIER", "DEVICE", "BACKEND",
             "HERE", "DESCRIPTION / WHY UNAVAILABLE");
     for (int i = 0; i < r->n; i++) {
         const calma_conversion *c = r->conv[i];
         calma_error e;
         int rc = registry_probe(c, &e);
         const char *ver = rc == CALMA_OK && c->backend->version ? c->backend->version() : NULL;
-        fprintf(f, "%-20s %-4d %-6s %-10s %-11s %s\n", c->name, c->tier,
+        fprintf(f, "%-20s %-4d %-6s %-11s %-11s %s\n", c->name, c->tier,
                 c->device ? c->device : "cpu", c->backend->name ? c->backend->name : "?",
                 rc == CALMA_OK ? "available" : "unavailable", c->description ? c->description : "");
         if (c->aliases && c->aliases[0]) fprintf(f, "%-20s also called: %s\n", "", c->aliases);

@@ -18,6 +18,7 @@
 
 #define SUPER_TICK_MS 20
 #define SUPER_TERM_GRACE 0.5 /* s between SIGTERM and SIGKILL */
+#define SUPER_EXIT_GRACE 5.0 /* s a worker may take to exit after its result */
 #define SUPER_LINE_MAX (1 << 20)
 #define SUPER_TAIL_COLS 400
 
@@ -53,7 +54,7 @@ enum { KILL_NONE, KILL_TIMEOUT, KILL_OOM, KILL_GARBAGE, KILL_INTERRUPT };
 typedef struct watch {
     pid_t pid;
     int reaped, wstatus;
-    double start, last_msg, kill_at, sigkill_at, reaped_at;
+    double start, last_msg, kill_at, sigkill_at, reaped_at, result_at;
     int kill_reason;
     char kill_msg[512];
     int loaded; /* past load and convert */
@@ -159,6 +160,7 @@ static void on_line(watch *w, char *line) {
     if (!strcmp(ev->valuestring, "result")) {
         cJSON_Delete(w->out->result);
         w->out->result = j;
+        w->result_at = w->last_msg;
         w->loaded = 1;
         return;
     }
@@ -250,7 +252,12 @@ static void check_limits(watch *w, const super_limits *lim) {
             }
         }
     }
-    if (lim->timeout > 0 && el > lim->timeout) {
+    if (w->result_at > 0 && now - w->result_at > SUPER_EXIT_GRACE) {
+        snprintf(msg, sizeof msg,
+                 "the worker hung for %gs after sending its result (in release or exit)",
+                 SUPER_EXIT_GRACE);
+        start_kill(w, KILL_TIMEOUT, 0, msg);
+    } else if (lim->timeout > 0 && el > lim->timeout) {
         snprintf(msg, sizeof msg, "the trial ran past its %gs timeout (in phase %s)", lim->timeout,
                  w->out->phase);
         start_kill(w, KILL_TIMEOUT, 0, msg);

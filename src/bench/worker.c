@@ -464,6 +464,13 @@ static int measure(trial *t, calma_error *e) {
         rule.min_time = t->a->min_time;
     }
     if (!rule.max_samples) rule.max_samples = WORKER_MAX_SAMPLES;
+    if (rule.fixed && rule.fixed <= WORKER_MAX_SAMPLES) {
+        /* The count is known: one exact allocation, no doubling. */
+        t->samples = malloc(rule.fixed * sizeof *t->samples);
+        if (!t->samples)
+            return err_set(e, CALMA_E_NOMEM, "out of memory for %zu samples", rule.fixed);
+        t->cap = rule.fixed;
+    }
     double start = super_now(), last = start;
     stats_stop stop = STATS_GO_ON;
     while (stop == STATS_GO_ON) {

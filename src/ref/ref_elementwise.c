@@ -237,6 +237,57 @@ static int trilu_run(ref_call *c) {
     return CALMA_OK;
 }
 
+/* ---- HannWindow, HammingWindow, BlackmanWindow ---- */
+
+static int window_size(ref_call *c, int64_t *n) {
+    const ir_tensor *t;
+    int rc = ref_ew_need(c, 0, &t);
+    if (rc) return rc;
+    if ((t->dtype != CALMA_DT_INT32 && t->dtype != CALMA_DT_INT64) || ir_tensor_numel(t) != 1 ||
+        t->rank > 1)
+        return ref_ew_fail(c, CALMA_E_INVALID, "size must be one int32/int64");
+    if (!t->data) return REF_NEED_VALUE;
+    *n = ir_tensor_get_i64(t, 0);
+    if (*n < 0) return ref_ew_fail(c, CALMA_E_INVALID, "size %lld is negative", (long long)*n);
+    return CALMA_OK;
+}
+
+static int window_infer(ref_call *c) {
+    int64_t n;
+    int rc = window_size(c, &n);
+    if (rc) return rc;
+    calma_dtype dt = (calma_dtype)ir_node_int(c->node, "output_datatype", CALMA_DT_FLOAT);
+    if (!ref_ew_is_float(dt) && !ref_ew_is_signed(dt) && !ref_ew_is_unsigned(dt))
+        return ref_ew_fail(c, CALMA_E_UNSUPPORTED, "output_datatype %s is not supported",
+                           ir_dtype_name(dt));
+    ref_set_type(&c->out[0], dt, 1, &n);
+    return CALMA_OK;
+}
+
+/* a0 - a1 cos(2 pi n / N) + a2 cos(4 pi n / N), N = size (periodic) or
+ * size - 1 (symmetric). */
+static int window_run(ref_call *c) {
+    int64_t n;
+    int rc = window_size(c, &n);
+    if (rc) return rc;
+    const char *op = c->node->op_type;
+    double a0 = 0.5, a1 = 0.5, a2 = 0;
+    if (!strcmp(op, "HammingWindow")) {
+        a0 = 25.0 / 46;
+        a1 = 21.0 / 46;
+    } else if (!strcmp(op, "BlackmanWindow")) {
+        a0 = 0.42;
+        a2 = 0.08;
+    }
+    double big_n = (double)(ir_node_int(c->node, "periodic", 1) ? n : n - 1);
+    ir_tensor *y = &c->out[0];
+    for (int64_t i = 0; i < n; i++) {
+        double w = 2 * M_PI * (double)i / big_n;
+        ir_tensor_set_f64(y, (size_t)i, a0 - a1 * cos(w) + a2 * cos(2 * w));
+    }
+    return CALMA_OK;
+}
+
 const ref_op ref_ops_elementwise[] = {
     /* unary (ref_unary.c) */
     {"Sqrt", ref_ew_unary_infer, ref_ew_unary_run},
@@ -304,6 +355,9 @@ const ref_op ref_ops_elementwise[] = {
     {"Where", where_infer, where_run},
     {"Clip", clip_infer, clip_run},
     {"Trilu", trilu_infer, trilu_run},
+    {"HannWindow", window_infer, window_run},
+    {"HammingWindow", window_infer, window_run},
+    {"BlackmanWindow", window_infer, window_run},
     {"Cast", ref_ew_cast_infer, ref_ew_cast_run},
     {"CastLike", ref_ew_cast_infer, ref_ew_cast_run},
     /* quantisation (ref_quant.c) */

@@ -1,6 +1,6 @@
 /* Indexing and rearranging ops beyond the basic shape family: GatherND,
  * ScatterElements/Scatter, ScatterND, DepthToSpace, SpaceToDepth, OneHot,
- * EyeLike, Compress, ReverseSequence, NonZero. Data moves by byte copies,
+ * EyeLike, Compress, ReverseSequence, NonZero, Unique. Data moves by byte copies,
  * so every element type works; reductions go through double. */
 #include <stdlib.h>
 #include <string.h>
@@ -458,6 +458,161 @@ static int rev_seq_run(ref_call *c) {
     return CALMA_OK;
 }
 
+/* ---- Unique ---- */
+
+typedef struct uq_plan {
+    const ir_tensor *x;
+    int axis;                   /* -1: flattened */
+    size_t outer, count, inner; /* slices are x[o, s, k] for s < count */
+    size_t *order;              /* slices sorted (stably) by value */
+    size_t *group;              /* per slice: its unique's index in output order */
+    size_t *first, *n;          /* per unique: first occurrence and count */
+    size_t n_unique;
+} uq_plan;
+
+static int uq_cmp(const uq_plan *p, size_t a, size_t b) {
+    int fl = p->x->dtype == CALMA_DT_FLOAT || p->x->dtype == CALMA_DT_DOUBLE ||
+             p->x->dtype == CALMA_DT_FLOAT16 || p->x->dtype == CALMA_DT_BFLOAT16;
+    for (size_t o = 0; o < p->outer; o++)
+        for (size_t k = 0; k < p->inner; k++) {
+            size_t ia = (o * p->count + a) * p->inner + k, ib = (o * p->count + b) * p->inner + k;
+            if (fl) {
+                double x = ir_tensor_get_f64(p->x, ia), y = ir_tensor_get_f64(p->x, ib);
+                if (x != y) return x < y ? -1 : 1;
+            } else {
+                int64_t x = ir_tensor_get_i64(p->x, ia), y = ir_tensor_get_i64(p->x, ib);
+                if (x != y) return x < y ? -1 : 1;
+            }
+        }
+    return 0;
+}
+
+/* Bottom-up merge sort: stable, so equal slices keep their order. */
+static void uq_sort(const uq_plan *p, size_t *a, size_t *tmp, size_t n) {
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) tmp[k++] = uq_cmp(p, a[j], a[i]) < 0 ? a[j++] : a[i++];
+            while (i < mid) tmp[k++] = a[i++];
+            while (j < hi) tmp[k++] = a[j++];
+        }
+        memcpy(a, tmp, sizeof *a * n);
+    }
+}
+
+static void uq_free(uq_plan *p) {
+    free(p->order);
+    free(p->group);
+    free(p->first);
+    free(p->n);
+}
+
+static int uq_make(ref_call *c, uq_plan *p) {
+    memset(p, 0, sizeof *p);
+    const ir_tensor *x = p->x = ref_in(c, 0);
+    const ir_attr *a = ir_node_attr(c->node, "axis");
+    p->axis = -1;
+    if (a) {
+        int rc = norm_axis(c, a->i, x->rank, &p->axis);
+        if (rc) return rc;
+        p->outer = prod(x->dims, 0, p->axis);
+        p->count = (size_t)x->dims[p->axis];
+        p->inner = prod(x->dims, p->axis + 1, x->rank);
+    } else {
+        p->outer = p->inner = 1;
+        p->count = ir_tensor_numel(x);
+    }
+    size_t n = p->count + 1;
+    size_t *tmp = malloc(sizeof(size_t) * n);
+    p->order = malloc(sizeof(size_t) * n);
+    p->group = malloc(sizeof(size_t) * n);
+    p->first = malloc(sizeof(size_t) * n);
+    p->n = malloc(sizeof(size_t) * n);
+    if (!tmp || !p->order || !p->group || !p->first || !p->n) {
+        free(tmp);
+        uq_free(p);
+        return err_set(c->err, CALMA_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < p->count; i++) p->order[i] = i;
+    uq_sort(p, p->order, tmp, p->count);
+    /* groups in sorted order */
+    for (size_t i = 0; i < p->count; i++) {
+        size_t s = p->order[i];
+        if (!i || uq_cmp(p, p->order[i - 1], s)) {
+            p->first[p->n_unique] = s;
+            p->n[p->n_unique++] = 0;
+        }
+        p->group[s] = p->n_unique - 1;
+        p->n[p->n_unique - 1]++;
+    }
+    if (!ir_node_int(c->node, "sorted", 1)) {
+        /* order the uniques by first occurrence instead */
+        size_t *rank = tmp, *first = malloc(sizeof(size_t) * n), *cnt = malloc(sizeof(size_t) * n);
+        if (!first || !cnt) {
+            free(first);
+            free(cnt);
+            free(tmp);
+            uq_free(p);
+            return err_set(c->err, CALMA_E_NOMEM, "out of memory");
+        }
+        size_t u = 0;
+        for (size_t s = 0; s < p->count; s++)
+            if (p->first[p->group[s]] == s) {
+                rank[p->group[s]] = u;
+                first[u] = s;
+                cnt[u++] = p->n[p->group[s]];
+            }
+        for (size_t s = 0; s < p->count; s++) p->group[s] = rank[p->group[s]];
+        memcpy(p->first, first, sizeof(size_t) * p->n_unique);
+        memcpy(p->n, cnt, sizeof(size_t) * p->n_unique);
+        free(first);
+        free(cnt);
+    }
+    free(tmp);
+    return CALMA_OK;
+}
+
+static int unique_infer(ref_call *c) {
+    int rc = need_in(c, 1);
+    if (rc) return rc;
+    const ir_tensor *x = ref_in(c, 0);
+    if (!x->data) return REF_NEED_VALUE;
+    uq_plan p;
+    if ((rc = uq_make(c, &p))) return rc;
+    int64_t u = (int64_t)p.n_unique, s = (int64_t)p.count;
+    if (p.axis < 0) {
+        ref_set_type(&c->out[0], x->dtype, 1, &u);
+    } else {
+        ref_set_type(&c->out[0], x->dtype, x->rank, x->dims);
+        c->out[0].dims[p.axis] = u;
+    }
+    if (c->n_out > 1) ref_set_type(&c->out[1], CALMA_DT_INT64, 1, &u);
+    if (c->n_out > 2) ref_set_type(&c->out[2], CALMA_DT_INT64, 1, &s);
+    if (c->n_out > 3) ref_set_type(&c->out[3], CALMA_DT_INT64, 1, &u);
+    uq_free(&p);
+    return CALMA_OK;
+}
+
+static int unique_run(ref_call *c) {
+    uq_plan p;
+    int rc = uq_make(c, &p);
+    if (rc) return rc;
+    size_t es = ir_dtype_size(p.x->dtype), row = p.inner * es;
+    for (size_t o = 0; o < p.outer; o++)
+        for (size_t u = 0; u < p.n_unique; u++)
+            memcpy((char *)c->out[0].data + (o * p.n_unique + u) * row,
+                   (const char *)p.x->data + (o * p.count + p.first[u]) * row, row);
+    for (size_t u = 0; u < p.n_unique; u++) {
+        if (c->n_out > 1 && c->out[1].data) ((int64_t *)c->out[1].data)[u] = (int64_t)p.first[u];
+        if (c->n_out > 3 && c->out[3].data) ((int64_t *)c->out[3].data)[u] = (int64_t)p.n[u];
+    }
+    if (c->n_out > 2 && c->out[2].data)
+        for (size_t s = 0; s < p.count; s++) ((int64_t *)c->out[2].data)[s] = (int64_t)p.group[s];
+    uq_free(&p);
+    return CALMA_OK;
+}
+
 const ref_op ref_ops_index[] = {
     {"GatherND", gather_nd_infer, gather_nd_run},
     {"ScatterElements", scatter_elements_infer, scatter_elements_run},
@@ -470,5 +625,6 @@ const ref_op ref_ops_index[] = {
     {"Compress", compress_infer, compress_run},
     {"NonZero", non_zero_infer, non_zero_run},
     {"ReverseSequence", rev_seq_infer, rev_seq_run},
+    {"Unique", unique_infer, unique_run},
     {NULL, NULL, NULL},
 };

@@ -34,7 +34,9 @@ static void test_select_errors(void **state) {
     assert_non_null(strstr(e.msg, "did you mean ORT_CPU"));
     assert_int_equal(registry_select(r, "REFERNCE", 1, &s, &e), CALMA_E_USAGE);
     assert_non_null(strstr(e.msg, "REFERENCE"));
-    assert_int_equal(registry_select(r, "XNN", 1, &s, &e), CALMA_E_USAGE); /* substring */
+    assert_int_equal(registry_select(r, "NOOPT", 1, &s, &e), CALMA_E_USAGE); /* substring */
+    assert_non_null(strstr(e.msg, "ORT_CPU_NOOPT"));
+    assert_int_equal(registry_select(r, "XNNPAK", 1, &s, &e), CALMA_E_USAGE);
     assert_non_null(strstr(e.msg, "XNNPACK"));
     assert_int_equal(registry_select(r, "COMPILE_TENSORRT", 1, &s, &e), CALMA_E_USAGE);
     assert_non_null(strstr(e.msg, "TensorRT"));

@@ -104,6 +104,16 @@ static void test_timeouts(void **state) {
     assert_non_null(strstr(o.message, "measure"));
     super_outcome_free(&o);
 
+    /* A result, then a hang (in release, say): not waited for to the timeout. */
+    lim = (super_limits){.load_timeout = 60, .timeout = 60, .silence = 60};
+    t0 = super_now();
+    o = run_sh("echo '{\"event\":\"result\",\"status\":\"ok\"}' >&3; sleep 30", lim, -1);
+    dt = super_now() - t0;
+    assert_string_equal(o.status, "timeout");
+    assert_non_null(strstr(o.message, "after sending its result"));
+    assert_true(dt < 8.0);
+    super_outcome_free(&o);
+
     /* A worker that ignores SIGTERM still goes, by SIGKILL. */
     lim = (super_limits){.load_timeout = 0, .timeout = 0.3, .silence = 0};
     t0 = super_now();

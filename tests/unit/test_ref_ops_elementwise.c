@@ -507,6 +507,25 @@ static void test_trilu(void **state) {
     ht_free(t);
 }
 
+static void test_windows(void **state) {
+    (void)state;
+    ht *t = ht_new("HannWindow", 1, 1, 17); /* periodic: N = size */
+    ht_in(t, 0, CALMA_DT_INT64, 0, NULL, (double[]){4});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_FLOAT, 1, (int64_t[]){4});
+    ht_expect(t, 0, 4, (double[]){0, 0.5, 1, 0.5}, 1e-7);
+    ht_free(t);
+
+    t = ht_new("BlackmanWindow", 1, 1, 17); /* symmetric: N = size - 1 */
+    ir_node_set_int(t->node, "periodic", 0);
+    ir_node_set_int(t->node, "output_datatype", CALMA_DT_DOUBLE);
+    ht_in(t, 0, CALMA_DT_INT32, 0, NULL, (double[]){3});
+    assert_int_equal(ht_run(t), CALMA_OK);
+    ht_shape(t, 0, CALMA_DT_DOUBLE, 1, (int64_t[]){3});
+    ht_expect(t, 0, 3, (double[]){0, 1, 0}, 1e-12);
+    ht_free(t);
+}
+
 static void test_errors(void **state) {
     (void)state;
     ht *t = ht_new("Add", 2, 1, 14);
@@ -578,6 +597,7 @@ int main(void) {
         cmocka_unit_test(test_cast),
         cmocka_unit_test(test_quantize),
         cmocka_unit_test(test_trilu),
+        cmocka_unit_test(test_windows),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_speed),
     };

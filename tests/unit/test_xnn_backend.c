@@ -343,7 +343,8 @@ static void test_small_flatten_nhwc_into_gemm(void **st) {
 }
 
 /* Bilinear Resize in its three coordinate modes, ReduceMean as a global
- * pool (keepdims 1 and 0), Sum. */
+ * pool (keepdims 1 and 0), Sum, ConvTranspose (groups, pads, output
+ * padding, dilation). */
 static ir_graph *spatial_graph(void) {
     ir_graph *g = ir_graph_new();
     ir_graph_set_opset(g, "", 17);
@@ -373,11 +374,25 @@ static ir_graph *spatial_graph(void) {
     ir_node_set_ints(n, "axes", (int64_t[]){-1, -2}, 2);
     ir_node_set_int(n, "keepdims", 0);
     add(g, "Sum", "sum", "m1,m1", "s");
+    init_f(g, "tw", 4, (int64_t[]){4, 3, 3, 3}, -0.5f, 0.5f, 61);
+    init_f(g, "tb", 1, (int64_t[]){6}, -0.5f, 0.5f, 62);
+    n = add(g, "ConvTranspose", "deconv", "a,tw,tb", "d1");
+    ir_node_set_int(n, "group", 2);
+    ir_node_set_ints(n, "strides", (int64_t[]){2, 2}, 2);
+    ir_node_set_ints(n, "pads", (int64_t[]){1, 0, 1, 1}, 4);
+    ir_node_set_ints(n, "output_padding", (int64_t[]){1, 0}, 2);
+    add(g, "Relu", "deconv_relu", "d1", "d2");
+    init_f(g, "tw2", 4, (int64_t[]){4, 2, 2, 2}, -0.5f, 0.5f, 63);
+    n = add(g, "ConvTranspose", "deconv2", "a,tw2", "d3");
+    ir_node_set_ints(n, "strides", (int64_t[]){2, 2}, 2);
+    ir_node_set_ints(n, "dilations", (int64_t[]){1, 2}, 2);
     ir_graph_add_output(g, "r1", CALMA_DT_FLOAT, -1, NULL, NULL);
     ir_graph_add_output(g, "r2", CALMA_DT_FLOAT, -1, NULL, NULL);
     ir_graph_add_output(g, "r3", CALMA_DT_FLOAT, -1, NULL, NULL);
     ir_graph_add_output(g, "s", CALMA_DT_FLOAT, -1, NULL, NULL);
     ir_graph_add_output(g, "m2", CALMA_DT_FLOAT, -1, NULL, NULL);
+    ir_graph_add_output(g, "d2", CALMA_DT_FLOAT, -1, NULL, NULL);
+    ir_graph_add_output(g, "d3", CALMA_DT_FLOAT, -1, NULL, NULL);
     sort_or_fail(g);
     return g;
 }

@@ -1,5 +1,6 @@
-/* Spatial ops beyond convolution: bilinear Resize, and ReduceMean over the
- * spatial axes (how exporters often write a global average pool). */
+/* Spatial ops beyond convolution: ConvTranspose, bilinear Resize, and
+ * ReduceMean over the spatial axes (how exporters often write a global
+ * average pool). */
 #include <math.h>
 #include <string.h>
 
@@ -135,8 +136,98 @@ static int op_reduce_mean(xnnbe_ctx *c, int k) {
                        "xnn_define_static_reshape");
 }
 
+static int read_pair2(xnnbe_ctx *c, int k, const char *name, int64_t dflt, int64_t lo, int64_t *v) {
+    size_t n = 0;
+    const int64_t *a = ir_node_ints(&c->g->nodes[k], name, &n);
+    v[0] = v[1] = dflt;
+    if (!a) return CALMA_OK;
+    if (n != 2)
+        return xnnbe_unsupported(c, k, "'%s' has %zu values; only 2-D is supported", name, n);
+    for (int i = 0; i < 2; i++) {
+        if (a[i] < lo || a[i] > 1 << 16)
+            return xnnbe_invalid(c, k, "'%s' value %lld is out of range", name, (long long)a[i]);
+        v[i] = a[i];
+    }
+    return CALMA_OK;
+}
+
+/* ConvTranspose as XNNPACK's deconvolution; weights [C, O/G, KH, KW]
+ * become [O, KH, KW, C/G]. */
+static int op_conv_transpose(xnnbe_ctx *c, int k) {
+    const ir_node *n = &c->g->nodes[k];
+    xnnbe_val *x;
+    int rc = xnnbe_input(c, k, 0, &x);
+    if (rc) return rc;
+    const ir_tensor *wt = xnnbe_const_input(c, k, 1);
+    const float *w = xnnbe_const_f32(wt);
+    if (x->rank != 4 || !w || wt->rank != 4)
+        return xnnbe_unsupported(c, k, "needs a 4-D input and constant float32 4-D weights");
+    int64_t C = x->dims[1], G = ir_node_int(n, "group", 1);
+    int64_t Og = wt->dims[1], KH = wt->dims[2], KW = wt->dims[3];
+    if (G < 1 || wt->dims[0] != C || C % G)
+        return xnnbe_invalid(c, k, "weights [%lld,...] and group %lld do not fit %lld channels",
+                             (long long)wt->dims[0], (long long)G, (long long)C);
+    int64_t Ig = C / G, O = Og * G;
+    const float *b = NULL;
+    if (n->n_in > 2 && n->in[2] >= 0) {
+        const ir_tensor *bt = xnnbe_const_input(c, k, 2);
+        b = xnnbe_const_f32(bt);
+        if (!b || (int64_t)ir_tensor_numel(bt) != O)
+            return xnnbe_unsupported(c, k, "bias must be a constant float32 [%lld]", (long long)O);
+    }
+    const char *ap = ir_node_string(n, "auto_pad", "NOTSET");
+    if (ir_node_attr(n, "output_shape") || (strcmp(ap, "NOTSET") && strcmp(ap, "VALID")))
+        return xnnbe_unsupported(c, k, "output_shape and SAME auto_pad (give pads instead)");
+    int64_t s[2], d[2], adj[2];
+    if ((rc = read_pair2(c, k, "strides", 1, 1, s))) return rc;
+    if ((rc = read_pair2(c, k, "dilations", 1, 1, d))) return rc;
+    if ((rc = read_pair2(c, k, "output_padding", 0, 0, adj))) return rc;
+    size_t np = 0;
+    const int64_t *pads = strcmp(ap, "VALID") ? ir_node_ints(n, "pads", &np) : NULL;
+    if (pads && np != 4) return xnnbe_invalid(c, k, "'pads' has %zu values; 2-D needs 4", np);
+    int64_t pb[2] = {pads ? pads[0] : 0, pads ? pads[1] : 0};
+    int64_t pe[2] = {pads ? pads[2] : 0, pads ? pads[3] : 0};
+    int64_t kk[2] = {KH, KW}, od[4] = {x->dims[0], O, 0, 0};
+    for (int i = 0; i < 2; i++) {
+        if (pb[i] < 0 || pe[i] < 0) return xnnbe_unsupported(c, k, "negative pads");
+        if (adj[i] >= s[i] && adj[i] >= d[i])
+            return xnnbe_invalid(c, k, "output_padding must be below stride or dilation");
+        od[2 + i] = s[i] * (x->dims[2 + i] - 1) + adj[i] + (kk[i] - 1) * d[i] + 1 - pb[i] - pe[i];
+    }
+    int out_v = n->out[0];
+    float lo = -INFINITY, hi = INFINITY;
+    xnnbe_fuse_clamp(c, &out_v, &lo, &hi);
+    uint32_t xid, fid, bid = XNN_INVALID_VALUE_ID, oid;
+    if ((rc = xnnbe_as_nhwc(c, k, x, &xid))) return rc;
+    float *f = xnnbe_blob(c, (size_t)(O * KH * KW * Ig));
+    if (!f) return c->e ? c->e->status : CALMA_E_NOMEM;
+    for (int64_t g = 0; g < G; g++)
+        for (int64_t i = 0; i < Ig; i++)
+            for (int64_t o = 0; o < Og; o++)
+                for (int64_t kh = 0; kh < KH; kh++)
+                    for (int64_t kw = 0; kw < KW; kw++)
+                        f[(((g * Og + o) * KH + kh) * KW + kw) * Ig + i] =
+                            w[(((g * Ig + i) * Og + o) * KH + kh) * KW + kw];
+    size_t fd[4] = {(size_t)O, (size_t)KH, (size_t)KW, (size_t)Ig}, bd[1] = {(size_t)O};
+    if ((rc = xnnbe_define_static(c, k, 4, fd, f, &fid))) return rc;
+    if (b) {
+        float *bb = xnnbe_blob(c, (size_t)O);
+        if (!bb) return c->e ? c->e->status : CALMA_E_NOMEM;
+        memcpy(bb, b, sizeof(float) * (size_t)O);
+        if ((rc = xnnbe_define_static(c, k, 1, bd, bb, &bid))) return rc;
+    }
+    if ((rc = xnnbe_define_output(c, k, out_v, 4, od, 1, &oid))) return rc;
+    enum xnn_status st = xnn_define_deconvolution_2d(
+        c->s->subgraph, (uint32_t)pb[0], (uint32_t)pe[1], (uint32_t)pe[0], (uint32_t)pb[1],
+        (uint32_t)adj[0], (uint32_t)adj[1], (uint32_t)KH, (uint32_t)KW, (uint32_t)s[0],
+        (uint32_t)s[1], (uint32_t)d[0], (uint32_t)d[1], (uint32_t)G, (size_t)Ig, (size_t)Og, lo, hi,
+        xid, fid, bid, oid, 0);
+    return xnnbe_check(c, k, st, "xnn_define_deconvolution_2d");
+}
+
 const xnnbe_op xnnbe_ops_spatial[] = {
     {"Resize", op_resize},
+    {"ConvTranspose", op_conv_transpose},
     {"ReduceMean", op_reduce_mean},
     {NULL, NULL},
 };
