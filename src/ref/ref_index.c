@@ -1,7 +1,8 @@
 /* Indexing and rearranging ops beyond the basic shape family: GatherND,
  * ScatterElements/Scatter, ScatterND, DepthToSpace, SpaceToDepth, OneHot,
- * EyeLike, Compress, ReverseSequence, NonZero, Unique. Data moves by byte copies,
- * so every element type works; reductions go through double. */
+ * EyeLike, Compress, ReverseSequence, NonZero, Unique, NonMaxSuppression.
+ * Data moves by byte copies, so every element type works; reductions go
+ * through double. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -613,6 +614,153 @@ static int unique_run(ref_call *c) {
     return CALMA_OK;
 }
 
+/* ---- NonMaxSuppression (opset 10/11), following ONNX Runtime's greedy
+ * selection: per batch and class, boxes above score_threshold in
+ * descending score (ties: lower index first), dropping any whose IoU with
+ * an already selected box exceeds iou_threshold. ---- */
+
+typedef struct nms_box {
+    double y1, x1, y2, x2;
+} nms_box;
+
+static nms_box nms_corners(const ir_tensor *b, size_t at, int center) {
+    double a = ir_tensor_get_f64(b, at), c = ir_tensor_get_f64(b, at + 1);
+    double d = ir_tensor_get_f64(b, at + 2), e = ir_tensor_get_f64(b, at + 3);
+    nms_box r;
+    if (center) { /* x_center, y_center, width, height */
+        r.x1 = a - d / 2;
+        r.x2 = a + d / 2;
+        r.y1 = c - e / 2;
+        r.y2 = c + e / 2;
+    } else { /* any diagonal: y1, x1, y2, x2 */
+        r.y1 = a < d ? a : d;
+        r.y2 = a < d ? d : a;
+        r.x1 = c < e ? c : e;
+        r.x2 = c < e ? e : c;
+    }
+    return r;
+}
+
+static int nms_suppress(const nms_box *p, const nms_box *q, double thr) {
+    double ix1 = p->x1 > q->x1 ? p->x1 : q->x1, ix2 = p->x2 < q->x2 ? p->x2 : q->x2;
+    double iy1 = p->y1 > q->y1 ? p->y1 : q->y1, iy2 = p->y2 < q->y2 ? p->y2 : q->y2;
+    double inter = (ix2 - ix1 > 0 ? ix2 - ix1 : 0) * (iy2 - iy1 > 0 ? iy2 - iy1 : 0);
+    if (inter <= 0) return 0;
+    double a1 = (p->x2 - p->x1) * (p->y2 - p->y1), a2 = (q->x2 - q->x1) * (q->y2 - q->y1);
+    double uni = a1 + a2 - inter;
+    if (a1 <= 0 || a2 <= 0 || uni <= 0) return 0;
+    return inter / uni > thr;
+}
+
+/* Bottom-up merge sort of box indices by score, descending; being stable,
+ * equal scores keep the lower index first. tmp is scratch of n. */
+static void nms_sort(size_t *a, size_t *tmp, size_t n, const ir_tensor *scores, size_t base) {
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] =
+                    ir_tensor_get_f64(scores, base + a[j]) > ir_tensor_get_f64(scores, base + a[i])
+                        ? a[j++]
+                        : a[i++];
+            while (i < mid) tmp[k++] = a[i++];
+            while (j < hi) tmp[k++] = a[j++];
+        }
+        memcpy(a, tmp, sizeof *a * n);
+    }
+}
+
+/* The selected (batch, class, box) triples into *out (malloc'ed), their
+ * count in *n. */
+static int nms_select(ref_call *c, int64_t **out, size_t *n) {
+    const ir_tensor *boxes = ref_in(c, 0), *scores = ref_in(c, 1);
+    const ir_tensor *tmax = ref_in(c, 2), *tiou = ref_in(c, 3), *tsc = ref_in(c, 4);
+    *out = NULL;
+    *n = 0;
+    if (boxes->rank != 3 || boxes->dims[2] != 4 || scores->rank != 3 ||
+        scores->dims[0] != boxes->dims[0] || scores->dims[2] != boxes->dims[1])
+        return err_set(c->err, CALMA_E_INVALID,
+                       "boxes must be [batches, boxes, 4] and scores [batches, classes, boxes]");
+    int64_t maxb = tmax && ir_tensor_numel(tmax) ? ir_tensor_get_i64(tmax, 0) : 0;
+    double iou = tiou && ir_tensor_numel(tiou) ? ir_tensor_get_f64(tiou, 0) : 0;
+    int has_sc = tsc && ir_tensor_numel(tsc);
+    double sthr = has_sc ? ir_tensor_get_f64(tsc, 0) : 0;
+    int center = (int)ir_node_int(c->node, "center_point_box", 0);
+    size_t B = (size_t)boxes->dims[0], N = (size_t)boxes->dims[1], C = (size_t)scores->dims[1];
+    if (maxb <= 0 || !N) return CALMA_OK;
+    size_t *cand = malloc(sizeof(size_t) * N), *sel = malloc(sizeof(size_t) * N);
+    size_t cap = 0;
+    int rc = CALMA_OK;
+    if (!cand || !sel) rc = err_set(c->err, CALMA_E_NOMEM, "out of memory");
+    for (size_t b = 0; !rc && b < B; b++)
+        for (size_t k = 0; !rc && k < C; k++) {
+            size_t base = (b * C + k) * N, nc = 0, ns = 0;
+            for (size_t i = 0; i < N; i++)
+                if (!has_sc || ir_tensor_get_f64(scores, base + i) > sthr) cand[nc++] = i;
+            nms_sort(cand, sel, nc, scores, base);
+            for (size_t i = 0; i < nc && (int64_t)ns < maxb; i++) {
+                nms_box p = nms_corners(boxes, (b * N + cand[i]) * 4, center);
+                int drop = 0;
+                for (size_t j = 0; j < ns && !drop; j++) {
+                    nms_box q = nms_corners(boxes, (b * N + sel[j]) * 4, center);
+                    drop = nms_suppress(&p, &q, iou);
+                }
+                if (drop) continue;
+                sel[ns++] = cand[i];
+                if (*n >= cap) {
+                    cap = cap ? cap * 2 : 16;
+                    int64_t *g = realloc(*out, sizeof(int64_t) * 3 * cap);
+                    if (!g) {
+                        rc = err_set(c->err, CALMA_E_NOMEM, "out of memory");
+                        break;
+                    }
+                    *out = g;
+                }
+                (*out)[*n * 3] = (int64_t)b;
+                (*out)[*n * 3 + 1] = (int64_t)k;
+                (*out)[*n * 3 + 2] = (int64_t)cand[i];
+                (*n)++;
+            }
+        }
+    free(cand);
+    free(sel);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return rc;
+}
+
+static int nms_infer(ref_call *c) {
+    int rc = need_in(c, 2);
+    if (rc) return rc;
+    for (int i = 0; i < 5; i++)
+        if (ref_in(c, i) && !ref_in(c, i)->data) return REF_NEED_VALUE;
+    int64_t *sel;
+    size_t n;
+    if ((rc = nms_select(c, &sel, &n))) return rc;
+    free(sel);
+    int64_t d[2] = {(int64_t)n, 3};
+    ref_set_type(&c->out[0], CALMA_DT_INT64, 2, d);
+    return CALMA_OK;
+}
+
+static int nms_run(ref_call *c) {
+    int64_t *sel;
+    size_t n;
+    int rc = nms_select(c, &sel, &n);
+    if (rc) return rc;
+    if (n != (size_t)c->out[0].dims[0]) {
+        free(sel);
+        return err_set(c->err, CALMA_E_INTERNAL, "selection changed between infer and run");
+    }
+    if (n) memcpy(c->out[0].data, sel, sizeof(int64_t) * 3 * n);
+    free(sel);
+    return CALMA_OK;
+}
+
 const ref_op ref_ops_index[] = {
     {"GatherND", gather_nd_infer, gather_nd_run},
     {"ScatterElements", scatter_elements_infer, scatter_elements_run},
@@ -626,5 +774,6 @@ const ref_op ref_ops_index[] = {
     {"NonZero", non_zero_infer, non_zero_run},
     {"ReverseSequence", rev_seq_infer, rev_seq_run},
     {"Unique", unique_infer, unique_run},
+    {"NonMaxSuppression", nms_infer, nms_run},
     {NULL, NULL, NULL},
 };
