@@ -123,10 +123,32 @@ static void start_kill(watch *w, int reason, int hard, const char *msg) {
     }
 }
 
+/* Replaces control characters and bytes that are not valid UTF-8 with '?',
+ * in place: worker output ends up in JSON that other tools must parse. */
+static void make_printable(char *s) {
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        int len = *p < 0x80             ? 1
+                  : (*p & 0xE0) == 0xC0 ? 2
+                  : (*p & 0xF0) == 0xE0 ? 3
+                  : (*p & 0xF8) == 0xF0 ? 4
+                                        : 0;
+        int ok = len > 0 && !(len == 2 && *p < 0xC2);
+        for (int i = 1; ok && i < len; i++) ok = (p[i] & 0xC0) == 0x80;
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        if (len == 1 && (*p < 32 || *p == 127) && *p != '\t') *p = '?';
+        p += len;
+    }
+}
+
 static void tail_push(watch *w, const char *s, size_t n) {
     if (n >= SUPER_TAIL_COLS) n = SUPER_TAIL_COLS - 1;
     memcpy(w->tail[w->tail_next], s, n);
     w->tail[w->tail_next][n] = '\0';
+    make_printable(w->tail[w->tail_next]);
     w->tail_next = (w->tail_next + 1) % SUPER_TAIL_LINES;
     if (w->tail_n < SUPER_TAIL_LINES) w->tail_n++;
 }
@@ -150,8 +172,7 @@ static void on_line(watch *w, char *line) {
     if (!cJSON_IsString(ev)) {
         char msg[256];
         snprintf(msg, sizeof msg, "worker wrote garbage on the protocol pipe: '%.80s'", line);
-        for (char *c = msg; *c; c++)
-            if ((unsigned char)*c < 32) *c = '?';
+        make_printable(msg);
         cJSON_Delete(j);
         start_kill(w, KILL_GARBAGE, 1, msg);
         return;
@@ -310,6 +331,15 @@ static void set_status(super_outcome *o, const char *st, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* The statuses a worker may report itself; the rest are the supervisor's. */
+static int worker_status(const char *s) {
+    static const char *const ok[] = {"ok",          "mismatch", "unsupported",
+                                     "unavailable", "oom",      "error"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (!strcmp(s, ok[i])) return 1;
+    return 0;
+}
+
 static void classify(watch *w) {
     super_outcome *o = w->out;
     int st = w->wstatus;
@@ -352,6 +382,8 @@ static void classify(watch *w) {
                    "the worker exited without sending a result (protocol pipe closed early, "
                    "last phase %s)",
                    o->phase);
+    } else if (!worker_status(rs->valuestring)) {
+        set_status(o, "error", "the worker sent an unknown status '%.40s'", rs->valuestring);
     } else {
         set_status(o, rs->valuestring, "%s", cJSON_IsString(rm) ? rm->valuestring : "");
     }

@@ -1,8 +1,9 @@
-/* Resize (opsets 10, 11, 13+), Upsample (7, 9) and GridSample (16), following the ONNX
- * reference implementation: each output coordinate maps back to a source
- * coordinate per axis, which gives a few weighted source indices (taps):
- * one for nearest, two for linear, four for cubic. The output is the sum
- * over the product of the axes' taps. */
+/* Resampling ops: Resize (opsets 10, 11, 13+) and Upsample (7, 9), after
+ * the ONNX reference implementation: each output coordinate maps back to a
+ * source coordinate per axis, which gives a few weighted source indices
+ * (taps): one for nearest, two for linear, four for cubic; the output is
+ * the sum over the product of the axes' taps. GridSample and RoiAlign
+ * sample at given points instead. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,9 +495,130 @@ static int grid_sample_run(ref_call *c) {
     return CALMA_OK;
 }
 
+/* ---- RoiAlign (opsets 10, 16), following ONNX Runtime's kernel (which
+ * the test data matches): each output bin averages (or takes the max of)
+ * bilinear samples on a regular grid inside the bin. ---- */
+
+static int roi_align_infer(ref_call *c) {
+    const ir_tensor *x = ref_in(c, 0), *rois = ref_in(c, 1), *bi = ref_in(c, 2);
+    if (!x || !rois || !bi) return err_set(c->err, CALMA_E_INVALID, "needs X, rois, batch_indices");
+    if (x->rank != 4 || rois->rank != 2 || rois->dims[1] != 4 || bi->rank != 1 ||
+        bi->dims[0] != rois->dims[0])
+        return err_set(c->err, CALMA_E_INVALID,
+                       "X must be [N,C,H,W], rois [R,4] and batch_indices [R]");
+    if (x->dtype != CALMA_DT_FLOAT && x->dtype != CALMA_DT_DOUBLE)
+        return err_set(c->err, CALMA_E_UNSUPPORTED, "dtype %s is not supported",
+                       ir_dtype_name(x->dtype));
+    const char *mode = ir_node_string(c->node, "mode", "avg");
+    if (strcmp(mode, "avg") && strcmp(mode, "max"))
+        return err_set(c->err, CALMA_E_UNSUPPORTED, "mode '%s' is not supported", mode);
+    int64_t oh = ir_node_int(c->node, "output_height", 1),
+            ow = ir_node_int(c->node, "output_width", 1);
+    if (oh < 1 || ow < 1 || ir_node_int(c->node, "sampling_ratio", 0) < 0)
+        return err_set(c->err, CALMA_E_INVALID, "output size and sampling_ratio must be positive");
+    int64_t d[4] = {rois->dims[0], x->dims[1], oh, ow};
+    ref_set_type(&c->out[0], x->dtype, 4, d);
+    return CALMA_OK;
+}
+
+/* One bilinear sample at (y, x), or 0 outside [-1, size]. max mode keeps
+ * the largest weighted corner, as ONNX Runtime does. */
+static double roi_sample(const ir_tensor *x, size_t plane, int64_t H, int64_t W, double y,
+                         double xx, int is_max) {
+    if (y < -1.0 || y > (double)H || xx < -1.0 || xx > (double)W) return 0;
+    if (y <= 0) y = 0;
+    if (xx <= 0) xx = 0;
+    int64_t y0 = (int64_t)y, x0 = (int64_t)xx, y1, x1;
+    if (y0 >= H - 1) {
+        y0 = y1 = H - 1;
+        y = (double)y0;
+    } else {
+        y1 = y0 + 1;
+    }
+    if (x0 >= W - 1) {
+        x0 = x1 = W - 1;
+        xx = (double)x0;
+    } else {
+        x1 = x0 + 1;
+    }
+    double ly = y - (double)y0, lx = xx - (double)x0, hy = 1 - ly, hx = 1 - lx;
+    double v[4] = {hy * hx * ir_tensor_get_f64(x, plane + (size_t)(y0 * W + x0)),
+                   hy * lx * ir_tensor_get_f64(x, plane + (size_t)(y0 * W + x1)),
+                   ly * hx * ir_tensor_get_f64(x, plane + (size_t)(y1 * W + x0)),
+                   ly * lx * ir_tensor_get_f64(x, plane + (size_t)(y1 * W + x1))};
+    if (!is_max) return v[0] + v[1] + v[2] + v[3];
+    double m = v[0];
+    for (int k = 1; k < 4; k++) m = v[k] > m ? v[k] : m;
+    return m;
+}
+
+static int roi_align_run(ref_call *c) {
+    const ir_tensor *x = ref_in(c, 0), *rois = ref_in(c, 1), *bi = ref_in(c, 2);
+    ir_tensor *y = &c->out[0];
+    int is_max = !strcmp(ir_node_string(c->node, "mode", "avg"), "max");
+    /* opset 10 had no attribute and behaved as output_half_pixel */
+    const char *ct = ir_node_string(c->node, "coordinate_transformation_mode",
+                                    c->opset >= 16 ? "half_pixel" : "output_half_pixel");
+    int half = !strcmp(ct, "half_pixel");
+    if (!half && strcmp(ct, "output_half_pixel"))
+        return err_set(c->err, CALMA_E_UNSUPPORTED,
+                       "coordinate_transformation_mode '%s' is not supported", ct);
+    double scale = ir_node_float(c->node, "spatial_scale", 1.0f), off = half ? 0.5 : 0.0;
+    int64_t sr = ir_node_int(c->node, "sampling_ratio", 0);
+    int64_t R = rois->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3];
+    int64_t PH = y->dims[2], PW = y->dims[3];
+    size_t o = 0;
+    for (int64_t r = 0; r < R; r++) {
+        int64_t b = ir_tensor_get_i64(bi, (size_t)r);
+        if (b < 0 || b >= x->dims[0])
+            return err_set(c->err, CALMA_E_INVALID, "batch index %lld of roi %lld is out of range",
+                           (long long)b, (long long)r);
+        double sx = ir_tensor_get_f64(rois, (size_t)r * 4) * scale - off;
+        double sy = ir_tensor_get_f64(rois, (size_t)r * 4 + 1) * scale - off;
+        double ex = ir_tensor_get_f64(rois, (size_t)r * 4 + 2) * scale - off;
+        double ey = ir_tensor_get_f64(rois, (size_t)r * 4 + 3) * scale - off;
+        double rw = ex - sx, rh = ey - sy;
+        if (!half) {
+            rw = rw > 1 ? rw : 1;
+            rh = rh > 1 ? rh : 1;
+        }
+        if (!(fabs(rw) < 1e9 && fabs(rh) < 1e9))
+            return err_set(c->err, CALMA_E_INVALID, "roi %lld is not finite", (long long)r);
+        double bh = rh / (double)PH, bw = rw / (double)PW;
+        int64_t gh = sr > 0 ? sr : (int64_t)ceil(rh / (double)PH);
+        int64_t gw = sr > 0 ? sr : (int64_t)ceil(rw / (double)PW);
+        if (gh < 0) gh = 0;
+        if (gw < 0) gw = 0;
+        double count = gh * gw > 1 ? (double)(gh * gw) : 1.0;
+        for (int64_t ch = 0; ch < C; ch++) {
+            size_t plane = (size_t)((b * C + ch) * H * W);
+            for (int64_t ph = 0; ph < PH; ph++)
+                for (int64_t pw = 0; pw < PW; pw++, o++) {
+                    double acc = 0;
+                    int first = 1;
+                    for (int64_t iy = 0; iy < gh; iy++) {
+                        double yy = sy + (double)ph * bh + ((double)iy + 0.5) * bh / (double)gh;
+                        for (int64_t ix = 0; ix < gw; ix++) {
+                            double xx = sx + (double)pw * bw + ((double)ix + 0.5) * bw / (double)gw;
+                            double v = roi_sample(x, plane, H, W, yy, xx, is_max);
+                            if (!is_max)
+                                acc += v;
+                            else if (first || v > acc)
+                                acc = v;
+                            first = 0;
+                        }
+                    }
+                    ir_tensor_set_f64(y, o, is_max ? acc : acc / count);
+                }
+        }
+    }
+    return CALMA_OK;
+}
+
 const ref_op ref_ops_resize[] = {
     {"Resize", resize_infer, resize_run},
     {"Upsample", upsample_infer, upsample_run},
     {"GridSample", grid_sample_infer, grid_sample_run},
+    {"RoiAlign", roi_align_infer, roi_align_run},
     {NULL, NULL, NULL},
 };

@@ -76,6 +76,10 @@ static void test_garbage(void **state) {
     assert_non_null(strstr(o.message, "garbage"));
     assert_non_null(strstr(o.message, "hello there"));
     super_outcome_free(&o);
+    o = run_sh("echo '{\"event\":\"result\",\"status\":\"banana\"}' >&3", quick, -1);
+    assert_string_equal(o.status, "error");
+    assert_non_null(strstr(o.message, "banana"));
+    super_outcome_free(&o);
     o = run_sh("echo '[1,2]' >&3", quick, -1); /* JSON, but not a protocol line */
     assert_string_equal(o.status, "error");
     super_outcome_free(&o);
@@ -147,6 +151,10 @@ static void test_stderr_tail(void **state) {
     assert_null(strstr(o.stderr_tail, "line11\n"));
     assert_non_null(strstr(o.stderr_tail, "line12\nline13"));
     assert_non_null(strstr(o.stderr_tail, "line30\nstdout-too"));
+    super_outcome_free(&o);
+    /* Bytes that are not UTF-8 must not reach the JSON journal. */
+    o = run_sh("printf 'ok \\302\\265s bad \\377\\001 end\\n' >&2; exit 1", quick, -1);
+    assert_string_equal(o.stderr_tail, "ok \302\265s bad ?? end");
     super_outcome_free(&o);
 }
 

@@ -405,6 +405,47 @@ static void test_small_resize_and_mean(void **st) {
     ir_graph_free(g);
 }
 
+/* Concat of computed tensors: a Fire module (channels of NHWC maps), a
+ * concat along H, and one of 2-D rows with a constant. */
+static ir_graph *concat_graph(void) {
+    ir_graph *g = ir_graph_new();
+    ir_graph_set_opset(g, "", 17);
+    ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 4, (int64_t[]){2, 6, 5, 5}, NULL);
+    init_f(g, "ws", 4, (int64_t[]){3, 6, 1, 1}, -0.5f, 0.5f, 80);
+    init_f(g, "we1", 4, (int64_t[]){4, 3, 1, 1}, -0.5f, 0.5f, 81);
+    init_f(g, "we3", 4, (int64_t[]){5, 3, 3, 3}, -0.5f, 0.5f, 82);
+    add(g, "Conv", "squeeze", "x,ws", "s");
+    add(g, "Relu", "squeeze_relu", "s", "sr");
+    add(g, "Conv", "expand1", "sr,we1", "e1");
+    ir_node *n = add(g, "Conv", "expand3", "sr,we3", "e3");
+    ir_node_set_ints(n, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    n = add(g, "Concat", "fire_cat", "e1,e3,e1", "cat");
+    ir_node_set_int(n, "axis", 1);
+    add(g, "Relu", "cat_relu", "cat", "catr");
+    n = add(g, "Concat", "h_cat", "catr,cat", "hc");
+    ir_node_set_int(n, "axis", 2);
+    ir_graph_add_output(g, "catr", CALMA_DT_FLOAT, -1, NULL, NULL);
+    /* rows: [2,6] from the pooled map, then a constant [2,3] */
+    add(g, "GlobalAveragePool", "gap", "x", "p");
+    add(g, "Flatten", "flat", "p", "pf");
+    init_f(g, "extra", 2, (int64_t[]){2, 3}, -1.0f, 1.0f, 83);
+    n = add(g, "Concat", "row_cat", "pf,extra", "rows");
+    ir_node_set_int(n, "axis", -1);
+    ir_graph_add_output(g, "hc", CALMA_DT_FLOAT, -1, NULL, NULL);
+    ir_graph_add_output(g, "rows", CALMA_DT_FLOAT, -1, NULL, NULL);
+    sort_or_fail(g);
+    return g;
+}
+
+static void test_small_concat(void **st) {
+    (void)st;
+    NEED_XNN();
+    ir_graph *g = concat_graph();
+    run_and_check(g, 1, 1, "concat_graph");
+    run_and_check(g, 2, 1, "concat_graph threads 2");
+    ir_graph_free(g);
+}
+
 /* Loads g with the declared shapes of its inputs and outputs (no oracle:
  * these graphs are broken on purpose) and returns load's status. */
 static int load_only(const ir_graph *g, calma_error *e) {
@@ -528,6 +569,7 @@ int main(void) {
         cmocka_unit_test(test_small_layout_unsupported),
         cmocka_unit_test(test_small_flatten_nhwc_into_gemm),
         cmocka_unit_test(test_small_resize_and_mean),
+        cmocka_unit_test(test_small_concat),
         cmocka_unit_test(test_small_bad_graphs_fail_cleanly),
         cmocka_unit_test(test_zoo_simple_small),
         cmocka_unit_test(test_zoo_simple_batch3_threads2),

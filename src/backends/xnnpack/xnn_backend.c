@@ -1,6 +1,24 @@
 /* xnnbe_: the XNNPACK conversion. load converts the whole graph into one
  * subgraph (or refuses, naming the op); convert creates the runtime for the
- * trial's batch and threads; run changes layout at the edges and invokes. */
+ * trial's batch and threads; run changes layout at the edges and invokes.
+ *
+ * Ops: Conv (groups, depthwise, pads, auto_pad, strides, dilations; a
+ * following BatchNormalization folded in), ConvTranspose, MaxPool,
+ * AveragePool, GlobalAveragePool/MaxPool, ReduceMean over H,W, bilinear
+ * Resize, Gemm and MatMul with constant weights (a MatMul's bias Add folded
+ * in), Add/Sub/Mul/Div/Max/Min/Sum with broadcasting, Relu and Clip (fused
+ * into the producer's output clamp), Sigmoid, HardSwish, HardSigmoid,
+ * LeakyRelu, Elu, PRelu, Abs, Neg, Floor, Ceil, Sqrt, BatchNormalization,
+ * Softmax (last axis; any axis before opset 13), Reshape, Flatten,
+ * Squeeze, Unsqueeze, Pad (constant), Concat (as zero pads and adds),
+ * Identity, Dropout, and constant folding of Constant, Shape, Gather,
+ * Concat and Cast. float32 only.
+ *
+ * Threads: each XNNPACK operator ends only when every pthreadpool worker
+ * has checked in (the caller spin-waits first), so on an oversubscribed
+ * machine one descheduled worker stalls every operator and a multi-threaded
+ * trial slows far more than ONNX Runtime's; calma's noise warnings say when
+ * the machine was busy. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,7 +1,9 @@
 /* Shape ops: Reshape, Flatten, Squeeze, Unsqueeze (static reshapes), Pad
  * (static constant pad), Softmax; and the constant folding of the small
  * shape arithmetic exporters emit (Constant, Shape, Gather, Concat, Cast on
- * constants), since XNNPACK's shapes are fixed when the subgraph is made. */
+ * constants), since XNNPACK's shapes are fixed when the subgraph is made;
+ * Concat of computed tensors as zero pads and adds. */
+#include <math.h>
 #include <string.h>
 
 #include "backends/xnnpack/xnn_internal.h"
@@ -111,16 +113,86 @@ static int op_gather(xnnbe_ctx *c, int k) {
     return set_const(c, k, n->out[0], &t);
 }
 
+/* XNNPACK's subgraph has no concat; zero-padding each input to the full
+ * output and adding the pieces gives the same values (x + 0 == x; only a
+ * -0.0 turns into +0.0), at the cost of extra passes over the output. */
+static int concat_runtime(xnnbe_ctx *c, int k) {
+    const ir_node *n = &c->g->nodes[k];
+    xnnbe_val *x[64];
+    if (n->n_in < 1 || n->n_in > 64)
+        return xnnbe_unsupported(c, k, "%d inputs (at most 64)", n->n_in);
+    int nhwc = 0, rc;
+    for (int i = 0; i < n->n_in; i++) {
+        if ((rc = xnnbe_input(c, k, i, &x[i]))) return rc;
+        if (x[i]->rank != x[0]->rank) return xnnbe_invalid(c, k, "inputs of different ranks");
+        if (x[i]->nhwc) nhwc = 1;
+    }
+    int r = x[0]->rank;
+    int axis = xnnbe_axis(ir_node_int(n, "axis", 0), r);
+    if (axis < 0) return xnnbe_invalid(c, k, "axis out of range");
+    int64_t od[IR_MAX_RANK];
+    memcpy(od, x[0]->dims, sizeof(int64_t) * (size_t)r);
+    od[axis] = 0;
+    for (int i = 0; i < n->n_in; i++) {
+        for (int d = 0; d < r; d++)
+            if (d != axis && x[i]->dims[d] != x[0]->dims[d])
+                return xnnbe_invalid(c, k, "inputs differ outside the concat axis");
+        od[axis] += x[i]->dims[axis];
+    }
+    static const int to_phys[4] = {0, 3, 1, 2}; /* logical N,C,H,W -> place in N,H,W,C */
+    int pax = nhwc ? to_phys[axis] : axis;
+    size_t pd[IR_MAX_RANK];
+    for (int d = 0; d < r; d++) pd[d] = (size_t)od[d];
+    if (nhwc)
+        pd[0] = (size_t)od[0], pd[1] = (size_t)od[2], pd[2] = (size_t)od[3], pd[3] = (size_t)od[1];
+    uint32_t acc = XNN_INVALID_VALUE_ID, oid = XNN_INVALID_VALUE_ID;
+    int64_t at = 0;
+    for (int i = 0; i < n->n_in; i++) {
+        uint32_t id, padded;
+        rc = nhwc ? xnnbe_as_nhwc(c, k, x[i], &id) : xnnbe_as_logical(c, k, x[i], &id);
+        if (rc) return rc;
+        size_t pre[IR_MAX_RANK] = {0}, post[IR_MAX_RANK] = {0};
+        pre[pax] = (size_t)at;
+        post[pax] = (size_t)(od[axis] - at - x[i]->dims[axis]);
+        at += x[i]->dims[axis];
+        int last = i == n->n_in - 1;
+        if (last && n->n_in == 1) {
+            if ((rc = xnnbe_define_output(c, k, n->out[0], r, od, nhwc, &oid))) return rc;
+            return xnnbe_check(c, k,
+                               xnn_define_static_reshape(c->s->subgraph, (size_t)r, pd, id, oid, 0),
+                               "xnn_define_static_reshape");
+        }
+        if ((rc = xnnbe_define_internal(c, k, r, pd, &padded))) return rc;
+        rc = xnnbe_check(
+            c, k, xnn_define_static_constant_pad(c->s->subgraph, pre, post, 0.0f, id, padded, 0),
+            "xnn_define_static_constant_pad");
+        if (rc) return rc;
+        if (i == 0) {
+            acc = padded;
+            continue;
+        }
+        uint32_t sum;
+        if (last)
+            rc = xnnbe_define_output(c, k, n->out[0], r, od, nhwc, &sum);
+        else
+            rc = xnnbe_define_internal(c, k, r, pd, &sum);
+        if (rc) return rc;
+        rc = xnnbe_check(c, k,
+                         xnn_define_add2(c->s->subgraph, -INFINITY, INFINITY, acc, padded, sum, 0),
+                         "xnn_define_add2");
+        if (rc) return rc;
+        acc = sum;
+    }
+    return CALMA_OK;
+}
+
 static int op_concat(xnnbe_ctx *c, int k) {
     const ir_node *n = &c->g->nodes[k];
     int64_t total = 0;
     calma_dtype dt = CALMA_DT_UNDEFINED;
     for (int i = 0; i < n->n_in; i++) {
         const ir_tensor *t = xnnbe_const_input(c, k, i);
-        if (!t || t->rank != 1 || (dt && t->dtype != dt))
-            return xnnbe_unsupported(c, k,
-                                     "only constant 1-D shape arithmetic is folded; XNNPACK's "
-                                     "subgraph has no concat");
+        if (!t || t->rank != 1 || (dt && t->dtype != dt)) return concat_runtime(c, k);
         dt = t->dtype;
         total += t->dims[0];
     }
