@@ -159,6 +159,13 @@ for thr, ss in sorted(by_threads.items()):
     print("   threads %d: medians %s ms" % (thr, ", ".join("%.3f" % (x["median"] * 1e3) for x in ss)))
     print("     min %.3f ms, max %.3f ms, spread (max-min)/median %.2f%% (aim < 2%%)"
           % (med[0] * 1e3, med[-1] * 1e3, (med[-1] - med[0]) / mid * 100))
+    if 1 < len(reached) < len(ss):
+        # A run that ran out of time had a noisy machine under it (on a shared
+        # 2-CPU box, another process on our core doubles the median); shown
+        # apart, never instead of the figure above.
+        rm = sorted(x["median"] for x in reached)
+        print("     of the %d runs that reached 1%%: spread %.2f%%"
+              % (len(rm), (rm[-1] - rm[0]) / rm[len(rm) // 2] * 100))
     if reached:
         tt = sorted(x["total_s"] for x in reached)
         print("     1%% precision reached in %d of %d runs; measuring time %.1f s (median of those), "

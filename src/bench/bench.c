@@ -16,7 +16,10 @@
 #include "bench/super.h"
 #include "bench/worker.h"
 #include "cli/cli.h"
+#include "machine/machine.h"
 #include "onnx/onnx.h"
+#include "ref/ref.h"
+#include "util/sha256.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "zoo/zoo.h"
@@ -196,6 +199,78 @@ static int check_output(const char *out, calma_error *e) {
     return CALMA_OK;
 }
 
+/* "float32", [1, 3, 224, 224] with symbolic dimensions by name. */
+static cJSON *tensor_type(const ir_value *v) {
+    cJSON *t = cJSON_CreateObject();
+    cJSON_AddStringToObject(t, "name", v->name);
+    cJSON_AddStringToObject(t, "dtype", ir_dtype_name(v->dtype));
+    cJSON *shape = cJSON_AddArrayToObject(t, "shape");
+    for (int d = 0; d < v->rank; d++)
+        cJSON_AddItemToArray(shape, v->dim_param[d]  ? cJSON_CreateString(v->dim_param[d])
+                                    : v->dims[d] < 0 ? cJSON_CreateString("?")
+                                                     : cJSON_CreateNumber((double)v->dims[d]));
+    return t;
+}
+
+/* What the report says about the model: file size and SHA-256, opset,
+ * inputs and outputs, and the arithmetic of one sample (batch 1). */
+static cJSON *model_facts(const ir_graph *g, const char *path) {
+    cJSON *m = cJSON_CreateObject();
+    struct stat st;
+    if (stat(path, &st) == 0) cJSON_AddNumberToObject(m, "size", (double)st.st_size);
+    char hex[65];
+    if (sha256_file(path, hex) == 0) cJSON_AddStringToObject(m, "sha256", hex);
+    cJSON_AddNumberToObject(m, "opset", (double)ir_graph_opset(g, ""));
+    cJSON *ins = cJSON_AddArrayToObject(m, "inputs");
+    for (int i = 0; i < g->n_inputs; i++)
+        cJSON_AddItemToArray(ins, tensor_type(&g->values[g->inputs[i]]));
+    cJSON *outs = cJSON_AddArrayToObject(m, "outputs");
+    for (int k = 0; k < g->n_outputs; k++)
+        cJSON_AddItemToArray(outs, tensor_type(&g->values[g->outputs[k]]));
+    /* FLOPs at batch 1, by static shape inference on a copy of the types */
+    ir_tensor *in = calloc((size_t)g->n_inputs + 1, sizeof *in);
+    ir_tensor *out = calloc((size_t)g->n_outputs + 1, sizeof *out);
+    int known = in && out;
+    for (int i = 0; known && i < g->n_inputs; i++) {
+        const ir_value *v = &g->values[g->inputs[i]];
+        in[i].dtype = v->dtype;
+        in[i].rank = v->rank;
+        for (int d = 0; d < v->rank; d++) {
+            in[i].dims[d] = v->dims[d] < 0 && d == 0 ? 1 : v->dims[d];
+            known &= in[i].dims[d] >= 0;
+        }
+        known &= v->rank >= 0;
+    }
+    double flops = 0;
+    calma_error e;
+    if (known && ref_infer_outputs_flops(g, in, out, &flops, &e) == CALMA_OK && flops > 0)
+        cJSON_AddNumberToObject(m, "flops", flops);
+    else
+        cJSON_AddNullToObject(m, "flops");
+    free(in);
+    free(out);
+    return m;
+}
+
+/* The machine the run happens on, recorded when it starts. */
+static cJSON *machine_facts(void) {
+    machine_info mi;
+    machine_read(&mi);
+    cJSON *m = cJSON_CreateObject();
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    cJSON_AddStringToObject(m, "hostname", host);
+    cJSON_AddStringToObject(m, "cpu", mi.cpu);
+    cJSON_AddNumberToObject(m, "cpus", mi.cores);
+    cJSON_AddNumberToObject(m, "memory", mi.mem_total);
+    cJSON_AddStringToObject(m, "kernel", mi.kernel);
+    cJSON_AddStringToObject(m, "governor", mi.governor);
+    cJSON_AddStringToObject(m, "vector", mi.vector);
+    cJSON_AddNumberToObject(m, "load_avg", mi.load1);
+    cJSON_AddArrayToObject(m, "peak");
+    return m;
+}
+
 /* Builds the plan of a new run: names, model, run folder, plan.json. */
 static int plan_new(run *r, calma_error *e) {
     plan *p = &r->p;
@@ -266,8 +341,18 @@ static int plan_new(run *r, calma_error *e) {
             return as_usage(e);
         }
     }
+    cJSON *facts = model_facts(g, p->model_path);
     ir_graph_free(g);
     r->plan_json = plan_to_json(&r->p);
+    if (r->plan_json) {
+        cJSON *m = cJSON_GetObjectItemCaseSensitive(r->plan_json, "model");
+        const cJSON *f;
+        if (m && facts) cJSON_ArrayForEach(f, facts) {
+                cJSON_AddItemToObject(m, f->string, cJSON_Duplicate(f, 1));
+            }
+        cJSON_AddItemToObject(r->plan_json, "machine", machine_facts());
+    }
+    cJSON_Delete(facts);
     char *text = cJSON_Print(r->plan_json);
     if (!text) return err_set(e, CALMA_E_NOMEM, "out of memory");
     rc = journal_write_file(p->run_dir, JOURNAL_PLAN, text, e);
@@ -438,6 +523,62 @@ static int ensure_oracle(run *r, int64_t batch, calma_error *e) {
     return CALMA_OK;
 }
 
+/* Measures the machine's limit for a thread count once per run (in a
+ * worker: BLAS threads never start in the supervisor) and records it in
+ * plan.json and machine/peak-t<T>.json, where trial workers read it. */
+static int ensure_peak(run *r, int threads, calma_error *e) {
+    char dir[4200], name[64];
+    snprintf(dir, sizeof dir, "%s/machine", r->p.run_dir);
+    snprintf(name, sizeof name, "peak-t%d.json", threads);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (file_exists(path)) return CALMA_OK;
+    argv_buf a;
+    memset(&a, 0, sizeof a);
+    arg(&a, "calma");
+    arg(&a, "worker");
+    arg(&a, "--peak");
+    argf(&a, "--threads", "%.0f", threads);
+    super_limits lim = limits_of(&r->p);
+    super_outcome o;
+    char label[64];
+    snprintf(label, sizeof label, "machine peak, %d thread%s", threads, threads > 1 ? "s" : "");
+    r->label = label;
+    int rc = super_run(r->exe, a.v, &lim, r->sig_fd, on_event, r, &o, e);
+    if (rc) return rc;
+    if (!strcmp(o.status, "interrupted")) r->interrupted = 1;
+    if (strcmp(o.status, "ok") || !o.result) {
+        if (!r->p.quiet && !r->interrupted)
+            fprintf(stderr, "calma bench: could not measure the machine's peak (%s: %s)\n",
+                    o.status, o.message);
+        super_outcome_free(&o);
+        return CALMA_OK;
+    }
+    cJSON *peak = cJSON_CreateObject();
+    static const char *const keys[] = {"threads", "vector", "fma_gflops", "sgemm_gflops"};
+    for (int k = 0; k < 4; k++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o.result, keys[k]);
+        if (v) cJSON_AddItemToObject(peak, keys[k], cJSON_Duplicate(v, 1));
+    }
+    super_outcome_free(&o);
+    char *text = cJSON_Print(peak);
+    rc = journal_make_dir(dir, e);
+    if (!rc && text) rc = journal_write_file(dir, name, text, e);
+    free(text);
+    cJSON *list = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(r->plan_json, "machine"), "peak");
+    if (list)
+        cJSON_AddItemToArray(list, peak);
+    else
+        cJSON_Delete(peak);
+    if (!rc) {
+        char *plan_text = cJSON_Print(r->plan_json);
+        if (plan_text) rc = journal_write_file(r->p.run_dir, JOURNAL_PLAN, plan_text, e);
+        free(plan_text);
+    }
+    return rc;
+}
+
 /* The journal record of a finished trial. */
 static cJSON *make_record(const run *r, int i, super_outcome *o) {
     const char *conv;
@@ -455,8 +596,8 @@ static cJSON *make_record(const run *r, int i, super_outcome *o) {
     cJSON_AddStringToObject(rec, "message", o->message);
     if (o->result) {
         static const char *const keep[] = {
-            "phases",         "stats",        "throughput", "validation", "memory",
-            "engine_version", "samples_file", "load_avg",   "warnings",   NULL};
+            "phases",       "stats",    "throughput", "validation", "memory", "engine_version",
+            "samples_file", "load_avg", "warnings",   "efficiency", NULL};
         for (int k = 0; keep[k]; k++) {
             cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o->result, keep[k]);
             if (v) cJSON_AddItemToObject(rec, keep[k], v);
@@ -531,10 +672,14 @@ static int run_trials(run *r, calma_error *e) {
         int64_t batch;
         int threads;
         plan_trial(&r->p, i, &conv, &batch, &threads);
+        int rc = ensure_peak(r, threads, e);
+        if (rc) return rc;
+        if (r->interrupted) break;
+        r->label = id;
         int seen = 0;
         for (int k = 0; k < n_done; k++) seen |= done_oracle[k] == batch;
         if (!seen) {
-            int rc = ensure_oracle(r, batch, e);
+            rc = ensure_oracle(r, batch, e);
             if (rc) return rc;
             if (r->interrupted) break;
             done_oracle[n_done++] = batch;
@@ -544,7 +689,7 @@ static int run_trials(run *r, calma_error *e) {
         worker_argv(r, &a, conv, batch, threads, id, 0);
         super_limits lim = limits_of(&r->p);
         super_outcome o;
-        int rc = super_run(r->exe, a.v, &lim, r->sig_fd, on_event, r, &o, e);
+        rc = super_run(r->exe, a.v, &lim, r->sig_fd, on_event, r, &o, e);
         if (rc) return rc;
         cJSON *rec = make_record(r, i, &o);
         if (!strcmp(o.status, "interrupted")) {

@@ -45,6 +45,7 @@ typedef struct wargs {
     const char *inputs[PLAN_MAX_LIST]; /* "name=path" */
     int n_inputs;
     int oracle;
+    int peak; /* --peak: measure the machine's limit on this many threads */
 } wargs;
 
 typedef struct trial {
@@ -62,6 +63,7 @@ typedef struct trial {
     void *state;
     double *samples;
     size_t n, cap;
+    double flops; /* per inference of the whole batch; 0 when unknown */
 } trial;
 
 void worker_oracle_dir(const char *run_dir, int64_t batch, char *buf, unsigned n) {
@@ -178,8 +180,9 @@ static int prepare_tensors(trial *t, calma_error *e) {
         int rc = ir_tensor_alloc(&t->in[i], v->dtype, v->rank, v->dims, e);
         if (rc) return err_prefix(e, "input '%s'", v->name);
     }
-    int rc = ref_infer_outputs(g, t->in, t->out, e);
+    int rc = ref_infer_outputs_flops(g, t->in, t->out, &t->flops, e);
     if (rc) {
+        t->flops = 0; /* unknown: no efficiency figures */
         /* Not fatal when the model declares its outputs fully. */
         calma_error why = *e;
         for (int k = 0; k < t->n_out; k++) {
@@ -454,6 +457,61 @@ static void add_warnings(trial *t, const stats_summary *s, stats_stop stop, cons
              s->ci_rel * 100, r->max_time, r->precision * 100);
 }
 
+/* The machine's limits measured for this thread count at the start of the
+ * run (bench.c: ensure_peak), or 0 when not measured. */
+static void read_peak(const trial *t, double *fma, double *sgemm) {
+    char path[4200];
+    *fma = *sgemm = 0;
+    snprintf(path, sizeof path, "%s/machine/peak-t%d.json", t->a->run_dir, t->a->threads);
+    char *text = NULL;
+    calma_error e = {0};
+    if (journal_read_file(path, &text, NULL, &e)) return;
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(j, "fma_gflops");
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(j, "sgemm_gflops");
+    if (cJSON_IsNumber(f)) *fma = f->valuedouble;
+    if (cJSON_IsNumber(g)) *sgemm = g->valuedouble;
+    cJSON_Delete(j);
+}
+
+/* GFLOP/s reached and its share of the machine's measured limits, so a
+ * person sees how far from the physical limit each conversion runs. */
+static void add_efficiency(trial *t, double median) {
+    if (!(t->flops > 0) || !(median > 0)) return;
+    cJSON *ef = cJSON_AddObjectToObject(t->res, "efficiency");
+    double gflops = t->flops / median / 1e9;
+    cJSON_AddNumberToObject(ef, "flops_per_inference", t->flops);
+    cJSON_AddNumberToObject(ef, "gflops", gflops);
+    double fma, sgemm;
+    read_peak(t, &fma, &sgemm);
+    if (fma > 0) {
+        cJSON_AddNumberToObject(ef, "fma_peak_gflops", fma);
+        cJSON_AddNumberToObject(ef, "share_of_fma_peak", gflops / fma);
+    }
+    if (sgemm > 0) {
+        cJSON_AddNumberToObject(ef, "sgemm_gflops", sgemm);
+        cJSON_AddNumberToObject(ef, "share_of_sgemm", gflops / sgemm);
+    }
+}
+
+/* --peak: the register-only multiply-add peak on the widest vector unit
+ * and a large OpenBLAS sgemm, on this many threads. Run in a worker so the
+ * supervisor never starts BLAS threads. */
+static void measure_peak(trial *t) {
+    machine_info m;
+    machine_read(&m);
+    double fma = machine_peak_gflops(t->a->threads, 0.25);
+    double sgemm = machine_sgemm_gflops(t->a->threads, 1024);
+    cJSON_AddNumberToObject(t->res, "threads", t->a->threads);
+    cJSON_AddStringToObject(t->res, "vector", m.vector);
+    cJSON_AddNumberToObject(t->res, "fma_gflops", fma);
+    if (sgemm > 0)
+        cJSON_AddNumberToObject(t->res, "sgemm_gflops", sgemm);
+    else
+        cJSON_AddNullToObject(t->res, "sgemm_gflops");
+}
+
 static int measure(trial *t, calma_error *e) {
     stats_rule rule = stats_default_rule();
     if (t->a->samples > 0) {
@@ -512,6 +570,7 @@ static int measure(trial *t, calma_error *e) {
     double b = (double)t->a->batch;
     cJSON_AddNumberToObject(tp, "per_s_median", s.median > 0 ? b / s.median : 0);
     cJSON_AddNumberToObject(tp, "per_s_total", total > 0 ? b * (double)s.n / total : 0);
+    add_efficiency(t, s.median);
     char path[4200];
     int rc = write_samples(t, path, sizeof path, e);
     if (rc) return rc;
@@ -618,6 +677,10 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
             a->oracle = 1;
             continue;
         }
+        if (!strcmp(f, "--peak")) {
+            a->peak = 1;
+            continue;
+        }
         if (i + 1 >= argc) return err_set(e, CALMA_E_USAGE, "worker: %s needs a value", f);
         const char *v = argv[++i];
         if (!strcmp(f, "--model"))
@@ -653,6 +716,10 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
         else
             return err_set(e, CALMA_E_USAGE, "worker: unknown flag %s", f);
     }
+    if (a->peak) {
+        if (a->threads < 1) return err_set(e, CALMA_E_USAGE, "worker: threads must be >= 1");
+        return CALMA_OK;
+    }
     if (!a->model || !a->run_dir || (!a->conversion && !a->oracle))
         return err_set(e, CALMA_E_USAGE, "worker: --model, --run-dir and --conversion are needed");
     if (a->oracle) a->conversion = "REFERENCE";
@@ -680,7 +747,10 @@ int worker_main(int argc, char **argv) {
     t.phases = cJSON_AddObjectToObject(t.res, "phases");
     t.mem = cJSON_AddObjectToObject(t.res, "memory");
     send_phase(&t, "start");
-    run_trial(&t);
+    if (a.peak)
+        measure_peak(&t);
+    else
+        run_trial(&t);
     if (t.state) t.c->backend->release(t.state);
     uint64_t rss, hwm;
     super_read_rss(0, &rss, &hwm);

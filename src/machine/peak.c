@@ -22,46 +22,65 @@ static double now(void) {
 }
 
 /* Each kernel runs `iters` rounds of 12 independent multiply-add chains
- * (enough to cover FMA latency x throughput) and returns a value derived
- * from the accumulators so the compiler cannot drop the work. The return
- * value is the flop count per round through *flops. */
+ * (enough to cover FMA latency times the number of FMA units) in named
+ * variables, so the accumulators stay in registers: an array here would be
+ * kept on the stack at -O2 and the loop would measure store bandwidth. It
+ * returns a value derived from the accumulators so the work cannot be
+ * dropped, and the flop count per round through *flops. */
+#define FMA12(F)                                                                                   \
+    do {                                                                                           \
+        a0 = F(a0, x, y);                                                                          \
+        a1 = F(a1, x, y);                                                                          \
+        a2 = F(a2, x, y);                                                                          \
+        a3 = F(a3, x, y);                                                                          \
+        a4 = F(a4, x, y);                                                                          \
+        a5 = F(a5, x, y);                                                                          \
+        a6 = F(a6, x, y);                                                                          \
+        a7 = F(a7, x, y);                                                                          \
+        a8 = F(a8, x, y);                                                                          \
+        a9 = F(a9, x, y);                                                                          \
+        a10 = F(a10, x, y);                                                                        \
+        a11 = F(a11, x, y);                                                                        \
+    } while (0)
+#define SUM12(ADD)                                                                                 \
+    ADD(ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7))),                         \
+        ADD(ADD(a8, a9), ADD(a10, a11)))
+
 #if defined(__x86_64__)
 __attribute__((target("avx512f"))) static float fma_avx512(long iters, double *flops) {
-    __m512 a[12];
     __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
-    for (long k = 0; k < iters; k++)
-        for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], x, y);
-    __m512 s = a[0];
-    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
+    __m512 a0 = _mm512_set1_ps(0), a1 = _mm512_set1_ps(1), a2 = _mm512_set1_ps(2),
+           a3 = _mm512_set1_ps(3), a4 = _mm512_set1_ps(4), a5 = _mm512_set1_ps(5),
+           a6 = _mm512_set1_ps(6), a7 = _mm512_set1_ps(7), a8 = _mm512_set1_ps(8),
+           a9 = _mm512_set1_ps(9), a10 = _mm512_set1_ps(10), a11 = _mm512_set1_ps(11);
+    for (long k = 0; k < iters; k++) FMA12(_mm512_fmadd_ps);
     *flops = 12.0 * 16 * 2;
-    return _mm512_reduce_add_ps(s);
+    return _mm512_reduce_add_ps(SUM12(_mm512_add_ps));
 }
 
 __attribute__((target("avx2,fma"))) static float fma_avx2(long iters, double *flops) {
-    __m256 a[12];
     __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps((float)i);
-    for (long k = 0; k < iters; k++)
-        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], x, y);
-    __m256 s = a[0];
-    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
+    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2),
+           a3 = _mm256_set1_ps(3), a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5),
+           a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7), a8 = _mm256_set1_ps(8),
+           a9 = _mm256_set1_ps(9), a10 = _mm256_set1_ps(10), a11 = _mm256_set1_ps(11);
+    for (long k = 0; k < iters; k++) FMA12(_mm256_fmadd_ps);
     float out[8];
-    _mm256_storeu_ps(out, s);
+    _mm256_storeu_ps(out, SUM12(_mm256_add_ps));
     *flops = 12.0 * 8 * 2;
     return out[0] + out[7];
 }
 #endif
 
+#define SCALAR_FMA(a, x, y) ((a) * (x) + (y))
+#define SCALAR_ADD(a, b) ((a) + (b))
 static float fma_scalar(long iters, double *flops) {
-    float a[12];
-    for (int i = 0; i < 12; i++) a[i] = (float)i;
-    for (long k = 0; k < iters; k++)
-        for (int i = 0; i < 12; i++) a[i] = a[i] * 0.999999f + 1e-7f;
-    float s = 0;
-    for (int i = 0; i < 12; i++) s += a[i];
+    float x = 0.999999f, y = 1e-7f;
+    float a0 = 0, a1 = 1, a2 = 2, a3 = 3, a4 = 4, a5 = 5, a6 = 6, a7 = 7, a8 = 8, a9 = 9, a10 = 10,
+          a11 = 11;
+    for (long k = 0; k < iters; k++) FMA12(SCALAR_FMA);
     *flops = 12.0 * 2;
-    return s;
+    return SUM12(SCALAR_ADD);
 }
 
 typedef float (*fma_fn)(long, double *);

@@ -1,6 +1,7 @@
 /* The oracle's executor: op lookup, sessions, one run of a graph, and
  * static shape inference with constant folding. */
 #include "ref/ref.h"
+#include "ref/ref_flops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,7 @@ struct ref_session {
     const ir_tensor **in_scratch;
     ir_tensor *out_scratch;
     ir_tensor *promised; /* types infer gave, checked after run */
+    double flops;        /* arithmetic of the nodes inferred or run so far */
 };
 
 static int is_half(calma_dtype dt) {
@@ -361,6 +363,7 @@ static int ref_exec_node(ref_session *s, int i, int static_mode, calma_error *e)
                        ref_label(n, i, lab, sizeof lab));
     }
     if (rc) goto fail_prefix;
+    s->flops += ref_flops_node(n, in, n->n_in, out, n->n_out);
     for (int j = 0; j < n->n_out; j++) {
         if (out[j].dtype == CALMA_DT_UNDEFINED) {
             if (n->out[j] < 0) continue;
@@ -480,6 +483,11 @@ int ref_session_run(ref_session *s, const ir_tensor *inputs, ir_tensor *outputs,
 
 int ref_infer_outputs(const ir_graph *g, const ir_tensor *input_types, ir_tensor *out_types,
                       calma_error *e) {
+    return ref_infer_outputs_flops(g, input_types, out_types, NULL, e);
+}
+
+int ref_infer_outputs_flops(const ir_graph *g, const ir_tensor *input_types, ir_tensor *out_types,
+                            double *flops, calma_error *e) {
     ref_session *s;
     int rc = ref_session_create(g, &s, e);
     if (rc) return rc;
@@ -507,6 +515,7 @@ int ref_infer_outputs(const ir_graph *g, const ir_tensor *input_types, ir_tensor
             o->dtype = g->values[v].dtype;
     }
 done:
+    if (flops) *flops = s->flops;
     ref_clear_vals(s);
     ref_session_free(s);
     return rc;

@@ -33,6 +33,11 @@ size_t ref_session_peak_bytes(const ref_session *s);
 int ref_infer_outputs(const ir_graph *g, const ir_tensor *input_types, ir_tensor *out_types,
                       calma_error *e);
 
+/* The same, also counting the floating-point operations of one run of the
+ * graph at these input shapes into *flops (may be NULL); see ref_flops.h. */
+int ref_infer_outputs_flops(const ir_graph *g, const ir_tensor *input_types, ir_tensor *out_types,
+                            double *flops, calma_error *e);
+
 /* Is op_type (default domain) one the oracle runs? */
 int ref_op_supported(const char *op_type);
 /* Number of ops the oracle runs and the name of op i (for listings). */

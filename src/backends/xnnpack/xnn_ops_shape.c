@@ -498,6 +498,95 @@ static int op_softmax(xnnbe_ctx *c, int k) {
                        "xnn_define_static_reshape");
 }
 
+/* ---- Transpose: only the ones that are a change of label ---- */
+
+static int transpose_const(xnnbe_ctx *c, int k, const xnnbe_val *x, const int64_t *perm) {
+    const ir_tensor *src = x->cst;
+    int r = src->rank;
+    int64_t od[IR_MAX_RANK], istride[IR_MAX_RANK], idx[IR_MAX_RANK] = {0};
+    for (int d = 0; d < r; d++) od[d] = src->dims[perm[d]];
+    int64_t st = 1;
+    for (int d = r - 1; d >= 0; d--) {
+        istride[d] = st;
+        st *= src->dims[d];
+    }
+    ir_tensor t = {0};
+    calma_error e2;
+    if (ir_tensor_alloc(&t, src->dtype, r, od, &e2)) return err_set(c->e, e2.status, "%s", e2.msg);
+    size_t es = ir_dtype_size(src->dtype), n = ir_tensor_numel(&t);
+    for (size_t i = 0; i < n; i++) {
+        int64_t off = 0;
+        for (int d = 0; d < r; d++) off += idx[d] * istride[perm[d]];
+        memcpy((char *)t.data + i * es, (const char *)src->data + (size_t)off * es, es);
+        for (int d = r - 1; d >= 0; d--) {
+            if (++idx[d] < od[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return set_const(c, k, c->g->nodes[k].out[0], &t);
+}
+
+/* The output is x's bytes under a new logical shape and layout flag: an
+ * alias, or a copy when it is a graph output (its own external tensor). */
+static int relabel(xnnbe_ctx *c, int k, xnnbe_val *x, const int64_t *dims, int nhwc) {
+    int v = c->g->nodes[k].out[0];
+    if (!xnnbe_is_output(c, v)) {
+        xnnbe_val *o = &c->vals[v];
+        *o = *x;
+        memcpy(o->dims, dims, sizeof(int64_t) * (size_t)x->rank);
+        o->nhwc = nhwc;
+        o->alt_id = XNN_INVALID_VALUE_ID;
+        return CALMA_OK;
+    }
+    size_t pd[IR_MAX_RANK];
+    int pr = xnnbe_phys_dims(x, pd);
+    uint32_t oid;
+    int rc = xnnbe_define_output(c, k, v, x->rank, dims, nhwc, &oid);
+    if (rc) return rc;
+    return xnnbe_check(c, k,
+                       xnn_define_static_reshape(c->s->subgraph, (size_t)pr, pd, x->id, oid, 0),
+                       "xnn_define_static_reshape");
+}
+
+static int op_transpose(xnnbe_ctx *c, int k) {
+    const ir_node *n = &c->g->nodes[k];
+    xnnbe_val *x;
+    int rc = xnnbe_input(c, k, 0, &x);
+    if (rc) return rc;
+    int r = x->rank;
+    size_t np = 0;
+    const int64_t *pa = ir_node_ints(n, "perm", &np);
+    int64_t perm[IR_MAX_RANK];
+    int seen[IR_MAX_RANK] = {0};
+    if (pa && np != (size_t)r) return xnnbe_invalid(c, k, "perm has %zu values for rank %d", np, r);
+    for (int d = 0; d < r; d++) {
+        perm[d] = pa ? pa[d] : r - 1 - d;
+        if (perm[d] < 0 || perm[d] >= r || seen[perm[d]]++)
+            return xnnbe_invalid(c, k, "perm is not a permutation of %d axes", r);
+    }
+    if (x->cst) return transpose_const(c, k, x, perm);
+    if (x->flat_nhwc)
+        return xnnbe_unsupported(c, k, "'%s' flattens an NHWC feature map", xnnbe_vname(c, x));
+    int64_t od[IR_MAX_RANK];
+    for (int d = 0; d < r; d++) od[d] = x->dims[perm[d]];
+    static const int64_t to_nchw[4] = {0, 3, 1, 2}, to_nhwc[4] = {0, 2, 3, 1};
+    /* NHWC bytes read as NCHW, or back: the layout flag flips. */
+    if (r == 4 && !x->nhwc && !memcmp(perm, to_nchw, sizeof to_nchw))
+        return relabel(c, k, x, od, 1);
+    if (r == 4 && x->nhwc && !memcmp(perm, to_nhwc, sizeof to_nhwc)) return relabel(c, k, x, od, 0);
+    /* Moving only size-1 axes keeps the bytes in order. */
+    int last = -1, same_order = 1;
+    for (int d = 0; d < r; d++) {
+        if (x->dims[perm[d]] == 1) continue;
+        if (perm[d] < last) same_order = 0;
+        last = (int)perm[d];
+    }
+    if (same_order && !x->nhwc) return relabel(c, k, x, od, 0);
+    return xnnbe_unsupported(c, k,
+                             "perm moves data; XNNPACK's subgraph has no transpose (only the "
+                             "NCHW/NHWC relabelling at a layout boundary is free)");
+}
+
 const xnnbe_op xnnbe_ops_shape[] = {
     {"Reshape", op_reshape},     {"Flatten", op_flatten}, {"Squeeze", op_squeeze},
     {"Unsqueeze", op_unsqueeze}, {"Pad", op_pad},         {"Softmax", op_softmax},
