@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "util/fmt.h"
 
 static const cJSON *get(const cJSON *j, const char *k) {
     return j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
@@ -18,28 +19,6 @@ static double num(const cJSON *j, const char *obj, const char *k) {
 static const char *str(const cJSON *j, const char *k) {
     const cJSON *v = get(j, k);
     return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static void fmt_time(double s, char *buf, size_t n) {
-    if (!isfinite(s))
-        snprintf(buf, n, "-");
-    else if (s < 1e-6)
-        snprintf(buf, n, "%.0f ns", s * 1e9);
-    else if (s < 1e-3)
-        snprintf(buf, n, "%.3g us", s * 1e6);
-    else if (s < 1)
-        snprintf(buf, n, "%.3g ms", s * 1e3);
-    else
-        snprintf(buf, n, "%.3g s", s);
-}
-
-static void fmt_mem(double b, char *buf, size_t n) {
-    if (!isfinite(b) || b <= 0)
-        snprintf(buf, n, "-");
-    else if (b >= 1024.0 * 1024 * 1024)
-        snprintf(buf, n, "%.2f GiB", b / (1024.0 * 1024 * 1024));
-    else
-        snprintf(buf, n, "%.1f MiB", b / (1024.0 * 1024));
 }
 
 static int is_ok(const cJSON *r) {
@@ -84,13 +63,19 @@ static const char *status_color(const char *st) {
 }
 
 void bench_table_print(FILE *f, const cJSON *records, int color) {
-    fprintf(f, "%-22s %5s %3s  %-11s %-26s %12s %8s %10s %10s %10s  %s\n", "conversion", "batch",
-            "thr", "status", "median [95% CI]", "per second", "speed-up", "first run", "load",
-            "peak mem", "validation");
+    fprintf(f, "%-22s %5s %3s  %-11s %-26s %12s %8s %14s %10s %10s %10s  %s\n", "conversion",
+            "batch", "thr", "status", "median [95% CI]", "per second", "speed-up", "GFLOP/s (peak)",
+            "first run", "load", "peak mem", "validation");
     const cJSON *r;
     cJSON_ArrayForEach(r, records) {
         char med[112] = "-", lo[32], hi[32], first[32], load[32], mem[32], tp[32] = "-",
-             sp[32] = "-";
+             sp[32] = "-", gf[48] = "-";
+        double gflops = num(r, "efficiency", "gflops"),
+               share = num(r, "efficiency", "share_of_fma_peak");
+        if (isfinite(gflops) && isfinite(share))
+            snprintf(gf, sizeof gf, "%.3g (%.0f%%)", gflops, 100 * share);
+        else if (isfinite(gflops))
+            snprintf(gf, sizeof gf, "%.3g", gflops);
         double m = num(r, "stats", "median");
         if (isfinite(m)) {
             char ms[32];
@@ -105,12 +90,12 @@ void bench_table_print(FILE *f, const cJSON *records, int color) {
         }
         fmt_time(num(r, "phases", "first_s"), first, sizeof first);
         fmt_time(num(r, "phases", "load_s"), load, sizeof load);
-        fmt_mem(num(r, "memory", "peak"), mem, sizeof mem);
+        fmt_bytes(num(r, "memory", "peak"), mem, sizeof mem);
         const char *st = str(r, "status");
-        fprintf(f, "%-22s %5.0f %3.0f  %s%-11s%s %-26s %12s %8s %10s %10s %10s  %s\n",
+        fprintf(f, "%-22s %5.0f %3.0f  %s%-11s%s %-26s %12s %8s %14s %10s %10s %10s  %s\n",
                 str(r, "conversion"), num(r, NULL, "batch"), num(r, NULL, "threads"),
-                color ? status_color(st) : "", st, color ? "\033[0m" : "", med, tp, sp, first, load,
-                mem, verdict(r));
+                color ? status_color(st) : "", st, color ? "\033[0m" : "", med, tp, sp, gf, first,
+                load, mem, verdict(r));
         const char *msg = str(r, "message");
         if (!is_ok(r) && *msg) fprintf(f, "    %s: %.300s\n", str(r, "status"), msg);
         const cJSON *w;

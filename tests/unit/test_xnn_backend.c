@@ -446,6 +446,44 @@ static void test_small_concat(void **st) {
     ir_graph_free(g);
 }
 
+/* tf2onnx's pattern: an NHWC input turned NCHW by Transpose, convs, and
+ * back; all free relabellings. Also a constant transposed for a MatMul and
+ * a Transpose that only moves a size-1 axis. */
+static ir_graph *transpose_graph(int bad) {
+    ir_graph *g = ir_graph_new();
+    ir_graph_set_opset(g, "", 17);
+    ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 4, (int64_t[]){2, 5, 6, 3}, NULL);
+    ir_node *n = add(g, "Transpose", "to_nchw", "x", "xt");
+    ir_node_set_ints(n, "perm", (int64_t[]){0, 3, 1, 2}, 4);
+    init_f(g, "w", 4, (int64_t[]){4, 3, 3, 3}, -0.5f, 0.5f, 90);
+    n = add(g, "Conv", "conv", "xt,w", "a");
+    ir_node_set_ints(n, "pads", (int64_t[]){1, 1, 1, 1}, 4);
+    add(g, "Relu", "relu", "a", "ar");
+    n = add(g, "Transpose", "to_nhwc", "ar", "y");
+    ir_node_set_ints(n, "perm", bad ? (int64_t[]){0, 1, 3, 2} : (int64_t[]){0, 2, 3, 1}, 4);
+    init_f(g, "wt", 2, (int64_t[]){7, bad ? 5 : 4}, -0.5f, 0.5f, 91);
+    n = add(g, "Transpose", "wt_t", "wt", "wtt");
+    add(g, "MatMul", "mm", "y,wtt", "z");
+    n = add(g, "Transpose", "unit_axis", "z", "zt");
+    ir_node_set_ints(n, "perm", (int64_t[]){0, 1, 2, 3}, 4);
+    ir_graph_add_output(g, "y", CALMA_DT_FLOAT, -1, NULL, NULL);
+    ir_graph_add_output(g, "zt", CALMA_DT_FLOAT, -1, NULL, NULL);
+    sort_or_fail(g);
+    return g;
+}
+
+static void test_small_transpose_relabels(void **st) {
+    (void)st;
+    NEED_XNN();
+    ir_graph *g = transpose_graph(0);
+    run_and_check(g, 1, 1, "transpose_graph");
+    ir_graph_free(g);
+    g = transpose_graph(1);
+    const char *needles[] = {"op 'Transpose' (node 'to_nhwc')", "no transpose", NULL};
+    expect_unsupported(g, needles);
+    ir_graph_free(g);
+}
+
 /* Loads g with the declared shapes of its inputs and outputs (no oracle:
  * these graphs are broken on purpose) and returns load's status. */
 static int load_only(const ir_graph *g, calma_error *e) {
@@ -570,6 +608,7 @@ int main(void) {
         cmocka_unit_test(test_small_flatten_nhwc_into_gemm),
         cmocka_unit_test(test_small_resize_and_mean),
         cmocka_unit_test(test_small_concat),
+        cmocka_unit_test(test_small_transpose_relabels),
         cmocka_unit_test(test_small_bad_graphs_fail_cleanly),
         cmocka_unit_test(test_zoo_simple_small),
         cmocka_unit_test(test_zoo_simple_batch3_threads2),

@@ -588,8 +588,17 @@ static int op_transpose(xnnbe_ctx *c, int k) {
 }
 
 const xnnbe_op xnnbe_ops_shape[] = {
-    {"Reshape", op_reshape},     {"Flatten", op_flatten}, {"Squeeze", op_squeeze},
-    {"Unsqueeze", op_unsqueeze}, {"Pad", op_pad},         {"Softmax", op_softmax},
-    {"Constant", op_constant},   {"Shape", op_shape},     {"Gather", op_gather},
-    {"Concat", op_concat},       {"Cast", op_cast},       {NULL, NULL},
+    {"Reshape", op_reshape},
+    {"Flatten", op_flatten},
+    {"Squeeze", op_squeeze},
+    {"Unsqueeze", op_unsqueeze},
+    {"Pad", op_pad},
+    {"Softmax", op_softmax},
+    {"Constant", op_constant},
+    {"Shape", op_shape},
+    {"Gather", op_gather},
+    {"Concat", op_concat},
+    {"Cast", op_cast},
+    {"Transpose", op_transpose},
+    {NULL, NULL},
 };
