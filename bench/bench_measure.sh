@@ -65,6 +65,13 @@ if want 1; then
   for n in 100 100000; do
     bench "$tmp/rss$n" simple --conversions ORT_CPU --samples "$n"
   done
+  # The same counts on NOOP (no engine) tell calma's share of any growth.
+  plugin="$B/bench/noop_plugin.so"
+  if [ -f "$plugin" ]; then
+    for n in 100 100000; do
+      bench "$tmp/rss_noop$n" simple --plugin "$plugin" --conversions NOOP --samples "$n"
+    done
+  fi
   echo "   load average after: $(loadavg)"
   python3 - "$tmp/rss100/report.json" "$tmp/rss100000/report.json" <<'EOF'
 import json, sys
@@ -82,6 +89,14 @@ print("   peak RSS ratio 100,000 / 100 samples: %.3f (aim <= 1.05); difference %
       "(%.1f B per extra sample)"
       % (ratio, (peaks[1] - peaks[0]) / 1024, (peaks[1] - peaks[0]) / (100000 - 100)))
 EOF
+  if [ -f "$tmp/rss_noop100000/report.json" ]; then
+    python3 - "$tmp/rss_noop100/report.json" "$tmp/rss_noop100000/report.json" <<'EOF'
+import json, sys
+p = [json.load(open(x))["trials"][0]["memory"]["peak"] for x in sys.argv[1:]]
+print("   calma alone (NOOP, no engine): peak RSS %.2f -> %.2f MiB, ratio %.3f, %.1f B per extra "
+      "sample" % (p[0] / 2**20, p[1] / 2**20, p[1] / p[0], (p[1] - p[0]) / (100000 - 100)))
+EOF
+  fi
   echo
 fi
 
