@@ -452,6 +452,10 @@ static void worker_argv(const run *r, argv_buf *a, const char *conv, int64_t bat
         arg(a, "--plugin");
         arg(a, p->plugins[i]);
     }
+    if (p->options) {
+        arg(a, "--options");
+        arg(a, p->options);
+    }
     for (int i = 0; i < p->n_inputs; i++) {
         arg(a, "--input");
         snprintf(a->inbuf[i], sizeof a->inbuf[i], "%s=%s", p->input_name[i], p->input_path[i]);

@@ -36,6 +36,7 @@ void plan_free(plan *p) {
     free(p->conv);
     for (int i = 0; i < p->n_plugins; i++) free(p->plugins[i]);
     for (int i = 0; i < p->n_inputs; i++) free(p->input_name[i]), free(p->input_path[i]);
+    free(p->options);
     free(p->run_dir);
     free(p->output);
     free(p->resume);
@@ -45,14 +46,18 @@ void plan_free(plan *p) {
 void plan_usage(FILE *f) {
     fprintf(f,
             "usage: calma bench [MODEL] [--tier 1|2|3 | --conversions A,B] [--batch 1,8]\n"
-            "                   [--threads 1,2] [--samples N | --precision 1%% --max-time 10s\n"
+            "                   [--threads 1,2] [--samples N | --precision 1%% --max-time 5s\n"
             "                   --min-time 0.5s] [--seed S] [--atol X --rtol Y]\n"
             "                   [--memory-limit 4G] [--timeout 5m] [--load-timeout 2m]\n"
             "                   [--output report.json] [--run-dir DIR] [--resume DIR]\n"
             "                   [--plugin FILE.so]... [--input NAME=FILE.npy]... [--keep-samples]\n"
-            "                   [--strict] [--quiet]\n\n"
+            "                   [--options KEY=VALUE,...] [--strict] [--quiet]\n\n"
             "MODEL is an .onnx file or a built-in model (calma zoo list); default 'simple'.\n"
             "Each trial (conversion x batch x threads) runs in its own worker process.\n"
+            "Sampling stops when the 95%% interval of the median is narrower than\n"
+            "--precision of the median (1%%: within about +-0.5%%), or at --max-time per\n"
+            "trial. --options passes engine settings to every conversion (spin=1: let\n"
+            "ONNX Runtime's threads spin-wait).\n"
             "Exit: 0 all ok or unavailable, 1 a trial failed (mismatch, timeout, crashed,\n"
             "oom, error; also unavailable with --strict), 2 bad plan, 130 interrupted.\n");
 }
@@ -205,10 +210,10 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             continue;
         }
         static const char *const valued[] = {
-            "--tier",      "--conversions",  "--batch",    "--threads",      "--samples",
-            "--precision", "--max-time",     "--min-time", "--seed",         "--atol",
-            "--rtol",      "--memory-limit", "--timeout",  "--load-timeout", "--output",
-            "--run-dir",   "--resume",       "--plugin",   "--input",        NULL};
+            "--tier",     "--conversions",  "--batch",  "--threads", "--samples", "--precision",
+            "--max-time", "--min-time",     "--seed",   "--atol",    "--rtol",    "--memory-limit",
+            "--timeout",  "--load-timeout", "--output", "--run-dir", "--resume",  "--plugin",
+            "--input",    "--options",      NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= !strcmp(flag, valued[k]);
         if (!known)
@@ -311,6 +316,14 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             if (!p->input_name[p->n_inputs] || !p->input_path[p->n_inputs])
                 return err_set(e, CALMA_E_NOMEM, "out of memory");
             p->n_inputs++;
+        } else if (!strcmp(flag, "--options")) {
+            /* key=value pairs; each backend reads the keys it knows */
+            if (!strchr(val, '='))
+                return err_set(e, CALMA_E_USAGE,
+                               "--options '%s': give key=value pairs, e.g. spin=1", val);
+            free(p->options);
+            p->options = mem_strdup(val);
+            if (!p->options) return err_set(e, CALMA_E_NOMEM, "out of memory");
         } else if (!strcmp(flag, "--plugin")) {
             if (p->n_plugins >= PLAN_MAX_LIST)
                 return err_set(e, CALMA_E_USAGE, "more than %d plugins", PLAN_MAX_LIST);
@@ -392,6 +405,7 @@ cJSON *plan_to_json(const plan *p) {
     cJSON_AddNumberToObject(j, "memory_limit", (double)p->memory_limit);
     cJSON_AddNumberToObject(j, "timeout", p->timeout);
     cJSON_AddNumberToObject(j, "load_timeout", p->load_timeout);
+    if (p->options) cJSON_AddStringToObject(j, "options", p->options);
     cJSON *pl = cJSON_AddArrayToObject(j, "plugins");
     for (int i = 0; i < p->n_plugins; i++)
         cJSON_AddItemToArray(pl, cJSON_CreateString(p->plugins[i]));
@@ -490,6 +504,8 @@ int plan_from_json(plan *p, const cJSON *j, calma_error *e) {
         p->input_path[p->n_inputs] = mem_strdup(f->valuestring);
         if (!p->input_name[p->n_inputs] || !p->input_path[p->n_inputs++]) goto nomem;
     }
+    const cJSON *opt = get(j, "options");
+    if (cJSON_IsString(opt) && !(p->options = mem_strdup(opt->valuestring))) goto nomem;
     p->keep_samples = cJSON_IsTrue(get(j, "keep_samples"));
     p->strict = cJSON_IsTrue(get(j, "strict"));
     return CALMA_OK;

@@ -40,7 +40,8 @@ typedef struct plan {
     char *run_dir;
     char *output; /* --output, or NULL */
     int keep_samples, strict, quiet;
-    char *resume; /* --resume DIR, or NULL */
+    char *resume;  /* --resume DIR, or NULL */
+    char *options; /* --options "key=value,...": engine settings, or NULL */
 } plan;
 
 /* Defaults (tier 1, batch 1, threads 1, 1% precision, ...). */

@@ -4,11 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 double stats_percentile(const double *sorted, size_t n, double p) {
     if (n == 0) return 0.0;
     if (p <= 0) return sorted[0];
@@ -62,13 +57,37 @@ void stats_median_ci_ranks(size_t n, double conf, size_t *lo, size_t *hi) {
     *hi = n - k;
 }
 
-int stats_summarize(const double *samples, size_t n, stats_summary *out) {
+/* Heapsort: in place and without the scratch buffer glibc's qsort (a merge
+ * sort) allocates, which would add 8 bytes per sample to the worker's peak
+ * memory just to summarise. */
+static void sift_down(double *a, size_t root, size_t n) {
+    for (;;) {
+        size_t child = 2 * root + 1;
+        if (child >= n) return;
+        if (child + 1 < n && a[child + 1] > a[child]) child++;
+        if (a[root] >= a[child]) return;
+        double t = a[root];
+        a[root] = a[child];
+        a[child] = t;
+        root = child;
+    }
+}
+
+void stats_sort(double *a, size_t n) {
+    if (n < 2) return;
+    for (size_t i = n / 2; i-- > 0;) sift_down(a, i, n);
+    for (size_t end = n - 1; end > 0; end--) {
+        double t = a[0];
+        a[0] = a[end];
+        a[end] = t;
+        sift_down(a, 0, end);
+    }
+}
+
+int stats_summarize_inplace(double *s, size_t n, stats_summary *out) {
     memset(out, 0, sizeof *out);
     if (n == 0) return 0;
-    double *s = malloc(sizeof(double) * n);
-    if (!s) return -1;
-    memcpy(s, samples, sizeof(double) * n);
-    qsort(s, n, sizeof(double), cmp_double);
+    stats_sort(s, n);
     out->n = n;
     out->min = s[0];
     out->max = s[n - 1];
@@ -89,12 +108,22 @@ int stats_summarize(const double *samples, size_t n, stats_summary *out) {
     out->ci_hi = s[hi];
     out->ci_rel = out->median > 0 ? (out->ci_hi - out->ci_lo) / out->median : 0.0;
     for (size_t i = 0; i < n; i++) s[i] = fabs(s[i] - out->median);
-    qsort(s, n, sizeof(double), cmp_double);
+    stats_sort(s, n);
     out->mad = stats_percentile(s, n, 50);
     /* 1.4826 * MAD estimates the standard deviation of normal data. */
     double limit = 3.0 * 1.4826 * out->mad;
     if (out->mad > 0)
-        for (size_t i = 0; i < n; i++) out->outliers += fabs(samples[i] - out->median) > limit;
+        for (size_t i = 0; i < n; i++) out->outliers += s[i] > limit;
+    return 0;
+}
+
+int stats_summarize(const double *samples, size_t n, stats_summary *out) {
+    memset(out, 0, sizeof *out);
+    if (n == 0) return 0;
+    double *s = malloc(sizeof(double) * n);
+    if (!s) return -1;
+    memcpy(s, samples, sizeof(double) * n);
+    stats_summarize_inplace(s, n, out);
     free(s);
     return 0;
 }
@@ -145,7 +174,7 @@ static int due(size_t n) {
     return n % step == 0;
 }
 
-stats_stop stats_check(const stats_rule *r, const double *samples, size_t n, double elapsed) {
+stats_stop stats_check(const stats_rule *r, double *samples, size_t n, double elapsed) {
     if (r->fixed) return n >= r->fixed ? STATS_STOP_FIXED : STATS_GO_ON;
     if (r->max_samples && n >= r->max_samples) return STATS_STOP_COUNT;
     if (r->max_time > 0 && elapsed >= r->max_time && n >= 1) return STATS_STOP_TIME;
@@ -153,13 +182,10 @@ stats_stop stats_check(const stats_rule *r, const double *samples, size_t n, dou
     size_t lo, hi;
     stats_median_ci_ranks(n, 0.95, &lo, &hi);
     if (lo == 0 && hi == n - 1 && n < 6) return STATS_GO_ON;
-    double *tmp = malloc(sizeof(double) * n);
-    if (!tmp) return STATS_GO_ON;
-    memcpy(tmp, samples, sizeof(double) * n);
-    double vlo = select_kth(tmp, n, lo);
-    double vhi = select_kth(tmp, n, hi);
-    double med = select_kth(tmp, n, n / 2);
-    free(tmp);
+    /* Selection reorders the samples in place: no copy, no allocation. */
+    double vlo = select_kth(samples, n, lo);
+    double vhi = select_kth(samples, n, hi);
+    double med = select_kth(samples, n, n / 2);
     if (med > 0 && (vhi - vlo) / med <= r->precision) return STATS_STOP_PRECISION;
     return STATS_GO_ON;
 }

@@ -45,7 +45,8 @@ typedef struct wargs {
     const char *inputs[PLAN_MAX_LIST]; /* "name=path" */
     int n_inputs;
     int oracle;
-    int peak; /* --peak: measure the machine's limit on this many threads */
+    int peak;            /* --peak: measure the machine's limit on this many threads */
+    const char *options; /* engine settings, "key=value,..." */
 } wargs;
 
 typedef struct trial {
@@ -402,17 +403,21 @@ static void write_le_double(unsigned char *b, double d) {
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(u >> (8 * i));
 }
 
-static int write_samples(trial *t, char *path, size_t n, calma_error *e) {
+/* Samples go to RUN_DIR/<id>.samples as they are taken (outside the timed
+ * region), in time order, so the array in memory is free to be reordered
+ * by the stopping rule and sorted by the summary: no second copy is ever
+ * needed, and memory grows by 8 bytes a sample, no more. */
+static FILE *open_samples(trial *t, char *path, size_t n, calma_error *e) {
     snprintf(path, n, "%s/%s.samples", t->a->run_dir, t->a->id);
     FILE *f = fopen(path, "wbe");
-    if (!f) return err_set(e, CALMA_E_IO, "cannot write %s: %s", path, strerror(errno));
+    if (!f) err_set(e, CALMA_E_IO, "cannot write %s: %s", path, strerror(errno));
+    return f;
+}
+
+static void put_sample(FILE *f, double d) {
     unsigned char b[8];
-    for (size_t i = 0; i < t->n; i++) {
-        write_le_double(b, t->samples[i]);
-        fwrite(b, 1, 8, f);
-    }
-    if (fclose(f) != 0) return err_set(e, CALMA_E_IO, "cannot write %s", path);
-    return CALMA_OK;
+    write_le_double(b, d);
+    fwrite(b, 1, 8, f);
 }
 
 static void warn(cJSON *w, const char *fmt, ...) ERR_PRINTF(2, 3);
@@ -488,6 +493,14 @@ static void add_efficiency(trial *t, double median) {
     if (fma > 0) {
         cJSON_AddNumberToObject(ef, "fma_peak_gflops", fma);
         cJSON_AddNumberToObject(ef, "share_of_fma_peak", gflops / fma);
+        /* Above the physical limit, the conversion cannot have done the
+         * graph's arithmetic: it skipped or simplified work. */
+        cJSON *w = cJSON_GetObjectItemCaseSensitive(t->res, "warnings");
+        if (gflops > 1.05 * fma && w)
+            warn(w,
+                 "%.3g GFLOP/s is %.0f%% of the measured peak: the conversion does less "
+                 "arithmetic than the graph describes",
+                 gflops, 100 * gflops / fma);
     }
     if (sgemm > 0) {
         cJSON_AddNumberToObject(ef, "sgemm_gflops", sgemm);
@@ -529,14 +542,23 @@ static int measure(trial *t, calma_error *e) {
             return err_set(e, CALMA_E_NOMEM, "out of memory for %zu samples", rule.fixed);
         t->cap = rule.fixed;
     }
+    char path[4200];
+    FILE *sf = open_samples(t, path, sizeof path, e);
+    if (!sf) return e->status;
     double start = super_now(), last = start;
     stats_stop stop = STATS_GO_ON;
     while (stop == STATS_GO_ON) {
         double dt;
         int rc = run_once(t, &dt, e);
-        if (rc) return rc;
-        if (push_sample(t, dt))
+        if (rc) {
+            fclose(sf);
+            return rc;
+        }
+        if (push_sample(t, dt)) {
+            fclose(sf);
             return err_set(e, CALMA_E_NOMEM, "out of memory keeping %zu samples", t->n);
+        }
+        put_sample(sf, dt);
         double now = super_now();
         stop = stats_check(&rule, t->samples, t->n, now - start);
         if (now - last > WORKER_PROGRESS_EVERY) {
@@ -545,8 +567,9 @@ static int measure(trial *t, calma_error *e) {
         }
     }
     double total = super_now() - start;
+    if (fclose(sf) != 0) return err_set(e, CALMA_E_IO, "cannot write %s", path);
     stats_summary s;
-    stats_summarize(t->samples, t->n, &s);
+    stats_summarize_inplace(t->samples, t->n, &s);
     add_warnings(t, &s, stop, &rule);
     cJSON *js = cJSON_AddObjectToObject(t->res, "stats");
     cJSON_AddNumberToObject(js, "n", (double)s.n);
@@ -571,9 +594,6 @@ static int measure(trial *t, calma_error *e) {
     cJSON_AddNumberToObject(tp, "per_s_median", s.median > 0 ? b / s.median : 0);
     cJSON_AddNumberToObject(tp, "per_s_total", total > 0 ? b * (double)s.n / total : 0);
     add_efficiency(t, s.median);
-    char path[4200];
-    int rc = write_samples(t, path, sizeof path, e);
-    if (rc) return rc;
     cJSON_AddStringToObject(t->res, "samples_file", path);
     return CALMA_OK;
 }
@@ -611,7 +631,8 @@ static int run_trial(trial *t) {
                      .inputs = t->cin,
                      .n_outputs = t->n_out,
                      .outputs = t->cout};
-    calma_trial_config cfg = {.batch = a->batch, .threads = a->threads, .options = ""};
+    calma_trial_config cfg = {
+        .batch = a->batch, .threads = a->threads, .options = a->options ? a->options : ""};
     /* Backends see the tensors' shapes at load time, not their data. */
     for (int i = 0; i < t->n_in; i++) t->cin[i].data = NULL;
     for (int k = 0; k < t->n_out; k++) t->cout[k].data = NULL;
@@ -711,6 +732,8 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
             a->rtol = strtod(v, NULL);
         else if (!strcmp(f, "--input") && a->n_inputs < PLAN_MAX_LIST && strchr(v, '='))
             a->inputs[a->n_inputs++] = v;
+        else if (!strcmp(f, "--options"))
+            a->options = v;
         else if (!strcmp(f, "--plugin") && a->n_plugins < PLAN_MAX_LIST)
             a->plugins[a->n_plugins++] = v;
         else

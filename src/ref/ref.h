@@ -28,8 +28,7 @@ size_t ref_session_peak_bytes(const ref_session *s);
  * (data may be NULL), fills out_types[k] (dtype, rank, dims; no data) for
  * every graph output. Small integer computations on constants (shape
  * arithmetic) are folded by running them. Fails with the node at fault when
- * a shape cannot be determined without the inputs' values (inputs given
- * with data are used as values, so their shapes resolve). */
+ * a shape cannot be determined without the inputs' values. */
 int ref_infer_outputs(const ir_graph *g, const ir_tensor *input_types, ir_tensor *out_types,
                       calma_error *e);
 

@@ -217,12 +217,38 @@ static void test_rank_test(void **state) {
     assert_true(fabs(lo - 2.9 / 2.1) < 1e-12 && fabs(hi - 3.1 / 1.9) < 1e-12);
 }
 
+static void test_inplace_and_sort(void **state) {
+    (void)state;
+    enum { N = 5001 };
+    static double a[N], b[N];
+    uint64_t x = 99;
+    for (int i = 0; i < N; i++) a[i] = b[i] = uniform(&x) * (i % 7 == 0 ? 10.0 : 1.0);
+    stats_summary copy, inplace;
+    stats_summarize(a, N, &copy);
+    stats_summarize_inplace(b, N, &inplace);
+    assert_memory_equal(&copy, &inplace, sizeof copy);
+    for (int i = 0; i < N; i++) b[i] = a[i];
+    stats_sort(b, N);
+    for (int i = 1; i < N; i++) assert_true(b[i - 1] <= b[i]);
+    /* the stopping rule may reorder, but keeps the multiset */
+    stats_rule r = stats_default_rule();
+    r.min_time = 0;
+    for (int i = 0; i < N; i++) b[i] = a[i];
+    stats_check(&r, b, N, 1.0);
+    stats_sort(b, N);
+    double *c = a; /* sorted copy of a for comparison */
+    static double sorted[N];
+    for (int i = 0; i < N; i++) sorted[i] = c[i];
+    stats_sort(sorted, N);
+    assert_memory_equal(b, sorted, sizeof sorted);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_percentiles),  cmocka_unit_test(test_median_interval_ranks),
         cmocka_unit_test(test_mad_outliers), cmocka_unit_test(test_stopping_rule),
         cmocka_unit_test(test_warm),         cmocka_unit_test(test_validate),
-        cmocka_unit_test(test_rank_test),
+        cmocka_unit_test(test_rank_test),    cmocka_unit_test(test_inplace_and_sort),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
