@@ -156,24 +156,6 @@ static int load_model(const run_opts *o, ir_graph **g, calma_error *e) {
     return onnx_load(o->model, g, e);
 }
 
-/* "float32[1,3,N,224]" for a declared value (symbolic dims by name). */
-static const char *value_desc(const ir_value *v, char *buf, size_t n) {
-    if (v->rank < 0) {
-        snprintf(buf, n, "%s[?]", ir_dtype_name(v->dtype));
-        return buf;
-    }
-    size_t k = (size_t)snprintf(buf, n, "%s[", ir_dtype_name(v->dtype));
-    for (int d = 0; d < v->rank && k < n; d++) {
-        if (v->dims[d] >= 0)
-            k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? "," : "", (long long)v->dims[d]);
-        else
-            k += (size_t)snprintf(buf + k, n - k, "%s%s", d ? "," : "",
-                                  v->dim_param[d] ? v->dim_param[d] : "?");
-    }
-    if (k < n) snprintf(buf + k, n - k, "]");
-    return buf;
-}
-
 static int ends_with(const char *s, const char *suffix) {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && !strcmp(s + a - b, suffix);
@@ -196,7 +178,7 @@ static int check_input(const ir_value *v, const ir_tensor *t, const char *path, 
     char want[256], got[256];
     return err_set(e, CALMA_E_INVALID,
                    "input '%s' from %s: the model expects %s, the file holds %s", v->name, path,
-                   value_desc(v, want, sizeof want), ir_tensor_desc(t, got, sizeof got));
+                   ir_value_desc(v, want, sizeof want), ir_tensor_desc(t, got, sizeof got));
 }
 
 static int generate_input(const ir_value *v, int index, uint64_t seed, ir_tensor *t,
@@ -206,13 +188,13 @@ static int generate_input(const ir_value *v, int index, uint64_t seed, ir_tensor
         return err_set(e, CALMA_E_USAGE,
                        "input '%s' is declared as %s: cannot generate it; give it as a file "
                        "(--input %s=FILE)",
-                       v->name, value_desc(v, desc, sizeof desc), v->name);
+                       v->name, ir_value_desc(v, desc, sizeof desc), v->name);
     for (int d = 0; d < v->rank; d++)
         if (v->dims[d] < 0)
             return err_set(e, CALMA_E_USAGE,
                            "input '%s' is %s: dimension %d ('%s') is not fixed by --batch; give "
                            "the input as a file (--input %s=FILE)",
-                           v->name, value_desc(v, desc, sizeof desc), d,
+                           v->name, ir_value_desc(v, desc, sizeof desc), d,
                            v->dim_param[d] ? v->dim_param[d] : "?", v->name);
     int rc = ir_tensor_alloc(t, v->dtype, v->rank, v->dims, e);
     if (rc) return err_prefix(e, "input '%s'", v->name);

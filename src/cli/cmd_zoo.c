@@ -33,20 +33,6 @@ static int parse_seed(const char *s, uint64_t *out) {
     return 0;
 }
 
-/* "float32[N,3,224,224]" for a declared value. */
-static const char *value_desc(const ir_value *v, char *buf, size_t n) {
-    size_t k = (size_t)snprintf(buf, n, "%s[", ir_dtype_name(v->dtype));
-    for (int d = 0; d < v->rank && k < n; d++) {
-        if (v->dims[d] >= 0)
-            k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? "," : "", (long long)v->dims[d]);
-        else
-            k += (size_t)snprintf(buf + k, n - k, "%s%s", d ? "," : "",
-                                  v->dim_param[d] ? v->dim_param[d] : "?");
-    }
-    if (k < n) snprintf(buf + k, n - k, "]");
-    return buf;
-}
-
 static int exit_for(int status) {
     return status == CALMA_E_NOMEM || status == CALMA_E_INTERNAL ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
 }
@@ -64,8 +50,8 @@ static int list_models(void) {
         char in[64], out[64];
         printf("%-13s %11lld %12lld  %-22s %-18s %s\n", zoo_name(i),
                (long long)zoo_trainable_params(g), (long long)ir_graph_param_count(g),
-               value_desc(&g->values[g->inputs[0]], in, sizeof in),
-               value_desc(&g->values[g->outputs[0]], out, sizeof out), zoo_description(i));
+               ir_value_desc(&g->values[g->inputs[0]], in, sizeof in),
+               ir_value_desc(&g->values[g->outputs[0]], out, sizeof out), zoo_description(i));
         ir_graph_free(g);
     }
     printf("\nparameters: trainable, as PyTorch counts them; initializers: every constant element\n"

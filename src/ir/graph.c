@@ -554,3 +554,20 @@ void ir_graph_set_batch(ir_graph *g, int64_t batch) {
         }
     }
 }
+
+const char *ir_value_desc(const ir_value *v, char *buf, size_t n) {
+    if (v->rank < 0) {
+        snprintf(buf, n, "%s[?]", ir_dtype_name(v->dtype));
+        return buf;
+    }
+    size_t k = (size_t)snprintf(buf, n, "%s[", ir_dtype_name(v->dtype));
+    for (int d = 0; d < v->rank && k < n; d++) {
+        if (v->dims[d] >= 0)
+            k += (size_t)snprintf(buf + k, n - k, "%s%lld", d ? "," : "", (long long)v->dims[d]);
+        else
+            k += (size_t)snprintf(buf + k, n - k, "%s%s", d ? "," : "",
+                                  v->dim_param[d] ? v->dim_param[d] : "?");
+    }
+    if (k < n) snprintf(buf + k, n - k, "]");
+    return buf;
+}

@@ -208,6 +208,10 @@ int64_t ir_graph_param_count(const ir_graph *g);
  * as they are and reported by the caller that needs them fixed. */
 void ir_graph_set_batch(ir_graph *g, int64_t batch);
 
+/* "float32[N,3,224,224]" for a declared value: symbolic dimensions by name,
+ * unknown ones as '?', an unknown rank as "float32[?]". */
+const char *ir_value_desc(const ir_value *v, char *buf, size_t n);
+
 /* Value name for error messages (never NULL). */
 const char *ir_value_name(const ir_graph *g, int v);
 /* Node label for error messages: "node 'name' (Op)" into buf. */
