@@ -110,8 +110,12 @@ int stats_summarize_inplace(double *s, size_t n, stats_summary *out) {
     for (size_t i = 0; i < n; i++) s[i] = fabs(s[i] - out->median);
     stats_sort(s, n);
     out->mad = stats_percentile(s, n, 50);
-    /* 1.4826 * MAD estimates the standard deviation of normal data. */
+    /* 1.4826 * MAD estimates the standard deviation of normal data. A very
+     * steady conversion has a MAD of a few nanoseconds, and then samples 0.2%
+     * from the median would count as outliers: no one reads that as noise,
+     * so a sample must also be more than 1% from the median. */
     double limit = 3.0 * 1.4826 * out->mad;
+    if (limit < 0.01 * out->median) limit = 0.01 * out->median;
     if (out->mad > 0)
         for (size_t i = 0; i < n; i++) out->outliers += s[i] > limit;
     return 0;

@@ -12,7 +12,7 @@ typedef struct stats_summary {
     double ci_lo, ci_hi; /* 95% distribution-free interval of the median */
     double ci_rel;       /* (ci_hi - ci_lo) / median: the precision reached */
     double mad;          /* median absolute deviation (raw, unscaled) */
-    size_t outliers;     /* samples farther than 3 scaled MADs from the median */
+    size_t outliers;     /* farther from the median than 3 scaled MADs and than 1% */
 } stats_summary;
 
 /* Summarises n samples (any order; not modified). n == 0 gives all zeros. */

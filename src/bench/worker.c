@@ -441,7 +441,8 @@ static void add_warnings(trial *t, const stats_summary *s, stats_stop stop, cons
         warn(w, "high variation: CV %.0f%% (a busy machine or an unsteady conversion)",
              s->cv * 100);
     if (s->n >= 20 && (double)s->outliers > 0.02 * (double)s->n)
-        warn(w, "%zu of %zu samples are outliers (over 3 MADs from the median)", s->outliers, s->n);
+        warn(w, "%zu of %zu samples are outliers (beyond 3 MADs and 1%% of the median)",
+             s->outliers, s->n);
     const cJSON *first = cJSON_GetObjectItemCaseSensitive(t->phases, "first_s");
     if (cJSON_IsNumber(first) && s->median > 0 && first->valuedouble > 10 * s->median)
         warn(w, "slow first run: %.0fx the median (cold caches, lazy initialisation)",
