@@ -5,8 +5,8 @@
 
 #include "calma/backend.h"
 
-extern const calma_conversion refbe_conversions[];     /* backends/ref: REFERENCE, the oracle */
-extern const calma_conversion ortbe_conversions[];     /* backends/ort: ORT_CPU and variants */
-extern const calma_conversion xnnbe_conversions[];     /* backends/xnnpack: XNNPACK */
+extern const calma_conversion refbe_conversions[]; /* backends/ref: REFERENCE, the oracle */
+extern const calma_conversion ortbe_conversions[]; /* backends/ort: ORT_CPU and variants */
+extern const calma_conversion xnnbe_conversions[]; /* backends/xnnpack: XNNPACK */
 
 #endif

@@ -49,14 +49,18 @@ static inline void ref_set_type(ir_tensor *t, calma_dtype dt, int rank, const in
 }
 
 /* Family tables, each terminated by an entry with op_type NULL. */
-extern const ref_op ref_ops_elementwise[]; /* ref_elementwise.c: unary, binary, compare, Where, Clip, Cast, ... */
-extern const ref_op ref_ops_conv[];        /* ref_conv.c: Conv, ConvTranspose */
-extern const ref_op ref_ops_pool[];        /* ref_pool.c: MaxPool, AveragePool, Global* */
-extern const ref_op ref_ops_linalg[];      /* ref_linalg.c: Gemm, MatMul */
-extern const ref_op ref_ops_norm[];        /* ref_norm.c: BatchNorm, LayerNorm, InstanceNorm, Softmax, LogSoftmax */
-extern const ref_op ref_ops_shape[];       /* ref_shape.c: Reshape, Transpose, Concat, Split, Slice, Gather, ... */
-extern const ref_op ref_ops_reduce[];      /* ref_reduce.c: ReduceMean, ReduceSum, ReduceMax, ... */
-extern const ref_op ref_ops_resize[];      /* ref_resize.c: Resize */
-extern const ref_op ref_ops_index[];       /* ref_index.c: GatherND, Scatter*, DepthToSpace, OneHot, ... */
+extern const ref_op
+    ref_ops_elementwise[]; /* ref_elementwise.c: unary, binary, compare, Where, Clip, Cast, ... */
+extern const ref_op ref_ops_conv[];   /* ref_conv.c: Conv, ConvTranspose */
+extern const ref_op ref_ops_pool[];   /* ref_pool.c: MaxPool, AveragePool, Global* */
+extern const ref_op ref_ops_linalg[]; /* ref_linalg.c: Gemm, MatMul */
+extern const ref_op
+    ref_ops_norm[]; /* ref_norm.c: BatchNorm, LayerNorm, InstanceNorm, Softmax, LogSoftmax */
+extern const ref_op
+    ref_ops_shape[]; /* ref_shape.c: Reshape, Transpose, Concat, Split, Slice, Gather, ... */
+extern const ref_op ref_ops_reduce[]; /* ref_reduce.c: ReduceMean, ReduceSum, ReduceMax, ... */
+extern const ref_op ref_ops_resize[]; /* ref_resize.c: Resize */
+extern const ref_op
+    ref_ops_index[]; /* ref_index.c: GatherND, Scatter*, DepthToSpace, OneHot, ... */
 
 #endif
