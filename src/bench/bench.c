@@ -730,7 +730,7 @@ static int finish(run *r, calma_error *e) {
     cJSON *recs = ordered(r);
     printf("\nmodel %s, run folder %s\n", r->p.model_name ? r->p.model_name : r->p.model_arg,
            r->p.run_dir);
-    bench_table_print(stdout, recs, isatty(1));
+    bench_table_print(stdout, recs, isatty(1) && !getenv("NO_COLOR"));
     fflush(stdout);
     cJSON *rep = bench_report_build(r->plan_json, recs, r->interrupted, r->p.keep_samples);
     if (rep) {

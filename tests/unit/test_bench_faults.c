@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "test_keep_report.h"
+
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -192,6 +194,7 @@ static void test_every_fault_contained(void **state) {
                             log);
     int code = wait_exit(pid);
     double wall = now_s() - t0;
+    keep_report(run, "faults");
     if (code != 1) dump(log);
     assert_int_equal(code, 1);
     /* Timeouts: hang-load 3 s, hang-run 3 s (silence), slow 4 s; the rest is
@@ -325,6 +328,7 @@ static void test_interrupt(void **state) {
     if (code != 130) dump(log);
     assert_int_equal(code, 130);
     assert_true(now_s() - t1 < 5.0);
+    keep_report(run, "interrupted");
     char path[500];
     snprintf(path, sizeof path, "%s/report.json", run);
     char *text = slurp(path);

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "test_keep_report.h"
+
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -112,6 +114,7 @@ static void test_sweep_with_inputs(void **state) {
                                           inarg, "--samples", "20", "--keep-samples", "--run-dir",
                                           run, "--output", out, NULL},
                          log);
+    keep_report(run, "sweep");
     if (code != 0) {
         char *l = slurp(log);
         fprintf(stderr, "%s\n", l);

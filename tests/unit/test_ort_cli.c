@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "test_keep_report.h"
+
 #define MISSING "/nonexistent/calma-test/libonnxruntime.so.1"
 
 /* Runs cmd with stderr merged; returns the exit status and the output. */
@@ -70,6 +72,9 @@ static void test_bench_goes_on_without_ort(void **state) {
              MISSING, bin, dir);
     int rc = run(cmd, out, 1 << 16);
     if (rc != 0) fail_msg("exit %d:\n%s", rc, out);
+    char run_dir[600];
+    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+    keep_report(run_dir, "no-ort");
     assert_non_null(strstr(out, "ORT_CPU"));
     assert_non_null(strstr(out, "unavailable"));
     assert_true(strstr(out, MISSING) || strstr(out, "without the ONNX Runtime headers"));

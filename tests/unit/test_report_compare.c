@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -143,9 +144,49 @@ static void test_different_models(void **state) {
     cJSON_Delete(cur);
 }
 
+/* The command line: exit 1 on a gated slowdown, 2 on different models. */
+static void test_cli_exit_codes(void **state) {
+    (void)state;
+    const char *bin = getenv("CALMA_BIN");
+    if (!bin) skip();
+    char dir[] = "/tmp/calma-compare-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    cJSON *b[] = {trial("SLOW", "ok", "pass", 1e-3, 3, 1)};
+    cJSON *c[] = {trial("SLOW", "ok", "pass", 1.2e-3, 13, 1)};
+    cJSON *d[] = {trial("SLOW", "ok", "pass", 1.2e-3, 13, 1)};
+    cJSON *docs[] = {report("m", b, 1), report("m", c, 1), report("other", d, 1)};
+    const char *names[] = {"base", "new", "other"};
+    for (int i = 0; i < 3; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "%s/%s.json", dir, names[i]);
+        FILE *f = fopen(path, "w");
+        char *text = cJSON_Print(docs[i]);
+        fputs(text, f);
+        fclose(f);
+        free(text);
+        cJSON_Delete(docs[i]);
+    }
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "'%s' compare %s/base.json %s/new.json --fail-if-slower 5%% >/dev/null", bin, dir,
+             dir);
+    int rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+    snprintf(cmd, sizeof cmd,
+             "'%s' compare %s/base.json %s/new.json --fail-if-slower 50%% >/dev/null", bin, dir,
+             dir);
+    rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+    snprintf(cmd, sizeof cmd, "'%s' compare %s/base.json %s/other.json 2>/dev/null", bin, dir, dir);
+    rc = system(cmd);
+    assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_speed_verdicts),
-                                       cmocka_unit_test(test_status_and_validation),
-                                       cmocka_unit_test(test_different_models)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_speed_verdicts), cmocka_unit_test(test_status_and_validation),
+        cmocka_unit_test(test_different_models), cmocka_unit_test(test_cli_exit_codes)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,23 @@
+/* Tests that run `calma bench` keep a copy of each report they make under
+ * $CALMA_BUILD_DIR/test-runs/, where test_report_schema validates them all
+ * against docs/report.schema.json. */
+#ifndef CALMA_TEST_KEEP_REPORT_H
+#define CALMA_TEST_KEEP_REPORT_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Copies RUN_DIR/report.json to test-runs/NAME.report.json; silent when
+ * either is missing (the calling test asserts what it expects itself). */
+static inline void keep_report(const char *run_dir, const char *name) {
+    const char *build = getenv("CALMA_BUILD_DIR");
+    if (!build) return;
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s/test-runs' && { [ ! -f '%s/report.json' ] || "
+             "cp '%s/report.json' '%s/test-runs/%s.report.json'; }",
+             build, run_dir, run_dir, build, name);
+    if (system(cmd) != 0) fprintf(stderr, "keep_report: could not copy %s\n", run_dir);
+}
+
+#endif
