@@ -140,6 +140,32 @@ static uint64_t default_mem_limit(void) {
     return (uint64_t)kb * 1024 / 4 * 3;
 }
 
+/* --inputs-dir DIR: DIR/input_K.pb feeds runtime input K, as in the ONNX
+ * test layout. Becomes --input entries (checked like them) so workers and
+ * plan.json see one kind of input file. */
+static int expand_inputs_dir(const ir_graph *g, plan *p, calma_error *e) {
+    if (!p->inputs_dir) return CALMA_OK;
+    for (int k = 0; k < g->n_inputs; k++) {
+        const char *name = ir_value_name(g, g->inputs[k]);
+        int given = 0;
+        for (int i = 0; i < p->n_inputs; i++) given |= !strcmp(p->input_name[i], name);
+        if (given) continue; /* an explicit --input wins */
+        char path[4200];
+        snprintf(path, sizeof path, "%s/input_%d.pb", p->inputs_dir, k);
+        if (!file_exists(path))
+            return err_set(e, CALMA_E_USAGE, "--inputs-dir %s: no input_%d.pb for input '%s'",
+                           p->inputs_dir, k, name);
+        if (p->n_inputs >= PLAN_MAX_LIST)
+            return err_set(e, CALMA_E_USAGE, "more than %d inputs", PLAN_MAX_LIST);
+        p->input_name[p->n_inputs] = mem_strdup(name);
+        p->input_path[p->n_inputs] = mem_strdup(path);
+        if (!p->input_name[p->n_inputs] || !p->input_path[p->n_inputs])
+            return err_set(e, CALMA_E_NOMEM, "out of memory");
+        p->n_inputs++;
+    }
+    return CALMA_OK;
+}
+
 /* Each --input names a runtime input and holds its dtype and shape at
  * every batch size of the plan. */
 static int check_input_files(const ir_graph *g, const plan *p, calma_error *e) {
@@ -293,6 +319,7 @@ static int plan_new(run *r, calma_error *e) {
     ir_graph *g = NULL;
     rc = resolve_model(r, &g, e);
     if (!rc) rc = check_inputs(g, p, e);
+    if (!rc) rc = expand_inputs_dir(g, p, e);
     if (!rc) rc = check_input_files(g, p, e);
     if (rc) {
         ir_graph_free(g);

@@ -37,6 +37,7 @@ void plan_free(plan *p) {
     for (int i = 0; i < p->n_plugins; i++) free(p->plugins[i]);
     for (int i = 0; i < p->n_inputs; i++) free(p->input_name[i]), free(p->input_path[i]);
     free(p->options);
+    free(p->inputs_dir);
     free(p->run_dir);
     free(p->output);
     free(p->resume);
@@ -44,22 +45,25 @@ void plan_free(plan *p) {
 }
 
 void plan_usage(FILE *f) {
-    fprintf(f,
-            "usage: calma bench [MODEL] [--tier 1|2|3 | --conversions A,B] [--batch 1,8]\n"
-            "                   [--threads 1,2] [--samples N | --precision 1%% --max-time 5s\n"
-            "                   --min-time 0.5s] [--seed S] [--atol X --rtol Y]\n"
-            "                   [--memory-limit 4G] [--timeout 5m] [--load-timeout 2m]\n"
-            "                   [--output report.json] [--run-dir DIR] [--resume DIR]\n"
-            "                   [--plugin FILE.so]... [--input NAME=FILE.npy]... [--keep-samples]\n"
-            "                   [--options KEY=VALUE,...] [--strict] [--quiet]\n\n"
-            "MODEL is an .onnx file or a built-in model (calma zoo list); default 'simple'.\n"
-            "Each trial (conversion x batch x threads) runs in its own worker process.\n"
-            "Sampling stops when the 95%% interval of the median is narrower than\n"
-            "--precision of the median (1%%: within about +-0.5%%), or at --max-time per\n"
-            "trial. --options passes engine settings to every conversion (spin=1: let\n"
-            "ONNX Runtime's threads spin-wait).\n"
-            "Exit: 0 all ok or unavailable, 1 a trial failed (mismatch, timeout, crashed,\n"
-            "oom, error; also unavailable with --strict), 2 bad plan, 130 interrupted.\n");
+    fprintf(
+        f,
+        "usage: calma bench [MODEL] [--tier 1|2|3 | --conversions A,B] [--batch 1,8]\n"
+        "                   [--threads 1,2] [--samples N | --precision 1%% --max-time 5s\n"
+        "                   --min-time 0.5s] [--seed S] [--atol X --rtol Y]\n"
+        "                   [--memory-limit 4G] [--timeout 5m] [--load-timeout 2m]\n"
+        "                   [--output report.json] [--run-dir DIR] [--resume DIR]\n"
+        "                   [--plugin FILE.so]... [--input NAME=FILE.npy]... [--keep-samples]\n"
+        "                   [--inputs-dir DIR] [--options KEY=VALUE,...] [--strict] [--quiet]\n\n"
+        "MODEL is an .onnx file or a built-in model (calma zoo list); default 'simple'.\n"
+        "Each trial (conversion x batch x threads) runs in its own worker process.\n"
+        "Sampling stops when the 95%% interval of the median is narrower than\n"
+        "--precision of the median (1%%: within about +-0.5%%), or at --max-time per\n"
+        "trial. --input and --inputs-dir (DIR/input_K.pb for input K, the ONNX test\n"
+        "layout) replace generated inputs; shapes are checked first.\n"
+        "--options passes engine settings to every conversion (spin=1: let\n"
+        "ONNX Runtime's threads spin-wait).\n"
+        "Exit: 0 all ok or unavailable, 1 a trial failed (mismatch, timeout, crashed,\n"
+        "oom, error; also unavailable with --strict), 2 bad plan, 130 interrupted.\n");
 }
 
 int plan_parse_duration(const char *s, double *out) {
@@ -209,11 +213,14 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             if (!strcmp(flag, "--quiet")) p->quiet = 1;
             continue;
         }
-        static const char *const valued[] = {
-            "--tier",     "--conversions",  "--batch",  "--threads", "--samples", "--precision",
-            "--max-time", "--min-time",     "--seed",   "--atol",    "--rtol",    "--memory-limit",
-            "--timeout",  "--load-timeout", "--output", "--run-dir", "--resume",  "--plugin",
-            "--input",    "--options",      NULL};
+        static const char *const valued[] = {"--tier",     "--conversions",  "--batch",
+                                             "--threads",  "--samples",      "--precision",
+                                             "--max-time", "--min-time",     "--seed",
+                                             "--atol",     "--rtol",         "--memory-limit",
+                                             "--timeout",  "--load-timeout", "--output",
+                                             "--run-dir",  "--resume",       "--plugin",
+                                             "--input",    "--options",      "--inputs-dir",
+                                             NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= !strcmp(flag, valued[k]);
         if (!known)
@@ -316,6 +323,11 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             if (!p->input_name[p->n_inputs] || !p->input_path[p->n_inputs])
                 return err_set(e, CALMA_E_NOMEM, "out of memory");
             p->n_inputs++;
+        } else if (!strcmp(flag, "--inputs-dir")) {
+            if (!*val) return err_set(e, CALMA_E_USAGE, "--inputs-dir: empty path");
+            free(p->inputs_dir);
+            p->inputs_dir = abs_path(val);
+            if (!p->inputs_dir) return err_set(e, CALMA_E_NOMEM, "out of memory");
         } else if (!strcmp(flag, "--options")) {
             /* key=value pairs; each backend reads the keys it knows */
             if (!strchr(val, '='))

@@ -40,8 +40,9 @@ typedef struct plan {
     char *run_dir;
     char *output; /* --output, or NULL */
     int keep_samples, strict, quiet;
-    char *resume;  /* --resume DIR, or NULL */
-    char *options; /* --options "key=value,...": engine settings, or NULL */
+    char *resume;     /* --resume DIR, or NULL */
+    char *options;    /* --options "key=value,...": engine settings, or NULL */
+    char *inputs_dir; /* --inputs-dir: input_K.pb per model input (ONNX test layout) */
 } plan;
 
 /* Defaults (tier 1, batch 1, threads 1, 1% precision, ...). */

@@ -114,6 +114,8 @@ static void test_empty_list(void **state) {
 static void test_bad_batch_threads(void **state) {
     env *e = *state;
     expect_refused(e, "--batch", (const char *[]){"--batch", "0", NULL});
+    expect_refused(e, "no input_0.pb for input",
+                   (const char *[]){"--inputs-dir", "/nonexistent-calma-dir", NULL});
     expect_refused(e, "--batch", (const char *[]){"--batch", "-4", NULL});
     expect_refused(e, "--batch", (const char *[]){"--batch", "1,x", NULL});
     expect_refused(e, "--batch", (const char *[]){"--batch", "1,1", NULL});
