@@ -52,30 +52,6 @@ static int check_dtype(ref_call *c, const ir_tensor *t, const char *name) {
                    name, ir_dtype_name(t->dtype), c->node->op_type);
 }
 
-/* Reads an ints attribute of exactly want entries (absent: dflt for all),
- * each within [lo, SP_ATTR_MAX]. Entries land at the end of dst (the
- * model's spatial dimensions are the trailing ones of SP_MAX). */
-static int get_ints(ref_call *c, const char *name, size_t want, int64_t dflt, int64_t lo,
-                    int64_t *dst, size_t dst_n) {
-    char lab[256];
-    size_t n;
-    const int64_t *v = ir_node_ints(c->node, name, &n);
-    if (!v) {
-        for (size_t i = 0; i < want; i++) dst[dst_n - want + i] = dflt;
-        return CALMA_OK;
-    }
-    if (n != want)
-        return err_set(c->err, CALMA_E_INVALID, "%s: attribute %s has %zu values, expected %zu",
-                       label(c, lab, sizeof lab), name, n, want);
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < lo || v[i] > SP_ATTR_MAX)
-            return err_set(c->err, CALMA_E_INVALID, "%s: attribute %s[%zu] = %lld is out of range",
-                           label(c, lab, sizeof lab), name, i, (long long)v[i]);
-        dst[dst_n - want + i] = v[i];
-    }
-    return CALMA_OK;
-}
-
 /* Parses the attributes shared by both ops. wk holds the kernel's spatial
  * dims as given by W; kernel_shape, when present, must agree with it. */
 static int parse_geom(ref_call *c, int nsp, const int64_t *wk, conv_geom *g) {
@@ -101,10 +77,12 @@ static int parse_geom(ref_call *c, int nsp, const int64_t *wk, conv_geom *g) {
                            label(c, lab, sizeof lab), i, (long long)ks[i], (long long)wk[i]);
         g->k[off + i] = wk[i] >= 0 ? wk[i] : ks ? ks[i] : -1;
     }
-    if ((st = get_ints(c, "strides", (size_t)nsp, 1, 1, g->s, SP_MAX))) return st;
-    if ((st = get_ints(c, "dilations", (size_t)nsp, 1, 1, g->d, SP_MAX))) return st;
+    if ((st = ref_attr_ints(c, "strides", (size_t)nsp, 1, 1, SP_ATTR_MAX, g->s, SP_MAX))) return st;
+    if ((st = ref_attr_ints(c, "dilations", (size_t)nsp, 1, 1, SP_ATTR_MAX, g->d, SP_MAX)))
+        return st;
     int64_t pads[2 * SP_MAX];
-    if ((st = get_ints(c, "pads", 2 * (size_t)nsp, 0, 0, pads, 2 * (size_t)nsp))) return st;
+    if ((st = ref_attr_ints(c, "pads", 2 * (size_t)nsp, 0, 0, SP_ATTR_MAX, pads, 2 * (size_t)nsp)))
+        return st;
     for (int i = 0; i < nsp; i++) {
         g->pb[off + i] = pads[i];
         g->pe[off + i] = pads[nsp + i];
@@ -490,7 +468,8 @@ static int convt_setup(ref_call *c, conv_geom *g, int64_t *group, int64_t *ydims
     if ((st = check_xw(c, x, w))) return st;
     int nsp = x->rank - 2, off = SP_MAX - nsp;
     if ((st = parse_geom(c, nsp, w->dims + 2, g))) return st;
-    if ((st = get_ints(c, "output_padding", (size_t)nsp, 0, 0, g->opad, SP_MAX))) return st;
+    if ((st = ref_attr_ints(c, "output_padding", (size_t)nsp, 0, 0, SP_ATTR_MAX, g->opad, SP_MAX)))
+        return st;
     int64_t grp = ir_node_int(c->node, "group", 1);
     if (grp < 1 || grp > SP_ATTR_MAX)
         return err_set(c->err, CALMA_E_INVALID, "%s: group = %lld must be positive",

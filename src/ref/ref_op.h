@@ -48,6 +48,13 @@ static inline void ref_set_type(ir_tensor *t, calma_dtype dt, int rank, const in
     for (int d = 0; d < rank; d++) t->dims[d] = dims[d];
 }
 
+/* Reads the ints attribute `name` of exactly `want` entries, each within
+ * [lo, hi], into the last `want` slots of dst (dst_n long); absent, every
+ * slot gets dflt. A wrong count or value is CALMA_E_INVALID naming the node
+ * and attribute. (ref_attr.c) */
+int ref_attr_ints(ref_call *c, const char *name, size_t want, int64_t dflt, int64_t lo, int64_t hi,
+                  int64_t *dst, size_t dst_n);
+
 /* Family tables, each terminated by an entry with op_type NULL. */
 extern const ref_op
     ref_ops_elementwise[]; /* ref_elementwise.c: unary, binary, compare, Where, Clip, Cast, ... */

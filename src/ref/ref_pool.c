@@ -32,27 +32,6 @@ static const char *label(const ref_call *c, char *buf, size_t n) {
     return ir_node_label(c->node, buf, n);
 }
 
-static int get_ints(ref_call *c, const char *name, size_t want, int64_t dflt, int64_t lo,
-                    int64_t *dst, size_t dst_n) {
-    char lab[256];
-    size_t n;
-    const int64_t *v = ir_node_ints(c->node, name, &n);
-    if (!v) {
-        for (size_t i = 0; i < want; i++) dst[dst_n - want + i] = dflt;
-        return CALMA_OK;
-    }
-    if (n != want)
-        return err_set(c->err, CALMA_E_INVALID, "%s: attribute %s has %zu values, expected %zu",
-                       label(c, lab, sizeof lab), name, n, want);
-    for (size_t i = 0; i < n; i++) {
-        if (v[i] < lo || v[i] > SP_ATTR_MAX)
-            return err_set(c->err, CALMA_E_INVALID, "%s: attribute %s[%zu] = %lld is out of range",
-                           label(c, lab, sizeof lab), name, i, (long long)v[i]);
-        dst[dst_n - want + i] = v[i];
-    }
-    return CALMA_OK;
-}
-
 /* Dtypes a pool accepts: floats everywhere, 8-bit integers for MaxPool. */
 static int check_dtype(ref_call *c, const ir_tensor *x, int kind) {
     char lab[256];
@@ -148,11 +127,14 @@ static int pool_setup(ref_call *c, int kind, int global, pool_geom *g) {
     if (!ir_node_ints(c->node, "kernel_shape", &nk))
         return err_set(c->err, CALMA_E_INVALID, "%s: attribute kernel_shape is required",
                        label(c, lab, sizeof lab));
-    if ((st = get_ints(c, "kernel_shape", (size_t)nsp, 1, 1, g->k, SP_MAX))) return st;
-    if ((st = get_ints(c, "strides", (size_t)nsp, 1, 1, g->s, SP_MAX))) return st;
-    if ((st = get_ints(c, "dilations", (size_t)nsp, 1, 1, g->d, SP_MAX))) return st;
+    if ((st = ref_attr_ints(c, "kernel_shape", (size_t)nsp, 1, 1, SP_ATTR_MAX, g->k, SP_MAX)))
+        return st;
+    if ((st = ref_attr_ints(c, "strides", (size_t)nsp, 1, 1, SP_ATTR_MAX, g->s, SP_MAX))) return st;
+    if ((st = ref_attr_ints(c, "dilations", (size_t)nsp, 1, 1, SP_ATTR_MAX, g->d, SP_MAX)))
+        return st;
     int64_t pads[2 * SP_MAX];
-    if ((st = get_ints(c, "pads", 2 * (size_t)nsp, 0, 0, pads, 2 * (size_t)nsp))) return st;
+    if ((st = ref_attr_ints(c, "pads", 2 * (size_t)nsp, 0, 0, SP_ATTR_MAX, pads, 2 * (size_t)nsp)))
+        return st;
     for (int i = 0; i < nsp; i++) {
         g->pb[off + i] = pads[i];
         g->pe[off + i] = pads[nsp + i];
