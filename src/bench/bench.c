@@ -847,7 +847,12 @@ int bench_main(int argc, char **argv) {
         goto out;
     }
     if (r.p.resume) {
-        if (check_resume_flags(argc, argv, &e) || journal_open_run(r.p.resume, &r.plan_json, &e)) {
+        if (check_resume_flags(argc, argv, &e)) {
+            code = usage_fail(&e);
+            goto out;
+        }
+        if (journal_open_run(r.p.resume, &r.plan_json, &e)) {
+            err_prefix(&e, "--resume");
             code = usage_fail(&e);
             goto out;
         }

@@ -107,20 +107,20 @@ int journal_open_run(const char *dir, cJSON **plan_json, calma_error *e) {
     *plan_json = NULL;
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return err_set(e, CALMA_E_USAGE, "--resume %s: no such folder", dir);
+        return err_set(e, CALMA_E_USAGE, "%s: no such folder", dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, JOURNAL_PLAN);
     char *text;
     calma_error sub = {0};
     if (journal_read_file(path, &text, NULL, &sub))
-        return err_set(e, CALMA_E_USAGE, "--resume %s: not a calma run folder (no readable %s)",
+        return err_set(e, CALMA_E_USAGE, "%s: not a calma run folder (no readable %s)",
                        dir, JOURNAL_PLAN);
     cJSON *j = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(j) ||
         !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "calma_version"))) {
         cJSON_Delete(j);
-        return err_set(e, CALMA_E_USAGE, "--resume %s: %s is not a calma plan", dir, JOURNAL_PLAN);
+        return err_set(e, CALMA_E_USAGE, "%s: %s is not a calma plan", dir, JOURNAL_PLAN);
     }
     *plan_json = j;
     return CALMA_OK;
