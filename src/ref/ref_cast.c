@@ -161,7 +161,7 @@ static int cast_target(ref_call *c, calma_dtype *to) {
 
 int ref_ew_cast_infer(ref_call *c) {
     const ir_tensor *x;
-    calma_dtype to;
+    calma_dtype to = CALMA_DT_UNDEFINED;
     int rc = ref_ew_need(c, 0, &x);
     if (rc || (rc = cast_target(c, &to))) return rc;
     if (!cast_storable(to))
@@ -177,7 +177,7 @@ int ref_ew_cast_infer(ref_call *c) {
 int ref_ew_cast_run(ref_call *c) {
     const ir_tensor *x = c->in[0];
     ir_tensor *y = &c->out[0];
-    calma_dtype to;
+    calma_dtype to = CALMA_DT_UNDEFINED;
     int rc = cast_target(c, &to);
     if (rc) return rc;
     size_t n = ir_tensor_numel(x);

@@ -253,7 +253,7 @@ static int window_size(ref_call *c, int64_t *n) {
 }
 
 static int window_infer(ref_call *c) {
-    int64_t n;
+    int64_t n = 0;
     int rc = window_size(c, &n);
     if (rc) return rc;
     calma_dtype dt = (calma_dtype)ir_node_int(c->node, "output_datatype", CALMA_DT_FLOAT);
@@ -267,7 +267,7 @@ static int window_infer(ref_call *c) {
 /* a0 - a1 cos(2 pi n / N) + a2 cos(4 pi n / N), N = size (periodic) or
  * size - 1 (symmetric). */
 static int window_run(ref_call *c) {
-    int64_t n;
+    int64_t n = 0;
     int rc = window_size(c, &n);
     if (rc) return rc;
     const char *op = c->node->op_type;

@@ -26,7 +26,7 @@ static int loss_reduction(ref_call *c, loss_red *r) {
 /* scores [N, C, d...], target [N, d...] (int32/int64), weight [C] */
 int ref_ew_loss_infer(ref_call *c) {
     const ir_tensor *x, *t, *w = ref_in(c, 2);
-    loss_red red;
+    loss_red red = RED_NONE;
     int rc;
     if ((rc = ref_ew_need(c, 0, &x)) || (rc = ref_ew_need(c, 1, &t)) ||
         (rc = loss_reduction(c, &red)))
@@ -67,7 +67,7 @@ static void log_softmax_c(double *v, size_t n, size_t cls, size_t d) {
 
 int ref_ew_loss_run(ref_call *c) {
     const ir_tensor *x = c->in[0], *t = c->in[1], *wt = ref_in(c, 2);
-    loss_red red;
+    loss_red red = RED_NONE;
     int rc = loss_reduction(c, &red);
     if (rc) return rc;
     const ir_attr *ia = ir_node_attr(c->node, "ignore_index");

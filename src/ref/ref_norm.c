@@ -41,7 +41,7 @@ static double *alloc_f64(ref_call *c, size_t n) {
 
 static int softmax_infer(ref_call *c) {
     const ir_tensor *x;
-    int rc = need_float(c, 0, &x), axis;
+    int rc = need_float(c, 0, &x), axis = 0;
     if (rc) return rc;
     if ((rc = get_axis(c, x->rank, c->opset < 13 ? 1 : -1, &axis))) return rc;
     ref_set_type(&c->out[0], x->dtype, x->rank, x->dims);
@@ -50,7 +50,7 @@ static int softmax_infer(ref_call *c) {
 
 static int softmax_run(ref_call *c) {
     const ir_tensor *x = c->in[0];
-    int axis, rc = get_axis(c, x->rank, c->opset < 13 ? 1 : -1, &axis);
+    int axis = 0, rc = get_axis(c, x->rank, c->opset < 13 ? 1 : -1, &axis);
     if (rc) return rc;
     /* before opset 13 the input is seen as 2-D [before axis, from axis on] */
     size_t outer = 1, len = 1, inner = 1;
@@ -93,7 +93,7 @@ static int softmax_run(ref_call *c) {
 
 static int lpnorm_infer(ref_call *c) {
     const ir_tensor *x;
-    int rc = need_float(c, 0, &x), axis;
+    int rc = need_float(c, 0, &x), axis = 0;
     if (rc || (rc = get_axis(c, x->rank, -1, &axis))) return rc;
     ref_set_type(&c->out[0], x->dtype, x->rank, x->dims);
     return CALMA_OK;
@@ -101,7 +101,7 @@ static int lpnorm_infer(ref_call *c) {
 
 static int lpnorm_run(ref_call *c) {
     const ir_tensor *x = c->in[0];
-    int axis, rc = get_axis(c, x->rank, -1, &axis);
+    int axis = 0, rc = get_axis(c, x->rank, -1, &axis);
     int64_t p = ir_node_int(c->node, "p", 2);
     if (rc) return rc;
     if (p != 1 && p != 2)
@@ -268,7 +268,7 @@ static calma_dtype ln_stash(ref_call *c, const ir_tensor *x) {
 
 static int ln_infer(ref_call *c) {
     const ir_tensor *x, *s, *b = ref_in(c, 2);
-    int rc = need_float(c, 0, &x), axis;
+    int rc = need_float(c, 0, &x), axis = 0;
     if (rc || (rc = need_float(c, 1, &s))) return rc;
     if ((rc = get_axis(c, x->rank, -1, &axis))) return rc;
     /* scale and B broadcast to the normalised shape x.dims[axis:] */
@@ -297,7 +297,7 @@ static int ln_infer(ref_call *c) {
 
 static int ln_run(ref_call *c) {
     const ir_tensor *x = c->in[0], *b = ref_in(c, 2);
-    int axis, rc = get_axis(c, x->rank, -1, &axis);
+    int axis = 0, rc = get_axis(c, x->rank, -1, &axis);
     if (rc) return rc;
     size_t rows = 1, len = 1;
     for (int d = 0; d < x->rank; d++) {

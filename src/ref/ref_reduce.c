@@ -262,7 +262,7 @@ static int arg_axis(ref_call *c, const ir_tensor *x, int *axis) {
 
 static int arg_infer(ref_call *c) {
     const ir_tensor *x;
-    int rc = ref_ew_need(c, 0, &x), axis, red[IR_MAX_RANK] = {0}, rank;
+    int rc = ref_ew_need(c, 0, &x), axis = 0, red[IR_MAX_RANK] = {0}, rank;
     int64_t dims[IR_MAX_RANK];
     if (rc) return rc;
     if (!numeric(x->dtype)) return ref_ew_bad_dtype(c, 0, x->dtype);
@@ -282,7 +282,7 @@ static int arg_infer(ref_call *c) {
 
 static int arg_run(ref_call *c) {
     const ir_tensor *x = c->in[0];
-    int axis, rc = arg_axis(c, x, &axis);
+    int axis = 0, rc = arg_axis(c, x, &axis);
     if (rc) return rc;
     int is_max = !strcmp(c->node->op_type, "ArgMax");
     int last = ir_node_int(c->node, "select_last_index", 0) != 0;
@@ -380,7 +380,7 @@ static int topk_axis(ref_call *c, const ir_tensor *x, int *axis) {
 
 static int topk_infer(ref_call *c) {
     const ir_tensor *x, *kt;
-    int rc, axis;
+    int rc, axis = 0;
     int64_t k, dims[IR_MAX_RANK];
     if ((rc = ref_ew_need(c, 0, &x)) || (rc = ref_ew_need(c, 1, &kt))) return rc;
     if (!numeric(x->dtype)) return ref_ew_bad_dtype(c, 0, x->dtype);
@@ -412,7 +412,7 @@ static int by_smallest(const void *a, const void *b) {
 
 static int topk_run(ref_call *c) {
     const ir_tensor *x = c->in[0];
-    int axis, rc;
+    int axis = 0, rc;
     int64_t k;
     if ((rc = topk_axis(c, x, &axis)) || (rc = topk_k(c, x, axis, &k))) return rc;
     int largest = ir_node_int(c->node, "largest", 1) != 0;

@@ -9,7 +9,7 @@
 /* Conv2dNormActivation: conv (no bias), BN, optional ReLU6. */
 static const char *conv_bn(zb *b, const char *x, const char *p, int cin, int cout, int k,
                            int stride, int group, int relu6) {
-    char n[64];
+    char n[96]; /* p is at most 63 characters */
     snprintf(n, sizeof n, "%s.0", p);
     x = zb_conv(b, x, n, cin, cout, k, stride, group, 0);
     snprintf(n, sizeof n, "%s.1", p);

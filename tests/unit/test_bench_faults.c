@@ -110,7 +110,7 @@ static void dump(const char *log) {
 
 /* The journal's records as a JSON array (whole lines only). */
 static cJSON *read_journal(const char *run) {
-    char path[400];
+    char path[448]; /* run paths here are under 400 characters */
     snprintf(path, sizeof path, "%s/journal.jsonl", run);
     cJSON *a = cJSON_CreateArray();
     char *s = slurp(path);

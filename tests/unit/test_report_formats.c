@@ -51,12 +51,10 @@ static void check_golden(const char *got, const char *name) {
     }
     char *want = slurp(path);
     if (!want) fail_msg("golden file %s is missing (CALMA_UPDATE_GOLDEN=1 writes it)", path);
-    if (strcmp(want, got)) {
-        fprintf(stderr, "--- want %s\n%s\n--- got\n%s\n", path, want, got);
-        free(want);
-        fail_msg("%s differs from its golden file", name);
-    }
+    int differs = strcmp(want, got) != 0;
+    if (differs) fprintf(stderr, "--- want %s\n%s\n--- got\n%s\n", path, want, got);
     free(want);
+    if (differs) fail_msg("%s differs from its golden file", name);
 }
 
 /* xmllint from Debian's libxml2-utils, a real XML parser. */
