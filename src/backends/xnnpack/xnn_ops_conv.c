@@ -95,6 +95,76 @@ static void bn_read(xnnbe_ctx *c, int bn, bn_fold *f) {
     f->eps = ir_node_float(n, "epsilon", 1e-5f);
 }
 
+/* This XNNPACK's IGEMM runs each group of 7 output pixels against every
+ * output channel of its share, so the whole packed filter streams through
+ * the cache once per 7 pixels; past the L2 (2 MiB here) that costs a third
+ * or more of its speed (resnet18's 7x7x512 3x3 conv alone: 67 GFLOP/s
+ * whole, 116 in 8 slices). Cutting the output channels into slices whose
+ * filter stays under SLICE_BYTES keeps each slice in L2; zero pads and adds
+ * join them (x + 0 == x), two passes over the output per slice, which only
+ * pays where each output value has a long reduction (MIN_SLICE_DEPTH):
+ * mobilenet_v2's 1x1 convs (320 or 960 deep) lost 3-5% when sliced. */
+#define SLICE_BYTES (640 * 1024)
+#define MIN_SLICE_DEPTH 1024
+
+static int conv_slices(int64_t O, size_t per_o) {
+    int n = 1;
+    while (per_o >= MIN_SLICE_DEPTH &&
+           (size_t)O * per_o * sizeof(float) / (size_t)n > SLICE_BYTES && O % (32 * n) == 0 &&
+           n < 64)
+        n *= 2;
+    return n;
+}
+
+static int conv_sliced(xnnbe_ctx *c, int k, const window *win, uint32_t xid, const float *f,
+                       const float *bias, const int64_t *od, size_t per_o, int slices, int out_v,
+                       float lo, float hi) {
+    size_t O = (size_t)od[1], os = O / (size_t)slices;
+    size_t fd[4] = {os, (size_t)win->k[0], (size_t)win->k[1],
+                    per_o / (size_t)(win->k[0] * win->k[1])};
+    size_t bd[1] = {os};
+    size_t pd[4] = {(size_t)od[0], (size_t)od[2], (size_t)od[3], os};
+    size_t full[4] = {(size_t)od[0], (size_t)od[2], (size_t)od[3], O};
+    uint32_t acc = XNN_INVALID_VALUE_ID;
+    int rc;
+    for (int i = 0; i < slices; i++) {
+        uint32_t fid, bid, part, padded, sum;
+        if ((rc = xnnbe_define_static(c, k, 4, fd, f + (size_t)i * os * per_o, &fid))) return rc;
+        if ((rc = xnnbe_define_static(c, k, 1, bd, bias + (size_t)i * os, &bid))) return rc;
+        if ((rc = xnnbe_define_internal(c, k, 4, pd, &part))) return rc;
+        rc = xnnbe_check(
+            c, k,
+            xnn_define_convolution_2d(c->s->subgraph, (uint32_t)win->pb[0], (uint32_t)win->pe[1],
+                                      (uint32_t)win->pe[0], (uint32_t)win->pb[1],
+                                      (uint32_t)win->k[0], (uint32_t)win->k[1], (uint32_t)win->s[0],
+                                      (uint32_t)win->s[1], (uint32_t)win->d[0], (uint32_t)win->d[1],
+                                      1, fd[3], os, lo, hi, xid, fid, bid, part, 0),
+            "xnn_define_convolution_2d");
+        if (rc) return rc;
+        size_t pre[4] = {0, 0, 0, (size_t)i * os}, post[4] = {0, 0, 0, O - (size_t)(i + 1) * os};
+        if ((rc = xnnbe_define_internal(c, k, 4, full, &padded))) return rc;
+        rc = xnnbe_check(
+            c, k, xnn_define_static_constant_pad(c->s->subgraph, pre, post, 0.0f, part, padded, 0),
+            "xnn_define_static_constant_pad");
+        if (rc) return rc;
+        if (i == 0) {
+            acc = padded;
+            continue;
+        }
+        if (i == slices - 1)
+            rc = xnnbe_define_output(c, k, out_v, 4, od, 1, &sum);
+        else
+            rc = xnnbe_define_internal(c, k, 4, full, &sum);
+        if (rc) return rc;
+        rc = xnnbe_check(c, k,
+                         xnn_define_add2(c->s->subgraph, -INFINITY, INFINITY, acc, padded, sum, 0),
+                         "xnn_define_add2");
+        if (rc) return rc;
+        acc = sum;
+    }
+    return CALMA_OK;
+}
+
 static int op_conv(xnnbe_ctx *c, int k) {
     const ir_node *n = &c->g->nodes[k];
     xnnbe_val *x;
@@ -166,9 +236,11 @@ static int op_conv(xnnbe_ctx *c, int k) {
     } else {
         fd[0] = (size_t)O, fd[1] = (size_t)KH, fd[2] = (size_t)KW, fd[3] = (size_t)Ig;
     }
+    int64_t od[4] = {x->dims[0], O, win.out[0], win.out[1]};
+    int slices = depthwise || G != 1 ? 1 : conv_slices(O, per_o);
+    if (slices > 1) return conv_sliced(c, k, &win, xid, f, bias, od, per_o, slices, out_v, lo, hi);
     if ((rc = xnnbe_define_static(c, k, 4, fd, f, &fid))) return rc;
     if ((rc = xnnbe_define_static(c, k, 1, bd, bias, &bid))) return rc;
-    int64_t od[4] = {x->dims[0], O, win.out[0], win.out[1]};
     if ((rc = xnnbe_define_output(c, k, out_v, 4, od, 1, &oid))) return rc;
     enum xnn_status st;
     if (depthwise)
