@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "test_keep_report.h"
+#include "test_files.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -47,19 +47,6 @@ static int run_calma(const char *cwd, const char *const *args, const char *log) 
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
 }
 
 static void write_identity_model(const char *path) {

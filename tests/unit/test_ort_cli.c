@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "test_keep_report.h"
+#include "test_files.h"
 
 #define MISSING "/nonexistent/calma-test/libonnxruntime.so.1"
 

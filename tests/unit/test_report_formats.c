@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "test_files.h"
+
 #include "report/report.h"
 
 static char src_dir[2048];
@@ -24,19 +26,6 @@ static char *render(const cJSON *doc, report_format fmt) {
     assert_int_equal(report_render(doc, fmt, 0, f, &e), CALMA_OK);
     fclose(f);
     return buf;
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    s[n] = '\0';
-    fclose(f);
-    return s;
 }
 
 static void check_golden(const char *got, const char *name) {
