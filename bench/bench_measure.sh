@@ -45,12 +45,13 @@ machine() {
 }
 # Runs calma bench with the given arguments, echoing the exact command. A
 # trial status other than ok (NOOP is always a mismatch) is not a failure
-# here; a missing report is.
+# here; a missing report is. These figures are of one worker process, so
+# each trial runs in one (--repeats 1).
 bench() {
   local dir="$1"
   shift
-  echo "   \$ $CALMA bench $* --run-dir $dir --quiet"
-  "$CALMA" bench "$@" --run-dir "$dir" --quiet >"$dir.log" 2>&1 || true
+  echo "   \$ $CALMA bench $* --repeats 1 --run-dir $dir --quiet"
+  "$CALMA" bench "$@" --repeats 1 --run-dir "$dir" --quiet >"$dir.log" 2>&1 || true
   if [ ! -s "$dir/report.json" ]; then
     echo "   calma wrote no report; its output:" >&2
     sed 's/^/     /' "$dir.log" >&2

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/combine.h"
 #include "bench/facts.h"
 #include "bench/journal.h"
 #include "bench/plan.h"
@@ -35,6 +36,8 @@ typedef struct run {
     int index, total; /* for progress lines */
     char exe[4096];   /* this calma, exec'd as every worker */
     const char *label;
+    char label_buf[320];
+    int all_expected; /* --expected covers every output: the oracle need not run */
 } run;
 
 /* Makes the failure in e a plan error (exit 2), keeping its message. */
@@ -95,6 +98,10 @@ static char *dup_basename(const char *path) {
 static int resolve_model(run *r, ir_graph **g, calma_error *e) {
     plan *p = &r->p;
     if (!p->model_arg) p->model_arg = mem_strdup("simple");
+    struct stat st;
+    if (stat(p->model_arg, &st) == 0 && S_ISDIR(st.st_mode))
+        return err_set(e, CALMA_E_USAGE, "model '%s' is a directory, not an .onnx file",
+                       p->model_arg);
     if (file_exists(p->model_arg)) {
         p->model_path = realpath(p->model_arg, NULL);
         p->model_name = dup_basename(p->model_arg);
@@ -139,69 +146,47 @@ static uint64_t default_mem_limit(void) {
     return (uint64_t)kb * 1024 / 4 * 3;
 }
 
-/* --inputs-dir DIR: DIR/input_K.pb feeds runtime input K, as in the ONNX
- * test layout. Becomes --input entries (checked like them) so workers and
- * plan.json see one kind of input file. */
-static int expand_inputs_dir(const ir_graph *g, plan *p, calma_error *e) {
-    if (!p->inputs_dir) return CALMA_OK;
-    for (int k = 0; k < g->n_inputs; k++) {
-        const char *name = ir_value_name(g, g->inputs[k]);
-        int given = 0;
-        for (int i = 0; i < p->n_inputs; i++) given |= !strcmp(p->input_name[i], name);
-        if (given) continue; /* an explicit --input wins */
-        char path[4200];
-        snprintf(path, sizeof path, "%s/input_%d.pb", p->inputs_dir, k);
-        if (!file_exists(path))
-            return err_set(e, CALMA_E_USAGE, "--inputs-dir %s: no input_%d.pb for input '%s'",
-                           p->inputs_dir, k, name);
-        if (p->n_inputs >= PLAN_MAX_LIST)
-            return err_set(e, CALMA_E_USAGE, "more than %d inputs", PLAN_MAX_LIST);
-        p->input_name[p->n_inputs] = mem_strdup(name);
-        p->input_path[p->n_inputs] = mem_strdup(path);
-        if (!p->input_name[p->n_inputs] || !p->input_path[p->n_inputs])
-            return err_set(e, CALMA_E_NOMEM, "out of memory");
-        p->n_inputs++;
+/* --baseline names a conversion of this plan, by any of its names. */
+static int check_baseline(run *r, calma_error *e) {
+    plan *p = &r->p;
+    if (!p->baseline) return CALMA_OK;
+    const calma_conversion *c = registry_find(r->reg, p->baseline);
+    if (!c) {
+        char sug[256];
+        if (registry_suggest(r->reg, p->baseline, sug, sizeof sug, 3))
+            return err_set(e, CALMA_E_USAGE,
+                           "--baseline '%s': unknown conversion; did you mean %s?", p->baseline,
+                           sug);
+        return err_set(e, CALMA_E_USAGE,
+                       "--baseline '%s': unknown conversion (calma list shows them)", p->baseline);
     }
-    return CALMA_OK;
+    char names[512] = "";
+    size_t len = 0;
+    for (int i = 0; i < p->n_conv; i++) {
+        if (!strcmp(p->conv[i], c->name)) {
+            free(p->baseline);
+            p->baseline = mem_strdup(c->name);
+            return p->baseline ? CALMA_OK : err_set(e, CALMA_E_NOMEM, "out of memory");
+        }
+        if (len + 40 < sizeof names)
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
+                                    p->conv[i]);
+    }
+    return err_set(e, CALMA_E_USAGE,
+                   "--baseline %s is not among this run's conversions (%s); add it to "
+                   "--conversions",
+                   c->name, names);
 }
 
-/* Each --input names a runtime input and holds its dtype and shape at
- * every batch size of the plan. */
-static int check_input_files(const ir_graph *g, const plan *p, calma_error *e) {
-    for (int k = 0; k < p->n_inputs; k++) {
-        int idx = -1;
-        for (int i = 0; i < g->n_inputs; i++)
-            if (!strcmp(ir_value_name(g, g->inputs[i]), p->input_name[k])) idx = i;
-        if (idx < 0) {
-            char names[512] = "";
-            size_t len = 0;
-            for (int i = 0; i < g->n_inputs && len < sizeof names - 80; i++)
-                len += (size_t)snprintf(names + len, sizeof names - len, "%s'%s'", i ? ", " : "",
-                                        ir_value_name(g, g->inputs[i]));
-            return err_set(e, CALMA_E_USAGE,
-                           "--input %s: the model has no input called '%s' (its inputs: %s)",
-                           p->input_name[k], p->input_name[k], names);
-        }
-        const ir_value *v = &g->values[g->inputs[idx]];
-        ir_tensor f = {0};
-        if (worker_read_input(p->input_path[k], &f, e)) {
-            err_prefix(e, "--input %s", p->input_name[k]);
-            return as_usage(e);
-        }
-        int bad = f.dtype != v->dtype || f.rank != v->rank;
-        for (int d = 1; !bad && d < v->rank; d++) bad = f.dims[d] != v->dims[d];
-        for (int b = 0; !bad && v->rank > 0 && b < p->n_batch; b++) bad = f.dims[0] != p->batch[b];
-        char got[128];
-        ir_tensor_desc(&f, got, sizeof got);
-        ir_tensor_free(&f);
-        if (bad)
-            return err_set(e, CALMA_E_USAGE,
-                           "--input %s=%s holds %s; the model takes %s of rank %d with the batch "
-                           "size first, and every --batch must match the file",
-                           p->input_name[k], p->input_path[k], got, ir_dtype_name(v->dtype),
-                           v->rank);
-    }
-    return CALMA_OK;
+/* More threads than CPUs measures time-sharing, not the conversion. */
+static void warn_threads(const plan *p) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    for (int i = 0; i < p->n_threads; i++)
+        if (cpus > 0 && p->threads[i] > cpus)
+            fprintf(stderr,
+                    "calma bench: warning: --threads %d is more than the %ld CPUs here: the "
+                    "threads share cores, and those trials measure that, not the conversion\n",
+                    p->threads[i], cpus);
 }
 
 /* --output is written last: check now that its folder takes files, so a
@@ -238,6 +223,7 @@ static int plan_new(run *r, calma_error *e) {
         registry_selection_free(&sel);
         return err_set(e, CALMA_E_USAGE, "no conversion selected (calma list shows the names)");
     }
+    warn_threads(p);
     p->n_conv = sel.n;
     p->conv = calloc((size_t)sel.n, sizeof *p->conv);
     for (int i = 0; p->conv && i < sel.n; i++) p->conv[i] = mem_strdup(sel.conv[i]->name);
@@ -246,8 +232,9 @@ static int plan_new(run *r, calma_error *e) {
     ir_graph *g = NULL;
     rc = resolve_model(r, &g, e);
     if (!rc) rc = check_inputs(g, p, e);
-    if (!rc) rc = expand_inputs_dir(g, p, e);
-    if (!rc) rc = check_input_files(g, p, e);
+    if (!rc) rc = plan_check_files(g, p, e);
+    if (!rc) rc = check_baseline(r, e);
+    if (!rc) r->all_expected = p->n_expected >= g->n_outputs;
     if (rc) {
         ir_graph_free(g);
         return rc;
@@ -343,6 +330,7 @@ static int plan_resume(run *r, calma_error *e) {
                            p->run_dir, p->conv[i]);
     ir_graph *g = NULL;
     rc = onnx_load(p->model_path, &g, e);
+    if (!rc) r->all_expected = p->n_expected >= g->n_outputs;
     ir_graph_free(g);
     if (rc) {
         err_prefix(e, "--resume %s", p->run_dir);
@@ -354,9 +342,10 @@ static int plan_resume(run *r, calma_error *e) {
 /* ---- running ---- */
 
 typedef struct argv_buf {
-    char *v[32 + 4 * PLAN_MAX_LIST];
+    char *v[32 + 6 * PLAN_MAX_LIST];
     char store[32][64];
     char inbuf[PLAN_MAX_LIST][1024];
+    char exbuf[PLAN_MAX_LIST][1024];
     int n, ns;
 } argv_buf;
 
@@ -397,8 +386,9 @@ static void worker_argv(const run *r, argv_buf *a, const char *conv, int64_t bat
         argf(a, "--samples", "%.0f", (double)p->samples);
     } else {
         argf(a, "--precision", "%.17g", p->precision);
-        argf(a, "--max-time", "%.17g", p->max_time);
-        argf(a, "--min-time", "%.17g", p->min_time);
+        /* The trial's budget is shared by its processes. */
+        argf(a, "--max-time", "%.17g", p->max_time / p->repeats);
+        argf(a, "--min-time", "%.17g", p->min_time / p->repeats);
     }
     if (p->atol >= 0) argf(a, "--atol", "%.17g", p->atol);
     if (p->rtol >= 0) argf(a, "--rtol", "%.17g", p->rtol);
@@ -414,6 +404,12 @@ static void worker_argv(const run *r, argv_buf *a, const char *conv, int64_t bat
         arg(a, "--input");
         snprintf(a->inbuf[i], sizeof a->inbuf[i], "%s=%s", p->input_name[i], p->input_path[i]);
         arg(a, a->inbuf[i]);
+    }
+    for (int i = 0; i < p->n_expected; i++) {
+        arg(a, "--expected");
+        snprintf(a->exbuf[i], sizeof a->exbuf[i], "%s=%s", p->expected_name[i],
+                 p->expected_path[i]);
+        arg(a, a->exbuf[i]);
     }
 }
 
@@ -538,7 +534,7 @@ static int ensure_peak(run *r, int threads, calma_error *e) {
 }
 
 /* The journal record of a finished trial. */
-static cJSON *make_record(const run *r, int i, super_outcome *o) {
+static cJSON *make_record(const run *r, int i, int k, super_outcome *o) {
     const char *conv;
     int64_t batch;
     int threads;
@@ -550,6 +546,7 @@ static cJSON *make_record(const run *r, int i, super_outcome *o) {
     cJSON_AddStringToObject(rec, "conversion", conv);
     cJSON_AddNumberToObject(rec, "batch", (double)batch);
     cJSON_AddNumberToObject(rec, "threads", threads);
+    cJSON_AddNumberToObject(rec, "repeat", k);
     cJSON_AddStringToObject(rec, "status", o->status);
     cJSON_AddStringToObject(rec, "message", o->message);
     if (o->result) {
@@ -608,95 +605,103 @@ static int pending_signal(int fd) {
     return read(fd, &si, sizeof si) == (ssize_t)sizeof si;
 }
 
-static int run_trials(run *r, calma_error *e) {
-    r->total = plan_n_trials(&r->p);
-    int64_t done_oracle[PLAN_MAX_LIST];
-    int n_done = 0;
-    for (int i = 0; i < r->total && !r->interrupted; i++) {
-        char id[256];
-        plan_trial_id(&r->p, i, id, sizeof id);
-        r->index = i + 1;
-        r->label = id;
-        const cJSON *old = journal_find(r->records, id);
-        if (old) {
-            print_done(r, old, 1);
-            continue;
-        }
-        if (pending_signal(r->sig_fd)) {
-            r->interrupted = 1;
-            break;
-        }
-        const char *conv;
-        int64_t batch;
-        int threads;
-        plan_trial(&r->p, i, &conv, &batch, &threads);
-        int rc = ensure_peak(r, threads, e);
-        if (rc) return rc;
-        if (r->interrupted) break;
-        r->label = id;
-        int seen = 0;
-        for (int k = 0; k < n_done; k++) seen |= done_oracle[k] == batch;
-        if (!seen) {
-            rc = ensure_oracle(r, batch, e);
-            if (rc) return rc;
-            if (r->interrupted) break;
-            done_oracle[n_done++] = batch;
-            r->label = id;
-        }
-        argv_buf a;
-        worker_argv(r, &a, conv, batch, threads, id, 0);
-        super_limits lim = limits_of(&r->p);
-        super_outcome o;
-        rc = super_run(r->exe, a.v, &lim, r->sig_fd, on_event, r, &o, e);
-        if (rc) return rc;
-        cJSON *rec = make_record(r, i, &o);
-        if (!strcmp(o.status, "interrupted")) {
-            /* In the report, not in the journal: --resume runs it again. */
-            r->interrupted = 1;
-            super_outcome_free(&o);
-            cJSON_AddItemToArray(r->records, rec);
-            print_done(r, rec, 0);
-            break;
-        }
-        super_outcome_free(&o);
-        rc = journal_append(r->p.run_dir, rec, e);
-        cJSON_AddItemToArray(r->records, rec);
-        if (rc) return rc;
-        print_done(r, rec, 0);
+/* Runs process k of trial i unless the journal has it or an earlier
+ * process of the trial failed. */
+static int run_process(run *r, int i, int k, int64_t *done_oracle, int *n_done, calma_error *e) {
+    char id[256], wid[300];
+    plan_trial_id(&r->p, i, id, sizeof id);
+    r->index = k * plan_n_trials(&r->p) + i + 1;
+    if (r->p.repeats > 1)
+        snprintf(r->label_buf, sizeof r->label_buf, "%s (%d/%d)", id, k + 1, r->p.repeats);
+    else
+        snprintf(r->label_buf, sizeof r->label_buf, "%s", id);
+    r->label = r->label_buf;
+    const cJSON *old = combine_find(r->records, id, k);
+    if (old) {
+        print_done(r, old, 1);
+        return CALMA_OK;
     }
+    if (combine_stopped(r->records, id)) return CALMA_OK;
+    if (pending_signal(r->sig_fd)) {
+        r->interrupted = 1;
+        return CALMA_OK;
+    }
+    const char *conv;
+    int64_t batch;
+    int threads;
+    plan_trial(&r->p, i, &conv, &batch, &threads);
+    int rc = ensure_peak(r, threads, e);
+    if (rc || r->interrupted) return rc;
+    int seen = 0;
+    for (int d = 0; d < *n_done; d++) seen |= done_oracle[d] == batch;
+    if (!seen && !r->all_expected) {
+        rc = ensure_oracle(r, batch, e);
+        if (rc || r->interrupted) return rc;
+        done_oracle[(*n_done)++] = batch;
+    }
+    r->label = r->label_buf;
+    if (r->p.repeats > 1)
+        snprintf(wid, sizeof wid, "%s.r%d", id, k);
+    else
+        snprintf(wid, sizeof wid, "%s", id);
+    argv_buf a;
+    worker_argv(r, &a, conv, batch, threads, wid, 0);
+    super_limits lim = limits_of(&r->p);
+    super_outcome o;
+    rc = super_run(r->exe, a.v, &lim, r->sig_fd, on_event, r, &o, e);
+    if (rc) return rc;
+    cJSON *rec = make_record(r, i, k, &o);
+    if (!strcmp(o.status, "interrupted")) {
+        /* In the report, not in the journal: --resume runs it again. */
+        r->interrupted = 1;
+        super_outcome_free(&o);
+        cJSON_AddItemToArray(r->records, rec);
+        print_done(r, rec, 0);
+        return CALMA_OK;
+    }
+    super_outcome_free(&o);
+    rc = journal_append(r->p.run_dir, rec, e);
+    cJSON_AddItemToArray(r->records, rec);
+    if (rc) return rc;
+    print_done(r, rec, 0);
     return CALMA_OK;
 }
 
-/* Records in plan order (the journal may hold them in another order after
- * a resume). The array holds references, not copies. */
-static cJSON *ordered(const run *r) {
-    cJSON *a = cJSON_CreateArray();
-    for (int i = 0; i < plan_n_trials(&r->p); i++) {
-        char id[256];
-        plan_trial_id(&r->p, i, id, sizeof id);
-        const cJSON *rec = journal_find(r->records, id);
-        if (rec) cJSON_AddItemReferenceToArray(a, (cJSON *)rec);
-    }
-    return a;
+/* Round k runs process k of every trial (A B C A B C ...): drift in the
+ * machine over the run then touches every conversion alike. */
+static int run_trials(run *r, calma_error *e) {
+    int n = plan_n_trials(&r->p);
+    r->total = n * r->p.repeats;
+    int64_t done_oracle[PLAN_MAX_LIST];
+    int n_done = 0;
+    for (int k = 0; k < r->p.repeats && !r->interrupted; k++)
+        for (int i = 0; i < n && !r->interrupted; i++) {
+            int rc = run_process(r, i, k, done_oracle, &n_done, e);
+            if (rc) return rc;
+        }
+    return CALMA_OK;
 }
 
 static int finish(run *r, calma_error *e) {
-    cJSON *recs = ordered(r);
+    cJSON *rep = bench_report_build(r->plan_json, r->records, r->interrupted, r->p.keep_samples);
+    if (!rep) {
+        fprintf(stderr, "calma bench: out of memory building the report\n");
+        return CLI_EXIT_FAIL;
+    }
+    /* The supervisor's own footprint: it must stay small beside workers. */
+    uint64_t rss, hwm;
+    super_read_rss(0, &rss, &hwm);
+    cJSON *sup = cJSON_AddObjectToObject(rep, "supervisor");
+    cJSON_AddNumberToObject(sup, "peak_rss", (double)hwm);
+    const cJSON *trials = cJSON_GetObjectItemCaseSensitive(rep, "trials");
     printf("\nmodel %s, run folder %s\n", r->p.model_name ? r->p.model_name : r->p.model_arg,
            r->p.run_dir);
-    bench_table_print(stdout, recs, isatty(1) && !getenv("NO_COLOR"));
+    table_opts to = {.color = isatty(1) && !getenv("NO_COLOR"), .wide = r->p.wide};
+    bench_table_print(stdout, rep, &to);
     fflush(stdout);
-    cJSON *rep = bench_report_build(r->plan_json, recs, r->interrupted, r->p.keep_samples);
-    if (rep) {
-        /* The supervisor's own footprint: it must stay small beside workers. */
-        uint64_t rss, hwm;
-        super_read_rss(0, &rss, &hwm);
-        cJSON *sup = cJSON_AddObjectToObject(rep, "supervisor");
-        cJSON_AddNumberToObject(sup, "peak_rss", (double)hwm);
-    }
     char path[4200];
     snprintf(path, sizeof path, "%s/report.json", r->p.run_dir);
-    int rc = rep ? bench_report_write(rep, path, e) : err_set(e, CALMA_E_NOMEM, "out of memory");
+    int rc = bench_report_write(rep, path, e);
     if (!rc && r->p.output) rc = bench_report_write(rep, r->p.output, e);
     if (!rc)
         printf("report: %s%s%s\n", path, r->p.output ? " and " : "",
@@ -704,16 +709,15 @@ static int finish(run *r, calma_error *e) {
     if (r->interrupted) {
         int done = 0;
         const cJSON *t;
-        cJSON_ArrayForEach(t, recs) {
+        cJSON_ArrayForEach(t, trials) {
             const cJSON *st = cJSON_GetObjectItemCaseSensitive(t, "status");
             done += cJSON_IsString(st) && strcmp(st->valuestring, "interrupted");
         }
         printf("interrupted: %d of %d trials done; continue with calma bench --resume %s\n", done,
                plan_n_trials(&r->p), r->p.run_dir);
     }
+    int code = bench_exit_code(trials, r->p.strict);
     cJSON_Delete(rep);
-    int code = bench_exit_code(recs, r->p.strict);
-    cJSON_Delete(recs);
     if (rc) {
         fprintf(stderr, "calma bench: %s\n", e->msg);
         return CLI_EXIT_FAIL;

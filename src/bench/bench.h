@@ -30,17 +30,49 @@ int bench_main(int argc, char **argv);
 
 /* 0 when every trial is ok, unavailable or unsupported (with strict, only
  * ok), else 1. */
-int bench_exit_code(const cJSON *records, int strict);
+int bench_exit_code(const cJSON *trials, int strict);
 
-/* The fastest trial by throughput among those with status ok (never a
- * mismatch), or NULL. */
-const cJSON *bench_best(const cJSON *records);
+/* The winners of a run, each judged on one thing and saying so. Only ok
+ * trials compete (never a mismatch). */
+typedef struct bench_winners {
+    const cJSON *latency;    /* lowest median per call at the smallest batch size run */
+    const cJSON *throughput; /* most samples per second, over every batch size */
+    double latency_batch;    /* the batch size the latency winner was judged at */
+} bench_winners;
+void bench_find_winners(const cJSON *trials, bench_winners *w);
 
-/* The table, then the "best: ..." line. records in plan order. color: ANSI
- * colours on the status column (for a terminal). */
-void bench_table_print(FILE *f, const cJSON *records, int color);
+/* The conversion speed-ups are measured against: plan_json's "baseline"
+ * when set, else TORCH_EAGER when the plan has it, else ORT_CPU, else the
+ * conversion of the first ok trial. NULL when there is none. */
+const char *bench_baseline_name(const cJSON *plan_json, const cJSON *trials);
+/* The ok trial of conversion name at the batch and threads of like, or NULL. */
+const cJSON *bench_baseline_trial(const cJSON *trials, const char *name, const cJSON *like);
 
-/* report.json: calma version, model, plan, every trial, best. With
+/* A reason (a failed trial's message, kind = its status) or a warning
+ * (kind "warning"), with the trials it applies to: the first
+ * BENCH_NOTE_NAMED by label in who, all of them counted in n. */
+#define BENCH_NOTE_NAMED 6
+typedef struct bench_note {
+    const char *kind, *text; /* point into the trials */
+    char who[512];           /* "ORT_CUDA b1 t1, ORT_CUDA b8 t1" */
+    int n;
+} bench_note;
+/* Every distinct note of trials, in trial order (reasons first); *out is
+ * to be freed. Returns the count. */
+int bench_collect_notes(const cJSON *trials, bench_note **out);
+
+typedef struct table_opts {
+    int color; /* ANSI colours on the status column (for a terminal) */
+    int wide;  /* every column; else the table fits 100 columns */
+} table_opts;
+
+/* The table of a report document (bench_report_build's), then the notes
+ * (each distinct reason once, with the trials it applies to) and the
+ * winners. */
+void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o);
+
+/* report.json: calma version, model, plan, every trial (the journal's
+ * per-process records combined: src/bench/combine.h), baseline, best. With
  * keep_samples the raw samples are embedded from each samples file. */
 cJSON *bench_report_build(const cJSON *plan_json, const cJSON *records, int interrupted,
                           int keep_samples);

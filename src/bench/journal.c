@@ -113,8 +113,8 @@ int journal_open_run(const char *dir, cJSON **plan_json, calma_error *e) {
     char *text;
     calma_error sub = {0};
     if (journal_read_file(path, &text, NULL, &sub))
-        return err_set(e, CALMA_E_USAGE, "%s: not a calma run folder (no readable %s)",
-                       dir, JOURNAL_PLAN);
+        return err_set(e, CALMA_E_USAGE, "%s: not a calma run folder (no readable %s)", dir,
+                       JOURNAL_PLAN);
     cJSON *j = cJSON_Parse(text);
     free(text);
     if (!cJSON_IsObject(j) ||

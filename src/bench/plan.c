@@ -25,6 +25,7 @@ void plan_init(plan *p) {
     p->rtol = -1;
     p->timeout = 300;
     p->load_timeout = 120;
+    p->repeats = PLAN_DEFAULT_REPEATS;
 }
 
 void plan_free(plan *p) {
@@ -38,6 +39,9 @@ void plan_free(plan *p) {
     for (int i = 0; i < p->n_inputs; i++) free(p->input_name[i]), free(p->input_path[i]);
     free(p->options);
     free(p->inputs_dir);
+    free(p->baseline);
+    for (int i = 0; i < p->n_expected; i++) free(p->expected_name[i]), free(p->expected_path[i]);
+    free(p->expected_dir);
     free(p->run_dir);
     free(p->output);
     free(p->resume);
@@ -53,13 +57,22 @@ void plan_usage(FILE *f) {
         "                   [--memory-limit 4G] [--timeout 5m] [--load-timeout 2m]\n"
         "                   [--output report.json] [--run-dir DIR] [--resume DIR]\n"
         "                   [--plugin FILE.so]... [--input NAME=FILE.npy]... [--keep-samples]\n"
-        "                   [--inputs-dir DIR] [--options KEY=VALUE,...] [--strict] [--quiet]\n\n"
+        "                   [--inputs-dir DIR] [--expected NAME=FILE.npy]... [--expected-dir DIR]\n"
+        "                   [--repeats K] [--baseline NAME] [--options KEY=VALUE,...]\n"
+        "                   [--wide] [--strict] [--quiet]\n\n"
         "MODEL is an .onnx file or a built-in model (calma zoo list); default 'simple'.\n"
-        "Each trial (conversion x batch x threads) runs in its own worker process.\n"
-        "Sampling stops when the 95%% interval of the median is narrower than\n"
-        "--precision of the median (1%%: within about +-0.5%%), or at --max-time per\n"
-        "trial. --input and --inputs-dir (DIR/input_K.pb for input K, the ONNX test\n"
-        "layout) replace generated inputs; shapes are checked first.\n"
+        "Each trial (conversion x batch x threads) runs in --repeats K worker processes\n"
+        "(default 3), interleaved across trials (A B C A B C) so drift hits all alike;\n"
+        "the median's interval combines the spread inside and between processes.\n"
+        "Each process samples until the 95%% interval of its median is narrower than\n"
+        "--precision of the median (1%%: within about +-0.5%%), or its share of the\n"
+        "trial's --max-time; --samples N takes exactly N samples in each process.\n"
+        "--input and --inputs-dir (DIR/input_K.pb for input K, the ONNX test layout)\n"
+        "replace generated inputs; a model with one input takes a bare --input FILE.\n"
+        "--expected / --expected-dir (output_K.pb) validate every conversion, the\n"
+        "oracle included, against outputs you supply instead of the oracle's.\n"
+        "--baseline NAME: speed-ups are against it (default TORCH_EAGER when in the\n"
+        "plan, else ORT_CPU, else the first ok trial).\n"
         "--options passes engine settings to every conversion (spin=1: let\n"
         "ONNX Runtime's threads spin-wait).\n"
         "Exit: 0 all ok or unavailable, 1 a trial failed (mismatch, timeout, crashed,\n"
@@ -178,6 +191,30 @@ static char *abs_path(const char *p) {
     return s;
 }
 
+/* NAME=FILE (or a bare FILE, whose NAME, left NULL, is the model's only
+ * input, filled in once the model is known) into the parallel lists. */
+static int add_named_file(const char *flag, const char *form, const char *val, char **names,
+                          char **paths, int *n, calma_error *e) {
+    const char *eqs = strchr(val, '=');
+    if (!*val || (eqs && (eqs == val || !eqs[1])))
+        return err_set(e, CALMA_E_USAGE, "%s '%s': give %s", flag, val, form);
+    if (*n >= PLAN_MAX_LIST)
+        return err_set(e, CALMA_E_USAGE, "more than %d %s files", PLAN_MAX_LIST, flag);
+    size_t len = eqs ? (size_t)(eqs - val) : 0;
+    for (int k = 0; k < *n; k++) {
+        if (!eqs && !names[k])
+            return err_set(e, CALMA_E_USAGE, "%s: two files without a NAME= (give NAME=FILE)",
+                           flag);
+        if (eqs && names[k] && strlen(names[k]) == len && !strncmp(names[k], val, len))
+            return err_set(e, CALMA_E_USAGE, "%s: '%s' is given twice", flag, names[k]);
+    }
+    names[*n] = eqs ? mem_strndup(val, len) : NULL;
+    paths[*n] = abs_path(eqs ? eqs + 1 : val);
+    if ((eqs && !names[*n]) || !paths[*n]) return err_set(e, CALMA_E_NOMEM, "out of memory");
+    (*n)++;
+    return CALMA_OK;
+}
+
 int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
     *help = 0;
     int have_tier = 0, have_samples = 0, have_adaptive = 0, have_min = 0;
@@ -206,21 +243,27 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
         }
         /* boolean flags */
         if (!strcmp(flag, "--keep-samples") || !strcmp(flag, "--strict") ||
-            !strcmp(flag, "--quiet")) {
+            !strcmp(flag, "--quiet") || !strcmp(flag, "--wide")) {
             if (val) return err_set(e, CALMA_E_USAGE, "%s takes no value", flag);
+            if (!strcmp(flag, "--wide")) p->wide = 1;
             if (!strcmp(flag, "--keep-samples")) p->keep_samples = 1;
             if (!strcmp(flag, "--strict")) p->strict = 1;
             if (!strcmp(flag, "--quiet")) p->quiet = 1;
             continue;
         }
-        static const char *const valued[] = {"--tier",     "--conversions",  "--batch",
-                                             "--threads",  "--samples",      "--precision",
-                                             "--max-time", "--min-time",     "--seed",
-                                             "--atol",     "--rtol",         "--memory-limit",
-                                             "--timeout",  "--load-timeout", "--output",
-                                             "--run-dir",  "--resume",       "--plugin",
-                                             "--input",    "--options",      "--inputs-dir",
-                                             NULL};
+        static const char *const valued[] = {"--tier",         "--conversions",
+                                             "--batch",        "--threads",
+                                             "--samples",      "--precision",
+                                             "--max-time",     "--min-time",
+                                             "--seed",         "--atol",
+                                             "--rtol",         "--memory-limit",
+                                             "--timeout",      "--load-timeout",
+                                             "--output",       "--run-dir",
+                                             "--resume",       "--plugin",
+                                             "--input",        "--options",
+                                             "--inputs-dir",   "--repeats",
+                                             "--baseline",     "--expected",
+                                             "--expected-dir", NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= !strcmp(flag, valued[k]);
         if (!known)
@@ -308,21 +351,30 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             if (!*val) return err_set(e, CALMA_E_USAGE, "--resume: empty path");
             if (set_str(&p->resume, val)) return err_set(e, CALMA_E_NOMEM, "out of memory");
         } else if (!strcmp(flag, "--input")) {
-            const char *eqs = strchr(val, '=');
-            if (!eqs || eqs == val || !eqs[1])
-                return err_set(e, CALMA_E_USAGE, "--input '%s': give NAME=FILE.npy", val);
-            if (p->n_inputs >= PLAN_MAX_LIST)
-                return err_set(e, CALMA_E_USAGE, "more than %d --input files", PLAN_MAX_LIST);
-            for (int k = 0; k < p->n_inputs; k++)
-                if (strlen(p->input_name[k]) == (size_t)(eqs - val) &&
-                    !strncmp(p->input_name[k], val, (size_t)(eqs - val)))
-                    return err_set(e, CALMA_E_USAGE, "--input: '%s' is given twice",
-                                   p->input_name[k]);
-            p->input_name[p->n_inputs] = mem_strndup(val, (size_t)(eqs - val));
-            p->input_path[p->n_inputs] = abs_path(eqs + 1);
-            if (!p->input_name[p->n_inputs] || !p->input_path[p->n_inputs])
-                return err_set(e, CALMA_E_NOMEM, "out of memory");
-            p->n_inputs++;
+            int rc = add_named_file("--input", "NAME=FILE.npy", val, p->input_name, p->input_path,
+                                    &p->n_inputs, e);
+            if (rc) return rc;
+        } else if (!strcmp(flag, "--expected")) {
+            int rc = add_named_file("--expected", "NAME=FILE.npy", val, p->expected_name,
+                                    p->expected_path, &p->n_expected, e);
+            if (rc) return rc;
+        } else if (!strcmp(flag, "--expected-dir")) {
+            if (!*val) return err_set(e, CALMA_E_USAGE, "--expected-dir: empty path");
+            free(p->expected_dir);
+            p->expected_dir = abs_path(val);
+            if (!p->expected_dir) return err_set(e, CALMA_E_NOMEM, "out of memory");
+        } else if (!strcmp(flag, "--repeats")) {
+            errno = 0;
+            long v = strtol(val, &end, 10);
+            if (errno || *end || end == val || v < 1 || v > 1000)
+                return err_set(e, CALMA_E_USAGE,
+                               "--repeats '%s': give the number of worker processes per trial, "
+                               "1 to 1000",
+                               val);
+            p->repeats = (int)v;
+        } else if (!strcmp(flag, "--baseline")) {
+            if (!*val) return err_set(e, CALMA_E_USAGE, "--baseline: give a conversion name");
+            if (set_str(&p->baseline, val)) return err_set(e, CALMA_E_NOMEM, "out of memory");
         } else if (!strcmp(flag, "--inputs-dir")) {
             if (!*val) return err_set(e, CALMA_E_USAGE, "--inputs-dir: empty path");
             free(p->inputs_dir);
@@ -428,6 +480,15 @@ cJSON *plan_to_json(const plan *p) {
         cJSON_AddStringToObject(o, "path", p->input_path[i]);
         cJSON_AddItemToArray(in, o);
     }
+    cJSON *ex = cJSON_AddArrayToObject(j, "expected");
+    for (int i = 0; i < p->n_expected; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", p->expected_name[i]);
+        cJSON_AddStringToObject(o, "path", p->expected_path[i]);
+        cJSON_AddItemToArray(ex, o);
+    }
+    cJSON_AddNumberToObject(j, "repeats", p->repeats);
+    if (p->baseline) cJSON_AddStringToObject(j, "baseline", p->baseline);
     cJSON_AddBoolToObject(j, "keep_samples", p->keep_samples);
     cJSON_AddBoolToObject(j, "strict", p->strict);
     cJSON *ids = cJSON_AddArrayToObject(j, "trials");
@@ -516,6 +577,18 @@ int plan_from_json(plan *p, const cJSON *j, calma_error *e) {
         p->input_path[p->n_inputs] = mem_strdup(f->valuestring);
         if (!p->input_name[p->n_inputs] || !p->input_path[p->n_inputs++]) goto nomem;
     }
+    cJSON_ArrayForEach(v, get(j, "expected")) {
+        const cJSON *n = get(v, "name"), *f = get(v, "path");
+        if (!cJSON_IsString(n) || !cJSON_IsString(f) || p->n_expected >= PLAN_MAX_LIST)
+            return err_set(e, CALMA_E_PARSE, "plan.json: bad expected-output list");
+        p->expected_name[p->n_expected] = mem_strdup(n->valuestring);
+        p->expected_path[p->n_expected] = mem_strdup(f->valuestring);
+        if (!p->expected_name[p->n_expected] || !p->expected_path[p->n_expected++]) goto nomem;
+    }
+    /* Runs from before --repeats had one process per trial. */
+    p->repeats = !get_num(j, "repeats", &d) && d >= 1 ? (int)d : 1;
+    const cJSON *base = get(j, "baseline");
+    if (cJSON_IsString(base) && !(p->baseline = mem_strdup(base->valuestring))) goto nomem;
     const cJSON *opt = get(j, "options");
     if (cJSON_IsString(opt) && !(p->options = mem_strdup(opt->valuestring))) goto nomem;
     p->keep_samples = cJSON_IsTrue(get(j, "keep_samples"));

@@ -43,9 +43,19 @@ typedef struct plan {
     char *resume;     /* --resume DIR, or NULL */
     char *options;    /* --options "key=value,...": engine settings, or NULL */
     char *inputs_dir; /* --inputs-dir: input_K.pb per model input (ONNX test layout) */
+    int repeats;      /* --repeats K: worker processes per trial, interleaved across trials;
+                         the time budget of a trial is shared between them */
+    char *baseline;   /* --baseline NAME (canonical), or NULL for the default rule */
+    int n_expected;   /* --expected NAME=FILE: reference outputs the user supplies */
+    char *expected_name[PLAN_MAX_LIST];
+    char *expected_path[PLAN_MAX_LIST]; /* absolute */
+    char *expected_dir;                 /* --expected-dir: output_K.pb (or .npy) per model output */
+    int wide;                           /* --wide: every column in the printed table */
 } plan;
 
-/* Defaults (tier 1, batch 1, threads 1, 1% precision, ...). */
+#define PLAN_DEFAULT_REPEATS 3
+
+/* Defaults (tier 1, batch 1, threads 1, 1% precision, 3 repeats, ...). */
 void plan_init(plan *p);
 void plan_free(plan *p);
 
@@ -63,6 +73,14 @@ int plan_n_trials(const plan *p);
 /* Trial i's conversion, batch and threads, and its id "NAME-b8-t2". */
 void plan_trial(const plan *p, int i, const char **conv, int64_t *batch, int *threads);
 void plan_trial_id(const plan *p, int i, char *buf, size_t n);
+
+struct ir_graph;
+/* --input, --inputs-dir, --expected and --expected-dir against the model
+ * (src/bench/plan_files.c): names bare files after the model's only input
+ * or output, expands the folders into named files, and checks each file's
+ * dtype and shape. CALMA_E_USAGE naming the file, the tensor and the
+ * dimension at fault. */
+int plan_check_files(const struct ir_graph *g, plan *p, calma_error *e);
 
 /* plan.json: everything needed to resume. */
 cJSON *plan_to_json(const plan *p);

@@ -9,23 +9,51 @@
 #include <unistd.h>
 
 #include "bench/bench.h"
+#include "bench/combine.h"
 #include "util/err.h"
 
-/* Reads little-endian doubles back from a samples file; NULL if unreadable. */
-static cJSON *read_samples(const char *path) {
-    FILE *f = fopen(path, "rbe");
-    if (!f) return NULL;
-    cJSON *a = cJSON_CreateArray();
-    unsigned char b[8];
-    while (a && fread(b, 1, 8, f) == 8) {
-        uint64_t u = 0;
-        for (int i = 0; i < 8; i++) u |= (uint64_t)b[i] << (8 * i);
-        double d;
-        memcpy(&d, &u, sizeof d);
-        cJSON_AddItemToArray(a, cJSON_CreateNumber(d));
+/* The raw samples of a trial: each of its processes' samples file, in
+ * repeat order. NULL if one is unreadable. */
+static cJSON *read_samples(const cJSON *trial) {
+    double *v = NULL;
+    size_t n = 0, cap = 0;
+    const cJSON *procs = cJSON_GetObjectItemCaseSensitive(trial, "processes");
+    const cJSON *sf = cJSON_GetObjectItemCaseSensitive(trial, "samples_file");
+    int bad = 0;
+    if (cJSON_IsString(sf)) {
+        bad = combine_read_samples(sf->valuestring, &v, &n, &cap);
+    } else {
+        const cJSON *p;
+        cJSON_ArrayForEach(p, procs) {
+            const cJSON *f = cJSON_GetObjectItemCaseSensitive(p, "samples_file");
+            if (cJSON_IsString(f) && !bad) bad = combine_read_samples(f->valuestring, &v, &n, &cap);
+        }
     }
-    fclose(f);
+    cJSON *a = bad || !n ? NULL : cJSON_CreateDoubleArray(v, (int)n);
+    free(v);
     return a;
+}
+
+/* A winner as the report names it: which trial, judged on what. */
+static void add_winner(cJSON *r, const char *key, const cJSON *t, const char *judged_on,
+                       double value) {
+    if (!t) {
+        cJSON_AddNullToObject(r, key);
+        return;
+    }
+    cJSON *b = cJSON_AddObjectToObject(r, key);
+    const char *keys[] = {"id", "conversion", "batch", "threads"};
+    for (int i = 0; i < 4; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, keys[i]);
+        if (v) cJSON_AddItemToObject(b, keys[i], cJSON_Duplicate(v, 1));
+    }
+    cJSON_AddStringToObject(b, "judged_on", judged_on);
+    cJSON_AddNumberToObject(b, "value", value);
+}
+
+static double field(const cJSON *t, const char *obj, const char *k) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, obj), k);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
 cJSON *bench_report_build(const cJSON *plan_json, const cJSON *records, int interrupted,
@@ -59,28 +87,31 @@ cJSON *bench_report_build(const cJSON *plan_json, const cJSON *records, int inte
     if (model) cJSON_AddItemToObject(r, "model", cJSON_Duplicate(model, 1));
     cJSON_AddItemToObject(r, "plan", cJSON_Duplicate(plan_json, 1));
     cJSON_AddBoolToObject(r, "interrupted", interrupted);
-    cJSON *trials = cJSON_AddArrayToObject(r, "trials");
-    const cJSON *t;
-    cJSON_ArrayForEach(t, records) {
-        cJSON *c = cJSON_Duplicate(t, 1);
-        const cJSON *sf = cJSON_GetObjectItemCaseSensitive(t, "samples_file");
-        if (keep_samples && cJSON_IsString(sf)) {
-            cJSON *s = read_samples(sf->valuestring);
-            if (s) cJSON_AddItemToObject(c, "samples", s);
-        }
-        cJSON_AddItemToArray(trials, c);
+    cJSON *trials = combine_trials(plan_json, records);
+    if (!trials) {
+        cJSON_Delete(r);
+        return NULL;
     }
-    const cJSON *best = bench_best(records);
-    if (best) {
-        cJSON *b = cJSON_AddObjectToObject(r, "best");
-        const char *keys[] = {"id", "conversion", "batch", "threads"};
-        for (int i = 0; i < 4; i++) {
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(best, keys[i]);
-            if (v) cJSON_AddItemToObject(b, keys[i], cJSON_Duplicate(v, 1));
-        }
-    } else {
-        cJSON_AddNullToObject(r, "best");
+    cJSON_AddItemToObject(r, "trials", trials);
+    cJSON *t;
+    cJSON_ArrayForEach(t, trials) {
+        cJSON *s = keep_samples ? read_samples(t) : NULL;
+        if (s) cJSON_AddItemToObject(t, "samples", s);
     }
+    const char *base = bench_baseline_name(plan_json, trials);
+    if (base)
+        cJSON_AddStringToObject(r, "baseline", base);
+    else
+        cJSON_AddNullToObject(r, "baseline");
+    bench_winners w;
+    bench_find_winners(trials, &w);
+    /* "best" is the latency winner: what most people ask first. */
+    add_winner(r, "best", w.latency, "median per call at the smallest batch",
+               field(w.latency, "stats", "median"));
+    add_winner(r, "best_latency", w.latency, "median per call at the smallest batch",
+               field(w.latency, "stats", "median"));
+    add_winner(r, "best_throughput", w.throughput, "samples per second, any batch",
+               field(w.throughput, "throughput", "per_s_median"));
     return r;
 }
 

@@ -274,3 +274,85 @@ void stats_ratio_interval(const stats_summary *a, const stats_summary *b, double
     *lo = a->ci_hi > 0 ? b->ci_lo / a->ci_hi : 0;
     *hi = a->ci_lo > 0 ? b->ci_hi / a->ci_lo : 0;
 }
+
+double stats_t975(int df) {
+    static const double t[] = {0,     12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365,
+                               2.306, 2.262,  2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                               2.120, 2.110,  2.101, 2.093, 2.086, 2.080, 2.074, 2.069,
+                               2.064, 2.060,  2.056, 2.052, 2.048, 2.045, 2.042};
+    if (df < 1) return INFINITY;
+    if (df <= 30) return t[df];
+    /* Cornish-Fisher expansion around the normal quantile: within 1e-3 above 30. */
+    double z = 1.959963984540054, d = (double)df;
+    return z + (z * z * z + z) / (4 * d) + (5 * pow(z, 5) + 16 * z * z * z + 3 * z) / (96 * d * d);
+}
+
+static void mean_var(const double *x, int n, double *mean, double *var) {
+    double m = 0, v = 0;
+    for (int i = 0; i < n; i++) m += x[i];
+    m /= n;
+    for (int i = 0; i < n; i++) v += (x[i] - m) * (x[i] - m);
+    *mean = m;
+    *var = n > 1 ? v / (n - 1) : 0;
+}
+
+void stats_process_interval(const double *medians, int k, double *mean, double *lo, double *hi) {
+    double m, v;
+    mean_var(medians, k, &m, &v);
+    double half = k >= 2 ? stats_t975(k - 1) * sqrt(v / k) : 0;
+    *mean = m;
+    *lo = m - half;
+    *hi = m + half;
+}
+
+/* Regularised incomplete beta I_x(a, b) by its continued fraction
+ * (Lentz's method), for the t distribution's tail. */
+static double incomplete_beta(double a, double b, double x) {
+    if (x <= 0) return 0;
+    if (x >= 1) return 1;
+    if (x > (a + 1) / (a + b + 2)) return 1 - incomplete_beta(b, a, 1 - x);
+    double lbeta = lgamma(a + b) - lgamma(a) - lgamma(b);
+    double front = exp(log(x) * a + log(1 - x) * b + lbeta) / a;
+    double f = 1, c = 1, d = 0;
+    for (int i = 0; i <= 400; i++) {
+        int m = i / 2;
+        double num;
+        if (i == 0)
+            num = 1;
+        else if (i % 2 == 0)
+            num = (m * (b - m) * x) / ((a + 2 * m - 1) * (a + 2 * m));
+        else
+            num = -((a + m) * (a + b + m) * x) / ((a + 2 * m) * (a + 2 * m + 1));
+        d = 1 + num * d;
+        if (fabs(d) < 1e-30) d = 1e-30;
+        d = 1 / d;
+        c = 1 + num / c;
+        if (fabs(c) < 1e-30) c = 1e-30;
+        double cd = c * d;
+        f *= cd;
+        if (fabs(1 - cd) < 1e-12) break;
+    }
+    return front * (f - 1);
+}
+
+double stats_welch_test(const double *a, int na, const double *b, int nb) {
+    if (na < 2 || nb < 2) return 1.0;
+    double ma, va, mb, vb;
+    mean_var(a, na, &ma, &va);
+    mean_var(b, nb, &mb, &vb);
+    double sa = va / na, sb = vb / nb, se2 = sa + sb;
+    if (!(se2 > 0)) return ma == mb ? 1.0 : 0.0;
+    double t = fabs(ma - mb) / sqrt(se2);
+    double df = se2 * se2 / (sa * sa / (na - 1) + sb * sb / (nb - 1));
+    /* Two-sided tail of t(df): I_{df/(df+t^2)}(df/2, 1/2). */
+    return incomplete_beta(df / 2, 0.5, df / (df + t * t));
+}
+
+double stats_interval_test(double ma, double lo_a, double hi_a, double mb, double lo_b,
+                           double hi_b) {
+    double sa = (hi_a - lo_a) / (2 * 1.959963984540054);
+    double sb = (hi_b - lo_b) / (2 * 1.959963984540054);
+    double se = sqrt(sa * sa + sb * sb);
+    if (!(se > 0)) return ma == mb ? 1.0 : 0.0;
+    return erfc(fabs(ma - mb) / se / sqrt(2.0));
+}

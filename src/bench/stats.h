@@ -81,3 +81,23 @@ double stats_rank_test(const double *a, size_t na, const double *b, size_t nb, d
  * intervals: [b.ci_lo / a.ci_hi, b.ci_hi / a.ci_lo]. */
 void stats_ratio_interval(const stats_summary *a, const stats_summary *b, double *ratio, double *lo,
                           double *hi);
+
+/* The 97.5% quantile of Student's t with df degrees of freedom (df >= 1):
+ * the half-width factor of a two-sided 95% interval of a mean. */
+double stats_t975(int df);
+
+/* A 95% interval of the typical per-process median from k >= 2 per-process
+ * medians: their mean +- t(k-1) * sd / sqrt(k). It holds the spread inside
+ * each process (each median has its own sampling error) and between them. */
+void stats_process_interval(const double *medians, int k, double *mean, double *lo, double *hi);
+
+/* Welch's two-sided t-test of equal means, for per-process medians of two
+ * runs (na, nb >= 2). Returns the p-value (1.0 when it cannot be computed). */
+double stats_welch_test(const double *a, int na, const double *b, int nb);
+
+/* Two-sided p-value of "the two medians are equal" from each one's 95%
+ * interval alone (normal approximation, half-width / 1.96 as the standard
+ * error): the test left when neither raw samples nor process medians are
+ * kept. */
+double stats_interval_test(double ma, double lo_a, double hi_a, double mb, double lo_b,
+                           double hi_b);

@@ -1,18 +1,23 @@
-/* The terminal table and the best-conversion line. */
+/* The terminal table: columns sized to their content (the default set fits
+ * 100 columns, --wide shows them all), then each distinct reason and warning
+ * once with the trials it applies to, the baseline and the winners. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bench/bench.h"
 #include "util/fmt.h"
+
+#define TABLE_CELL 64
+#define TABLE_WIDTH 100 /* the default table and its notes fit this many columns */
 
 static const cJSON *get(const cJSON *j, const char *k) {
     return j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
 }
 
 static double num(const cJSON *j, const char *obj, const char *k) {
-    const cJSON *o = obj ? get(j, obj) : j;
-    const cJSON *v = get(o, k);
+    const cJSON *v = get(obj ? get(j, obj) : j, k);
     return cJSON_IsNumber(v) ? v->valuedouble : NAN;
 }
 
@@ -25,35 +30,135 @@ static int is_ok(const cJSON *r) {
     return !strcmp(str(r, "status"), "ok");
 }
 
-/* Median of the slowest ok trial at the same batch and threads. */
-static double slowest_ok(const cJSON *records, const cJSON *like) {
-    double worst = NAN;
-    const cJSON *r;
-    cJSON_ArrayForEach(r, records) {
-        if (!is_ok(r) || num(r, NULL, "batch") != num(like, NULL, "batch") ||
-            num(r, NULL, "threads") != num(like, NULL, "threads"))
-            continue;
-        double m = num(r, "stats", "median");
-        if (isfinite(m) && (!isfinite(worst) || m > worst)) worst = m;
+/* "235 [234, 236] us": the median and its interval in one unit, the
+ * median to three significant digits. */
+static void fmt_median_ci(const cJSON *r, char *buf, size_t n) {
+    double m = num(r, "stats", "median"), lo = num(r, "stats", "ci_lo"),
+           hi = num(r, "stats", "ci_hi");
+    if (!isfinite(m)) {
+        snprintf(buf, n, "-");
+        return;
     }
-    return worst;
+    static const struct {
+        double scale;
+        const char *unit;
+    } units[] = {{1e-9, "ns"}, {1e-6, "us"}, {1e-3, "ms"}, {1, "s"}};
+    int u = 0;
+    while (u < 3 && m >= units[u + 1].scale * 0.9995) u++;
+    double v = m / units[u].scale;
+    int d = v >= 99.95 ? 0 : v >= 9.995 ? 1 : 2;
+    if (isfinite(lo) && isfinite(hi))
+        snprintf(buf, n, "%.*f [%.*f, %.*f] %s", d, v, d, lo / units[u].scale, d,
+                 hi / units[u].scale, units[u].unit);
+    else
+        snprintf(buf, n, "%.*f %s", d, v, units[u].unit);
 }
 
-const cJSON *bench_best(const cJSON *records) {
-    const cJSON *best = NULL, *r;
-    double best_tp = 0;
-    cJSON_ArrayForEach(r, records) {
-        if (!is_ok(r)) continue;
-        double tp = num(r, "throughput", "per_s_median");
-        if (isfinite(tp) && tp > best_tp) best_tp = tp, best = r;
-    }
-    return best;
-}
-
-static const char *verdict(const cJSON *r) {
+static const char *short_verdict(const cJSON *r) {
     const char *v = str(get(r, "validation"), "verdict");
     if (!*v) return "-";
+    if (!strncmp(v, "no oracle", 9)) return "none";
     return v;
+}
+
+/* Worst output of a trial's validation: largest error, smallest cosine. */
+static void worst_error(const cJSON *r, double *max_abs, double *cosine) {
+    *max_abs = NAN;
+    *cosine = NAN;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, get(get(r, "validation"), "outputs")) {
+        double a = num(o, NULL, "max_abs"), c = num(o, NULL, "cosine");
+        if (isfinite(a) && (!isfinite(*max_abs) || a > *max_abs)) *max_abs = a;
+        if (isfinite(c) && (!isfinite(*cosine) || c < *cosine)) *cosine = c;
+    }
+}
+
+typedef struct column {
+    const char *head;
+    int right; /* right-aligned (numbers) */
+    int wide;  /* only with --wide */
+} column;
+
+enum {
+    C_CONV,
+    C_BATCH,
+    C_THR,
+    C_STATUS,
+    C_MEDIAN,
+    C_P90,
+    C_P99,
+    C_RATE,
+    C_SPEEDUP,
+    C_SPREAD,
+    C_GFLOPS,
+    C_LOAD,
+    C_CONVERT,
+    C_FIRST,
+    C_MEM,
+    C_ERR,
+    C_COS,
+    C_VALID,
+    C_N
+};
+
+static const column columns[C_N] = {
+    [C_CONV] = {"conversion", 0, 0},
+    [C_BATCH] = {"batch", 1, 0},
+    [C_THR] = {"thr", 1, 0},
+    [C_STATUS] = {"status", 0, 0},
+    [C_MEDIAN] = {"median [95% CI]", 0, 0},
+    [C_P90] = {"p90", 1, 1},
+    [C_P99] = {"p99", 1, 0},
+    [C_RATE] = {"samples/s", 1, 0},
+    [C_SPEEDUP] = {"speed-up", 1, 0},
+    [C_SPREAD] = {"between", 1, 1},
+    [C_GFLOPS] = {"GFLOP/s (peak)", 1, 1},
+    [C_LOAD] = {"load", 1, 1},
+    [C_CONVERT] = {"convert", 1, 1},
+    [C_FIRST] = {"first run", 1, 1},
+    [C_MEM] = {"peak mem", 1, 1},
+    [C_ERR] = {"max abs err", 1, 1},
+    [C_COS] = {"cosine", 1, 1},
+    [C_VALID] = {"valid", 0, 0},
+};
+
+static void cell_time(char *c, double v) {
+    fmt_time(v, c, TABLE_CELL);
+}
+
+/* Every cell of one trial's row. */
+static void row_cells(const cJSON *trials, const cJSON *r, const char *base,
+                      char cells[C_N][TABLE_CELL]) {
+    snprintf(cells[C_CONV], TABLE_CELL, "%s", str(r, "conversion"));
+    snprintf(cells[C_BATCH], TABLE_CELL, "%.0f", num(r, NULL, "batch"));
+    snprintf(cells[C_THR], TABLE_CELL, "%.0f", num(r, NULL, "threads"));
+    snprintf(cells[C_STATUS], TABLE_CELL, "%s", str(r, "status"));
+    fmt_median_ci(r, cells[C_MEDIAN], TABLE_CELL);
+    cell_time(cells[C_P90], num(r, "stats", "p90"));
+    cell_time(cells[C_P99], num(r, "stats", "p99"));
+    double tp = num(r, "throughput", "per_s_median");
+    snprintf(cells[C_RATE], TABLE_CELL, isfinite(tp) ? "%.4g" : "-", tp);
+    snprintf(cells[C_SPEEDUP], TABLE_CELL, "-");
+    const cJSON *b = bench_baseline_trial(trials, base, r);
+    double m = num(r, "stats", "median"), bm = num(b, "stats", "median");
+    if (is_ok(r) && b && m > 0 && bm > 0) snprintf(cells[C_SPEEDUP], TABLE_CELL, "%.2fx", bm / m);
+    double spread = num(r, "repeats", "spread");
+    snprintf(cells[C_SPREAD], TABLE_CELL, isfinite(spread) ? "%.1f%%" : "-", spread * 100);
+    double gflops = num(r, "efficiency", "gflops"),
+           share = num(r, "efficiency", "share_of_fma_peak");
+    if (isfinite(gflops) && isfinite(share))
+        snprintf(cells[C_GFLOPS], TABLE_CELL, "%.3g (%.0f%%)", gflops, 100 * share);
+    else
+        snprintf(cells[C_GFLOPS], TABLE_CELL, isfinite(gflops) ? "%.3g" : "-", gflops);
+    cell_time(cells[C_LOAD], num(r, "phases", "load_s"));
+    cell_time(cells[C_CONVERT], num(r, "phases", "convert_s"));
+    cell_time(cells[C_FIRST], num(r, "phases", "first_s"));
+    fmt_bytes(num(r, "memory", "peak"), cells[C_MEM], TABLE_CELL);
+    double err, cos;
+    worst_error(r, &err, &cos);
+    snprintf(cells[C_ERR], TABLE_CELL, isfinite(err) ? "%.2g" : "-", err);
+    snprintf(cells[C_COS], TABLE_CELL, isfinite(cos) ? "%.6f" : "-", cos);
+    snprintf(cells[C_VALID], TABLE_CELL, "%s", short_verdict(r));
 }
 
 static const char *status_color(const char *st) {
@@ -62,85 +167,134 @@ static const char *status_color(const char *st) {
     return "\033[31m";
 }
 
-void bench_table_print(FILE *f, const cJSON *records, int color) {
-    fprintf(f, "%-22s %5s %3s  %-11s %-26s %12s %8s %14s %10s %10s %10s  %s\n", "conversion",
-            "batch", "thr", "status", "median [95% CI]", "per second", "speed-up", "GFLOP/s (peak)",
-            "first run", "load", "peak mem", "validation");
-    const cJSON *r;
-    cJSON_ArrayForEach(r, records) {
-        char med[112] = "-", lo[32], hi[32], first[32], load[32], mem[32], tp[32] = "-",
-             sp[32] = "-", gf[48] = "-";
-        double gflops = num(r, "efficiency", "gflops"),
-               share = num(r, "efficiency", "share_of_fma_peak");
-        if (isfinite(gflops) && isfinite(share))
-            snprintf(gf, sizeof gf, "%.3g (%.0f%%)", gflops, 100 * share);
-        else if (isfinite(gflops))
-            snprintf(gf, sizeof gf, "%.3g", gflops);
-        double m = num(r, "stats", "median");
-        if (isfinite(m)) {
-            char ms[32];
-            fmt_time(m, ms, sizeof ms);
-            fmt_time(num(r, "stats", "ci_lo"), lo, sizeof lo);
-            fmt_time(num(r, "stats", "ci_hi"), hi, sizeof hi);
-            snprintf(med, sizeof med, "%s [%s, %s]", ms, lo, hi);
-            double t = num(r, "throughput", "per_s_median");
-            if (isfinite(t)) snprintf(tp, sizeof tp, "%.4g", t);
-            double slow = slowest_ok(records, r);
-            if (is_ok(r) && isfinite(slow) && m > 0) snprintf(sp, sizeof sp, "%.2fx", slow / m);
-        }
-        fmt_time(num(r, "phases", "first_s"), first, sizeof first);
-        fmt_time(num(r, "phases", "load_s"), load, sizeof load);
-        fmt_bytes(num(r, "memory", "peak"), mem, sizeof mem);
-        const char *st = str(r, "status");
-        fprintf(f, "%-22s %5.0f %3.0f  %s%-11s%s %-26s %12s %8s %14s %10s %10s %10s  %s\n",
-                str(r, "conversion"), num(r, NULL, "batch"), num(r, NULL, "threads"),
-                color ? status_color(st) : "", st, color ? "\033[0m" : "", med, tp, sp, gf, first,
-                load, mem, verdict(r));
-        const char *msg = str(r, "message");
-        if (!is_ok(r) && *msg) fprintf(f, "    %s: %.300s\n", str(r, "status"), msg);
-        const cJSON *w;
-        cJSON_ArrayForEach(w, get(r, "warnings")) {
-            if (cJSON_IsString(w)) fprintf(f, "    warning: %.300s\n", w->valuestring);
-        }
+static void print_row(FILE *f, char cells[C_N][TABLE_CELL], const int *width, int wide, int color) {
+    int first = 1, last = C_N - 1;
+    for (int c = 0; c < C_N; c++) {
+        if (columns[c].wide && !wide) continue;
+        if (!first) fputs(c == C_MEDIAN ? "  " : " ", f);
+        first = 0;
+        int colored = color && c == C_STATUS;
+        if (colored) fputs(status_color(cells[c]), f);
+        if (c == last && !columns[c].right)
+            fputs(cells[c], f); /* no trailing blanks */
+        else
+            fprintf(f, columns[c].right ? "%*s" : "%-*s", width[c], cells[c]);
+        if (colored) fputs("\033[0m", f);
     }
-    const cJSON *best = bench_best(records);
-    if (!best) {
+    fputc('\n', f);
+}
+
+/* Prints text wrapped at word boundaries to TABLE_WIDTH columns, lines
+ * after the first indented by four. */
+static void print_wrapped(FILE *f, const char *text) {
+    int col = 0;
+    const char *p = text;
+    while (*p) {
+        const char *w = p;
+        while (*w && *w != ' ') w++;
+        int len = (int)(w - p);
+        if (col > 4 && col + 1 + len > TABLE_WIDTH) {
+            fputs("\n    ", f);
+            col = 4;
+        } else if (p != text) {
+            fputc(' ', f);
+            col++;
+        }
+        fprintf(f, "%.*s", len, p);
+        col += len;
+        p = w;
+        while (*p == ' ') p++;
+    }
+    fputc('\n', f);
+}
+
+static void print_notes(FILE *f, const cJSON *trials) {
+    bench_note *notes;
+    int n = bench_collect_notes(trials, &notes);
+    for (int i = 0; i < n; i++) {
+        char more[32] = "", line[1200];
+        if (notes[i].n > BENCH_NOTE_NAMED)
+            snprintf(more, sizeof more, " and %d more", notes[i].n - BENCH_NOTE_NAMED);
+        snprintf(line, sizeof line, "%s: %.400s (%s%s)", notes[i].kind, notes[i].text, notes[i].who,
+                 more);
+        print_wrapped(f, line);
+    }
+    free(notes);
+}
+
+static void print_winner(FILE *f, const char *what, const cJSON *t, const cJSON *trials,
+                         const char *base, int latency) {
+    char med[32];
+    fmt_time(num(t, "stats", "median"), med, sizeof med);
+    fprintf(f, "%s: %s at batch %.0f, threads %.0f: ", what, str(t, "conversion"),
+            num(t, NULL, "batch"), num(t, NULL, "threads"));
+    if (latency)
+        fprintf(f, "median %s per call", med);
+    else
+        fprintf(f, "%.4g samples/s", num(t, "throughput", "per_s_median"));
+    const cJSON *b = bench_baseline_trial(trials, base, t);
+    double m = num(t, "stats", "median"), bm = num(b, "stats", "median");
+    if (b == t)
+        fprintf(f, " (the baseline)");
+    else if (b && m > 0 && bm > 0)
+        fprintf(f, " (%.2fx %s)", bm / m, base);
+    fputc('\n', f);
+}
+
+void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o) {
+    const cJSON *trials = get(doc, "trials");
+    const char *base = str(doc, "baseline");
+    if (!*base) base = NULL;
+    int n = cJSON_GetArraySize(trials);
+    char(*cells)[C_N][TABLE_CELL] = calloc((size_t)n + 1, sizeof *cells);
+    if (!cells) return;
+    int width[C_N];
+    for (int c = 0; c < C_N; c++) {
+        snprintf(cells[0][c], TABLE_CELL, "%s", columns[c].head);
+        width[c] = (int)strlen(columns[c].head);
+    }
+    int i = 1;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, trials) {
+        row_cells(trials, r, base, cells[i]);
+        for (int c = 0; c < C_N; c++) {
+            int w = (int)strlen(cells[i][c]);
+            if (w > width[c]) width[c] = w;
+        }
+        i++;
+    }
+    print_row(f, cells[0], width, o->wide, 0);
+    for (i = 1; i <= n; i++) print_row(f, cells[i], width, o->wide, o->color);
+    free(cells);
+    print_notes(f, trials);
+    double worst = 0;
+    const cJSON *worst_t = NULL;
+    cJSON_ArrayForEach(r, trials) {
+        double s = num(r, "repeats", "spread");
+        if (isfinite(s) && s >= worst) worst = s, worst_t = r;
+    }
+    if (worst_t)
+        fprintf(f,
+                "between processes: per-process medians differ by up to %.1f%% (%s b%.0f t%.0f)\n",
+                worst * 100, str(worst_t, "conversion"), num(worst_t, NULL, "batch"),
+                num(worst_t, NULL, "threads"));
+    if (base)
+        fprintf(f, "speed-up: against %s at the same batch and threads (--baseline to choose)\n",
+                base);
+    bench_winners w;
+    bench_find_winners(trials, &w);
+    if (!w.latency) {
         fprintf(f, "best: none (no trial is ok)\n");
         return;
     }
-    char med[32];
-    double m = num(best, "stats", "median");
-    fmt_time(m, med, sizeof med);
-    fprintf(f, "best: %s at batch %.0f, threads %.0f: median %s, %.4g per second",
-            str(best, "conversion"), num(best, NULL, "batch"), num(best, NULL, "threads"), med,
-            num(best, "throughput", "per_s_median"));
-    /* Compared with the oracle at the same batch and threads when it ran ok. */
-    const cJSON *ref = NULL;
-    cJSON_ArrayForEach(r, records) {
-        if (is_ok(r) && !strcmp(str(r, "conversion"), "REFERENCE") &&
-            num(r, NULL, "batch") == num(best, NULL, "batch") &&
-            num(r, NULL, "threads") == num(best, NULL, "threads"))
-            ref = r;
+    if (w.latency == w.throughput) {
+        print_winner(f, "best", w.latency, trials, base, 1);
+        fprintf(f, "      lowest latency and most samples per second: %.4g samples/s\n",
+                num(w.latency, "throughput", "per_s_median"));
+        return;
     }
-    if (ref && ref != best && m > 0)
-        fprintf(f, " (%.1fx faster than REFERENCE)", num(ref, "stats", "median") / m);
-    else if (!ref || ref != best) {
-        double slow = slowest_ok(records, best);
-        if (isfinite(slow) && slow > m) fprintf(f, " (%.1fx faster than the slowest ok)", slow / m);
-    }
-    fprintf(f, "\n");
-}
-
-int bench_exit_code(const cJSON *records, int strict) {
-    const cJSON *r;
-    cJSON_ArrayForEach(r, records) {
-        const char *s = str(r, "status");
-        if (!strcmp(s, "ok")) continue;
-        if (!strcmp(s, "unavailable") || !strcmp(s, "unsupported")) {
-            if (strict) return 1;
-            continue;
-        }
-        return 1;
-    }
-    return 0;
+    char what[64];
+    snprintf(what, sizeof what, "best latency (batch %.0f)", w.latency_batch);
+    print_winner(f, what, w.latency, trials, base, 1);
+    print_winner(f, "best throughput", w.throughput, trials, base, 0);
 }

@@ -17,6 +17,7 @@
 #include "bench/stats.h"
 #include "bench/super.h"
 #include "bench/validate.h"
+#include "bench/warnings.h"
 #include "io/gen.h"
 #include "io/npy.h"
 #include "machine/machine.h"
@@ -44,6 +45,8 @@ typedef struct wargs {
     int n_plugins;
     const char *inputs[PLAN_MAX_LIST]; /* "name=path" */
     int n_inputs;
+    const char *expected[PLAN_MAX_LIST]; /* "name=path": reference outputs from the user */
+    int n_expected;
     int oracle;
     int peak;            /* --peak: measure the machine's limit on this many threads */
     const char *options; /* engine settings, "key=value,..." */
@@ -230,14 +233,20 @@ int worker_read_input(const char *path, ir_tensor *out, calma_error *e) {
     return npy_read(path, out, e);
 }
 
+/* The path given for name in a list of "name=path", or NULL. */
+static const char *file_for(const char *const *list, int n, const char *name) {
+    size_t len = strlen(name);
+    const char *path = NULL;
+    for (int k = 0; k < n; k++)
+        if (!strncmp(list[k], name, len) && list[k][len] == '=') path = list[k] + len + 1;
+    return path;
+}
+
 /* The validation inputs: the user's files where given, else generated. */
 static int fill_inputs(trial *t, calma_error *e) {
     for (int i = 0; i < t->n_in; i++) {
-        const char *name = t->cin[i].name, *path = NULL;
-        size_t len = strlen(name);
-        for (int k = 0; k < t->a->n_inputs; k++)
-            if (!strncmp(t->a->inputs[k], name, len) && t->a->inputs[k][len] == '=')
-                path = t->a->inputs[k] + len + 1;
+        const char *name = t->cin[i].name;
+        const char *path = file_for(t->a->inputs, t->a->n_inputs, name);
         if (!path) {
             gen_fill(&t->in[i], t->a->seed, i, 0);
             continue;
@@ -288,38 +297,58 @@ static int read_oracle(const char *dir, int k, ir_tensor *out, calma_error *e) {
     return onnx_load_tensor(path, out, NULL, e);
 }
 
-/* Compares the outputs of the first inference with the oracle's. Sets
- * status mismatch on a difference but never stops the trial. */
-static void validate(trial *t) {
-    cJSON *v = cJSON_AddObjectToObject(t->res, "validation");
-    char dir[4096], path[4200];
-    worker_oracle_dir(t->a->run_dir, t->a->batch, dir, sizeof dir);
+/* Did the oracle run for this batch? *why says why not. */
+static int oracle_ran(const char *dir, char *why, size_t n) {
+    char path[4200];
     snprintf(path, sizeof path, "%s/status.json", dir);
     char *text = NULL;
     calma_error e = {0};
     cJSON *st = NULL;
     if (journal_read_file(path, &text, NULL, &e) == CALMA_OK) st = cJSON_Parse(text);
     free(text);
-    const cJSON *ok = st ? cJSON_GetObjectItemCaseSensitive(st, "ok") : NULL;
-    if (!cJSON_IsTrue(ok)) {
-        const cJSON *why = st ? cJSON_GetObjectItemCaseSensitive(st, "reason") : NULL;
+    int ok = cJSON_IsTrue(st ? cJSON_GetObjectItemCaseSensitive(st, "ok") : NULL);
+    const cJSON *r = st ? cJSON_GetObjectItemCaseSensitive(st, "reason") : NULL;
+    snprintf(why, n, "%s", cJSON_IsString(r) ? r->valuestring : "the oracle did not run");
+    cJSON_Delete(st);
+    return ok;
+}
+
+/* Compares the outputs of the first inference with the reference: the
+ * user's --expected file for an output where given, else the oracle's. Sets
+ * status mismatch on a difference but never stops the trial. */
+static void validate(trial *t) {
+    cJSON *v = cJSON_AddObjectToObject(t->res, "validation");
+    char dir[4096], why[1024];
+    worker_oracle_dir(t->a->run_dir, t->a->batch, dir, sizeof dir);
+    int n_expected = 0;
+    for (int k = 0; k < t->n_out; k++)
+        n_expected += file_for(t->a->expected, t->a->n_expected, t->cout[k].name) != NULL;
+    int oracle_ok = n_expected < t->n_out && oracle_ran(dir, why, sizeof why);
+    if (n_expected == 0 && !oracle_ok) {
         char verdict[1200];
-        snprintf(verdict, sizeof verdict, "no oracle: %s",
-                 cJSON_IsString(why) ? why->valuestring : "the oracle did not run");
+        snprintf(verdict, sizeof verdict, "no oracle: %s", why);
         cJSON_AddStringToObject(v, "verdict", verdict);
-        cJSON_Delete(st);
         return;
     }
-    cJSON_Delete(st);
+    cJSON_AddStringToObject(v, "reference",
+                            n_expected == t->n_out ? "expected outputs (--expected)"
+                            : n_expected           ? "expected outputs where given, else the oracle"
+                                                   : "oracle (REFERENCE)");
     cJSON *outs = cJSON_AddArrayToObject(v, "outputs");
     int all = 1;
     char first_bad[1200] = "";
+    calma_error e = {0};
     for (int k = 0; k < t->n_out; k++) {
         ir_tensor ref = {0};
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToArray(outs, o);
         cJSON_AddStringToObject(o, "name", t->cout[k].name);
-        if (read_oracle(dir, k, &ref, &e)) {
+        const char *exp = file_for(t->a->expected, t->a->n_expected, t->cout[k].name);
+        cJSON_AddStringToObject(o, "reference", exp ? exp : "oracle");
+        int rc = exp         ? worker_read_input(exp, &ref, &e)
+                 : oracle_ok ? read_oracle(dir, k, &ref, &e)
+                             : err_set(&e, CALMA_E_UNAVAILABLE, "no oracle: %s", why);
+        if (rc) {
             cJSON_AddBoolToObject(o, "pass", 0);
             cJSON_AddStringToObject(o, "why", e.msg);
             if (all)
@@ -420,49 +449,6 @@ static void put_sample(FILE *f, double d) {
     fwrite(b, 1, 8, f);
 }
 
-static void warn(cJSON *w, const char *fmt, ...) ERR_PRINTF(2, 3);
-static void warn(cJSON *w, const char *fmt, ...) {
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cJSON_AddItemToArray(w, cJSON_CreateString(msg));
-}
-
-/* Noise warnings, as the better benchmark tools give them: each says what
- * makes the figures less trustworthy than they look. */
-static void add_warnings(trial *t, const stats_summary *s, stats_stop stop, const stats_rule *r) {
-    cJSON *w = cJSON_AddArrayToObject(t->res, "warnings");
-    machine_info m;
-    machine_read(&m);
-    cJSON_AddNumberToObject(t->res, "load_avg", m.load1);
-    if (s->cv > 0.10)
-        warn(w, "high variation: CV %.0f%% (a busy machine or an unsteady conversion)",
-             s->cv * 100);
-    if (s->n >= 20 && (double)s->outliers > 0.02 * (double)s->n)
-        warn(w, "%zu of %zu samples are outliers (beyond 3 MADs and 1%% of the median)",
-             s->outliers, s->n);
-    const cJSON *first = cJSON_GetObjectItemCaseSensitive(t->phases, "first_s");
-    if (cJSON_IsNumber(first) && s->median > 0 && first->valuedouble > 10 * s->median)
-        warn(w, "slow first run: %.0fx the median (cold caches, lazy initialisation)",
-             first->valuedouble / s->median);
-    if (s->median > 0 && s->median < 1e-6)
-        warn(w,
-             "median %.0f ns is near the timer's resolution and call overhead; give each "
-             "sample more work (a larger batch)",
-             s->median * 1e9);
-    if (m.load1 > 0.75 * m.cores + 1)
-        warn(w, "machine busy: load average %.1f on %d CPUs", m.load1, m.cores);
-    if (m.governor[0] && strcmp(m.governor, "performance"))
-        warn(w, "CPU frequency governor is '%s': clock speed may vary between samples", m.governor);
-    if (stop == STATS_STOP_TIME && !r->fixed && s->ci_rel > r->precision)
-        warn(w,
-             "precision not reached: the median's interval is %.1f%% wide at the %gs budget "
-             "(target %.1f%%)",
-             s->ci_rel * 100, r->max_time, r->precision * 100);
-}
-
 /* The machine's limits measured for this thread count at the start of the
  * run (bench.c: ensure_peak), or 0 when not measured. */
 static void read_peak(const trial *t, double *fma, double *sgemm) {
@@ -482,31 +468,48 @@ static void read_peak(const trial *t, double *fma, double *sgemm) {
 }
 
 /* GFLOP/s reached and its share of the machine's measured limits, so a
- * person sees how far from the physical limit each conversion runs. */
-static void add_efficiency(trial *t, double median) {
-    if (!(t->flops > 0) || !(median > 0)) return;
+ * person sees how far from the physical limit each conversion runs. Returns
+ * the GFLOP/s (0 when the FLOP count is unknown); *fma gets the peak. */
+static double add_efficiency(trial *t, double median, double *fma) {
+    *fma = 0;
+    if (!(t->flops > 0) || !(median > 0)) return 0;
     cJSON *ef = cJSON_AddObjectToObject(t->res, "efficiency");
     double gflops = t->flops / median / 1e9;
     cJSON_AddNumberToObject(ef, "flops_per_inference", t->flops);
     cJSON_AddNumberToObject(ef, "gflops", gflops);
-    double fma, sgemm;
-    read_peak(t, &fma, &sgemm);
-    if (fma > 0) {
-        cJSON_AddNumberToObject(ef, "fma_peak_gflops", fma);
-        cJSON_AddNumberToObject(ef, "share_of_fma_peak", gflops / fma);
-        /* Above the physical limit, the conversion cannot have done the
-         * graph's arithmetic: it skipped or simplified work. */
-        cJSON *w = cJSON_GetObjectItemCaseSensitive(t->res, "warnings");
-        if (gflops > 1.05 * fma && w)
-            warn(w,
-                 "%.3g GFLOP/s is %.0f%% of the measured peak: the conversion does less "
-                 "arithmetic than the graph describes",
-                 gflops, 100 * gflops / fma);
+    double sgemm;
+    read_peak(t, fma, &sgemm);
+    if (*fma > 0) {
+        cJSON_AddNumberToObject(ef, "fma_peak_gflops", *fma);
+        cJSON_AddNumberToObject(ef, "share_of_fma_peak", gflops / *fma);
     }
     if (sgemm > 0) {
         cJSON_AddNumberToObject(ef, "sgemm_gflops", sgemm);
         cJSON_AddNumberToObject(ef, "share_of_sgemm", gflops / sgemm);
     }
+    return gflops;
+}
+
+/* Noise warnings for this process (src/bench/warnings.c). */
+static void add_warnings(trial *t, const stats_summary *s, stats_stop stop, const stats_rule *r,
+                         double gflops, double fma) {
+    machine_info m;
+    machine_read(&m);
+    cJSON_AddNumberToObject(t->res, "load_avg", m.load1);
+    const cJSON *first = cJSON_GetObjectItemCaseSensitive(t->phases, "first_s");
+    char where[64];
+    snprintf(where, sizeof where, "at the %gs budget", r->max_time);
+    warn_facts f = {.s = s,
+                    .first_s = cJSON_IsNumber(first) ? first->valuedouble : NAN,
+                    .load1 = m.load1,
+                    .cores = m.cores,
+                    .governor = m.governor,
+                    .target = r->precision,
+                    .judge_precision = stop == STATS_STOP_TIME && !r->fixed,
+                    .precision_where = where,
+                    .gflops = gflops,
+                    .fma_peak = fma};
+    warn_add_all(cJSON_AddArrayToObject(t->res, "warnings"), &f);
 }
 
 /* --peak: the register-only multiply-add peak on the widest vector unit
@@ -571,7 +574,6 @@ static int measure(trial *t, calma_error *e) {
     if (fclose(sf) != 0) return err_set(e, CALMA_E_IO, "cannot write %s", path);
     stats_summary s;
     stats_summarize_inplace(t->samples, t->n, &s);
-    add_warnings(t, &s, stop, &rule);
     cJSON *js = cJSON_AddObjectToObject(t->res, "stats");
     cJSON_AddNumberToObject(js, "n", (double)s.n);
     cJSON_AddNumberToObject(js, "min", s.min);
@@ -594,7 +596,8 @@ static int measure(trial *t, calma_error *e) {
     double b = (double)t->a->batch;
     cJSON_AddNumberToObject(tp, "per_s_median", s.median > 0 ? b / s.median : 0);
     cJSON_AddNumberToObject(tp, "per_s_total", total > 0 ? b * (double)s.n / total : 0);
-    add_efficiency(t, s.median);
+    double fma, gflops = add_efficiency(t, s.median, &fma);
+    add_warnings(t, &s, stop, &rule, gflops, fma);
     cJSON_AddStringToObject(t->res, "samples_file", path);
     return CALMA_OK;
 }
@@ -733,6 +736,8 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
             a->rtol = strtod(v, NULL);
         else if (!strcmp(f, "--input") && a->n_inputs < PLAN_MAX_LIST && strchr(v, '='))
             a->inputs[a->n_inputs++] = v;
+        else if (!strcmp(f, "--expected") && a->n_expected < PLAN_MAX_LIST && strchr(v, '='))
+            a->expected[a->n_expected++] = v;
         else if (!strcmp(f, "--options"))
             a->options = v;
         else if (!strcmp(f, "--plugin") && a->n_plugins < PLAN_MAX_LIST)

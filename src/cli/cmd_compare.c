@@ -8,13 +8,17 @@
 #include "report/report.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: calma compare BASE NEW [--fail-if-slower PCT] [--alpha P]\n"
-               "                     [--format table|md|json]\n"
+    fprintf(f, "usage: calma compare BASE NEW [--fail-if-slower PCT] [--min-effect PCT]\n"
+               "                     [--alpha P] [--format table|md|json]\n"
                "BASE and NEW are report.json files or run folders of the same model. For each\n"
-               "trial in both: the ratio of medians NEW/BASE with its interval, and whether the\n"
-               "change is significant (a rank test on the raw samples when both reports kept\n"
-               "them, else the medians' intervals). Exits 1 when a trial is significantly slower\n"
-               "by more than PCT, a validation newly fails or an ok trial now fails.\n");
+               "trial in both: the ratio of medians NEW/BASE with its interval (from the\n"
+               "trials' intervals, which hold the spread between worker processes), a p-value\n"
+               "(a rank test on the raw samples when both reports kept them, else a t-test on\n"
+               "the per-process medians, else the medians' intervals) and a verdict: slower or\n"
+               "faster only when p < --alpha (default 0.01) and the whole interval lies beyond\n"
+               "--min-effect (default 2%%), else same. Trials in one report only are listed as\n"
+               "added or removed. Exits 1 when a slower trial's whole interval lies beyond\n"
+               "+PCT, a validation newly fails or an ok trial now fails; 2 on bad input.\n");
 }
 
 /* "5%", "5" and "0.05" all mean five percent. */
@@ -35,7 +39,7 @@ static int parse_pct(const char *s, double *out) {
 int cli_compare(int argc, char **argv) {
     const char *paths[2] = {NULL, NULL};
     int n_paths = 0;
-    compare_opts o = {-1.0, 0.01, REPORT_TABLE};
+    compare_opts o = {-1.0, 0.01, REPORT_TABLE, COMPARE_DEFAULT_MIN_EFFECT};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -43,6 +47,12 @@ int cli_compare(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--fail-if-slower") && i + 1 < argc) {
             if (parse_pct(argv[++i], &o.fail_if_slower)) {
                 fprintf(stderr, "calma compare: --fail-if-slower wants a percentage, not '%s'\n",
+                        argv[i]);
+                return CLI_EXIT_USAGE;
+            }
+        } else if (!strcmp(argv[i], "--min-effect") && i + 1 < argc) {
+            if (parse_pct(argv[++i], &o.min_effect)) {
+                fprintf(stderr, "calma compare: --min-effect wants a percentage, not '%s'\n",
                         argv[i]);
                 return CLI_EXIT_USAGE;
             }

@@ -9,18 +9,22 @@
 
 static void usage(FILE *f) {
     fprintf(f, "usage: calma report RUN_DIR|REPORT.json [--format table|json|csv|md|svg|html]\n"
-               "                    [--output FILE]\n"
+               "                    [--output FILE] [--wide]\n"
                "Renders a run from its journal (also an interrupted run) or from report.json.\n"
-               "The terminal table is coloured only on a terminal and never when NO_COLOR is "
-               "set.\n");
+               "The terminal table fits 100 columns; --wide adds every column (p90, between-\n"
+               "process spread, GFLOP/s, load, convert, first run, memory, errors, cosine).\n"
+               "It is coloured only on a terminal and never when NO_COLOR is set.\n");
 }
 
 int cli_report(int argc, char **argv) {
     const char *path = NULL, *format = "table", *output = NULL;
+    int wide = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return CLI_EXIT_OK;
+        } else if (!strcmp(argv[i], "--wide")) {
+            wide = 1;
         } else if (!strcmp(argv[i], "--format") && i + 1 < argc) {
             format = argv[++i];
         } else if ((!strcmp(argv[i], "--output") || !strcmp(argv[i], "-o")) && i + 1 < argc) {
@@ -60,8 +64,9 @@ int cli_report(int argc, char **argv) {
         cJSON_Delete(doc);
         return CLI_EXIT_USAGE;
     }
-    int color = !output && isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-    int rc = report_render(doc, (report_format)fmt, color, f, &e);
+    int flags = (!output && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") ? REPORT_COLOR : 0) |
+                (wide ? REPORT_WIDE : 0);
+    int rc = report_render(doc, (report_format)fmt, flags, f, &e);
     if (output && fclose(f) != 0) rc = rc ? rc : CALMA_E_IO;
     cJSON_Delete(doc);
     if (rc) {

@@ -9,10 +9,13 @@
 #include "util/err.h"
 #include "util/fmt.h"
 
+#define COMPARE_MAX_PROCS 1000
+
 typedef struct verdict {
     const char *id;
     double ratio, lo, hi; /* cur / base medians, conservative interval */
-    double p;             /* rank-test p-value, or NAN when decided by intervals */
+    double p;             /* two-sided p-value, NAN when there are no medians */
+    const char *test;     /* how p was computed */
     const char *speed;    /* "faster", "slower", "same", "-" */
     char change[256];     /* status or validation change, "" if none */
     int fails;            /* this trial makes the comparison fail */
@@ -26,9 +29,9 @@ static const cJSON *find_trial(const cJSON *doc, const char *id) {
     return NULL;
 }
 
-/* Raw samples of a trial, or NULL (count in *n). */
-static double *samples_of(const cJSON *t, size_t *n) {
-    const cJSON *arr = rd_get(t, "samples");
+/* The numbers of array path in t, or NULL (count in *n). */
+static double *numbers_of(const cJSON *t, const char *path, size_t *n) {
+    const cJSON *arr = rd_get(t, path);
     int count = cJSON_GetArraySize(arr);
     *n = 0;
     if (count < 2) return NULL;
@@ -53,9 +56,36 @@ static int is_failure(const char *status) {
     return strcmp(status, "ok") && strcmp(status, "unavailable") && *status;
 }
 
+/* The p-value of "same speed" by the best test both reports allow. */
+static double p_value(const cJSON *b, const cJSON *c, const char **test) {
+    size_t nb, nc;
+    double *xb = numbers_of(b, "samples", &nb), *xc = numbers_of(c, "samples", &nc), p;
+    if (xb && xc && nb >= 2 && nc >= 2) {
+        p = stats_rank_test(xb, nb, xc, nc, NULL);
+        *test = "rank test on raw samples";
+    } else {
+        free(xb);
+        free(xc);
+        xb = numbers_of(b, "repeats.medians", &nb);
+        xc = numbers_of(c, "repeats.medians", &nc);
+        if (xb && xc && nb >= 2 && nc >= 2) {
+            p = stats_welch_test(xb, (int)nb, xc, (int)nc);
+            *test = "t-test on per-process medians";
+        } else {
+            stats_summary sb = summary_of(b), sc = summary_of(c);
+            p = stats_interval_test(sb.median, sb.ci_lo, sb.ci_hi, sc.median, sc.ci_lo, sc.ci_hi);
+            *test = "from the medians' intervals";
+        }
+    }
+    free(xb);
+    free(xc);
+    return p;
+}
+
 static void judge(const cJSON *b, const cJSON *c, const compare_opts *o, verdict *v) {
     v->ratio = v->lo = v->hi = v->p = NAN;
     v->speed = "-";
+    v->test = "";
     const char *sb = rd_str(b, "status"), *sc = rd_str(c, "status");
     if (strcmp(sb, sc)) {
         snprintf(v->change, sizeof v->change, "status %s -> %s", sb, sc);
@@ -71,19 +101,16 @@ static void judge(const cJSON *b, const cJSON *c, const compare_opts *o, verdict
     stats_summary sb_s = summary_of(b), sc_s = summary_of(c);
     if (!(sb_s.median > 0) || !(sc_s.median > 0)) return;
     stats_ratio_interval(&sb_s, &sc_s, &v->ratio, &v->lo, &v->hi);
-    size_t nb, nc;
-    double *xb = samples_of(b, &nb), *xc = samples_of(c, &nc);
-    int significant;
-    if (xb && xc) {
-        v->p = stats_rank_test(xb, nb, xc, nc, NULL);
-        significant = v->p < o->alpha;
-    } else {
-        significant = v->lo > 1.0 || v->hi < 1.0;
-    }
-    free(xb);
-    free(xc);
-    v->speed = !significant ? "same" : (v->ratio > 1 ? "slower" : "faster");
-    if (significant && v->ratio > 1 && o->fail_if_slower >= 0 && v->ratio > 1 + o->fail_if_slower)
+    v->p = p_value(b, c, &v->test);
+    int significant = v->p < o->alpha;
+    double up = 1 + o->min_effect;
+    if (significant && v->lo > up)
+        v->speed = "slower";
+    else if (significant && v->hi < 1 / up)
+        v->speed = "faster";
+    else
+        v->speed = "same";
+    if (!strcmp(v->speed, "slower") && o->fail_if_slower >= 0 && v->lo > 1 + o->fail_if_slower)
         v->fails = 1;
 }
 
@@ -93,34 +120,68 @@ static const char *model_key(const cJSON *doc, const char **what) {
     return *sha ? sha : rd_str(doc, "model.name");
 }
 
+/* Appends to names the ids of trials in a and not in b. */
+static int only_in(const cJSON *a, const cJSON *b, cJSON *names) {
+    int n = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, rd_get(a, "trials")) {
+        if (find_trial(b, rd_str(t, "id"))) continue;
+        cJSON_AddItemToArray(names, cJSON_CreateString(rd_str(t, "id")));
+        n++;
+    }
+    return n;
+}
+
+/* A report whose trials each ran in one process: its intervals miss the
+ * largest noise on a shared machine. */
+static int single_process(const cJSON *doc) {
+    double k = rd_num(doc, "plan.repeats");
+    return !(k > 1);
+}
+
 static void print_text(FILE *f, const verdict *v, int n, int md) {
     if (md) {
-        fputs("| trial | new / base | interval | p | verdict | change |\n"
-              "|---|---:|---|---:|---|---|\n",
+        fputs("| trial | new / base | interval | p | test | verdict | change |\n"
+              "|---|---:|---|---:|---|---|---|\n",
               f);
     } else {
-        fprintf(f, "%-28s %10s  %-17s %8s  %-7s %s\n", "TRIAL", "NEW/BASE", "INTERVAL", "P",
+        fprintf(f, "%-28s %9s  %-13s %8s  %-7s %s\n", "TRIAL", "NEW/BASE", "INTERVAL", "P",
                 "VERDICT", "CHANGE");
     }
     for (int i = 0; i < n; i++) {
         char ratio[32] = "-", iv[48] = "-", p[24] = "-";
         if (isfinite(v[i].ratio)) snprintf(ratio, sizeof ratio, "%.3f", v[i].ratio);
-        if (isfinite(v[i].lo)) snprintf(iv, sizeof iv, "%.3f - %.3f", v[i].lo, v[i].hi);
+        if (isfinite(v[i].lo)) snprintf(iv, sizeof iv, "%.3f-%.3f", v[i].lo, v[i].hi);
         if (isfinite(v[i].p)) snprintf(p, sizeof p, "%.2g", v[i].p);
         const char *verdict =
             v[i].fails ? (strcmp(v[i].speed, "slower") ? "FAIL" : "SLOWER") : v[i].speed;
         if (md)
-            fprintf(f, "| %s | %s | %s | %s | %s | %s |\n", v[i].id, ratio, iv, p, verdict,
-                    v[i].change);
+            fprintf(f, "| %s | %s | %s | %s | %s | %s | %s |\n", v[i].id, ratio, iv, p, v[i].test,
+                    verdict, v[i].change);
         else
-            fprintf(f, "%-28s %10s  %-17s %8s  %-7s %s\n", v[i].id, ratio, iv, p, verdict,
+            fprintf(f, "%-28s %9s  %-13s %8s  %-7s %s\n", v[i].id, ratio, iv, p, verdict,
                     v[i].change);
     }
 }
 
-static void print_json(FILE *f, const verdict *v, int n, int failed) {
+static void print_list(FILE *f, const char *what, const cJSON *names, int md) {
+    if (cJSON_GetArraySize(names) == 0) return;
+    fprintf(f, md ? "\n**%s:** " : "%s: ", what);
+    const cJSON *x;
+    int i = 0;
+    cJSON_ArrayForEach(x, names) {
+        fprintf(f, "%s%s", i++ ? ", " : "", x->valuestring);
+    }
+    fputc('\n', f);
+}
+
+static void print_json(FILE *f, const verdict *v, int n, int failed, const compare_opts *o,
+                       cJSON *added, cJSON *removed, cJSON *notes) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddBoolToObject(root, "failed", failed);
+    cJSON_AddNumberToObject(root, "alpha", o->alpha);
+    cJSON_AddNumberToObject(root, "min_effect", o->min_effect);
+    if (o->fail_if_slower >= 0) cJSON_AddNumberToObject(root, "fail_if_slower", o->fail_if_slower);
     cJSON *arr = cJSON_AddArrayToObject(root, "trials");
     for (int i = 0; i < n; i++) {
         cJSON *t = cJSON_CreateObject();
@@ -130,12 +191,18 @@ static void print_json(FILE *f, const verdict *v, int n, int failed) {
             cJSON_AddNumberToObject(t, "ratio_lo", v[i].lo);
             cJSON_AddNumberToObject(t, "ratio_hi", v[i].hi);
         }
-        if (isfinite(v[i].p)) cJSON_AddNumberToObject(t, "p", v[i].p);
+        if (isfinite(v[i].p)) {
+            cJSON_AddNumberToObject(t, "p", v[i].p);
+            cJSON_AddStringToObject(t, "test", v[i].test);
+        }
         cJSON_AddStringToObject(t, "speed", v[i].speed);
         cJSON_AddStringToObject(t, "change", v[i].change);
         cJSON_AddBoolToObject(t, "fails", v[i].fails);
         cJSON_AddItemToArray(arr, t);
     }
+    cJSON_AddItemToObject(root, "added", cJSON_Duplicate(added, 1));
+    cJSON_AddItemToObject(root, "removed", cJSON_Duplicate(removed, 1));
+    cJSON_AddItemToObject(root, "notes", cJSON_Duplicate(notes, 1));
     char *text = cJSON_Print(root);
     if (text) fprintf(f, "%s\n", text);
     free(text);
@@ -153,7 +220,13 @@ int compare_reports(const cJSON *base, const cJSON *cur, const compare_opts *o, 
     }
     int n = cJSON_GetArraySize(rd_get(cur, "trials"));
     verdict *v = calloc((size_t)n + 1, sizeof *v);
-    if (!v) {
+    cJSON *added = cJSON_CreateArray(), *removed = cJSON_CreateArray(),
+          *notes = cJSON_CreateArray();
+    if (!v || !added || !removed || !notes) {
+        free(v);
+        cJSON_Delete(added);
+        cJSON_Delete(removed);
+        cJSON_Delete(notes);
         err_set(e, CALMA_E_NOMEM, "out of memory");
         return -1;
     }
@@ -168,13 +241,41 @@ int compare_reports(const cJSON *base, const cJSON *cur, const compare_opts *o, 
         failed |= v[m].fails;
         m++;
     }
-    if (o->format == REPORT_JSON)
-        print_json(f, v, m, failed);
-    else {
-        print_text(f, v, m, o->format == REPORT_MD);
+    only_in(cur, base, added);
+    only_in(base, cur, removed);
+    const char *which[] = {"BASE", "NEW"};
+    const cJSON *docs[] = {base, cur};
+    for (int k = 0; k < 2; k++)
+        if (single_process(docs[k])) {
+            char note[320];
+            snprintf(note, sizeof note,
+                     "%s ran each trial in one worker process: its intervals leave out "
+                     "process-to-process variation, so noise can look like a change (run calma "
+                     "bench with --repeats 3, the default)",
+                     which[k]);
+            cJSON_AddItemToArray(notes, cJSON_CreateString(note));
+        }
+    if (o->format == REPORT_JSON) {
+        print_json(f, v, m, failed, o, added, removed, notes);
+    } else {
+        int md = o->format == REPORT_MD;
+        print_text(f, v, m, md);
         if (m == 0) fputs("no trial is in both reports\n", f);
-        fprintf(f, "%s\n", failed ? "result: FAIL" : "result: pass");
+        print_list(f, "added (only in NEW)", added, md);
+        print_list(f, "removed (only in BASE)", removed, md);
+        const cJSON *x;
+        cJSON_ArrayForEach(x, notes) {
+            fprintf(f, md ? "\n*note:* %s\n" : "note: %s\n", x->valuestring);
+        }
+        fprintf(f, "%sverdicts: slower/faster need p < %g and the whole interval beyond %.1f%%",
+                md ? "\n" : "", o->alpha, o->min_effect * 100);
+        if (o->fail_if_slower >= 0)
+            fprintf(f, "; FAIL when it lies beyond +%.1f%%", o->fail_if_slower * 100);
+        fprintf(f, "\n%s\n", failed ? "result: FAIL" : "result: pass");
     }
     free(v);
+    cJSON_Delete(added);
+    cJSON_Delete(removed);
+    cJSON_Delete(notes);
     return failed ? 1 : 0;
 }

@@ -1,5 +1,6 @@
 /* CSV: one row per trial, plain numbers in SI units (seconds, bytes). */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "report/rdoc.h"
@@ -48,13 +49,42 @@ static const char *const num_cols[][2] = {
     {"first_s", "phases.first_s"},
     {"warmup_runs", "phases.warmup_runs"},
     {"peak_rss_bytes", "memory.peak"},
+    {"processes", "repeats.done"},
+    {"between_process_spread", "repeats.spread"},
 };
+
+/* Largest absolute and relative error and smallest cosine over outputs. */
+static void worst_errors(const cJSON *t, double err[3]) {
+    err[0] = err[1] = err[2] = NAN;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, rd_get(t, "validation.outputs")) {
+        double v[3] = {rd_num(o, "max_abs"), rd_num(o, "max_rel"), rd_num(o, "cosine")};
+        for (int k = 0; k < 3; k++)
+            if (isfinite(v[k]) && (!isfinite(err[k]) || (k < 2 ? v[k] > err[k] : v[k] < err[k])))
+                err[k] = v[k];
+    }
+}
+
+/* The trial's warnings in one field, "; "-joined. */
+static void csv_warnings(FILE *f, const cJSON *t) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) return;
+    const cJSON *w;
+    int i = 0;
+    cJSON_ArrayForEach(w, rd_get(t, "warnings")) {
+        if (cJSON_IsString(w)) fprintf(m, "%s%s", i++ ? "; " : "", w->valuestring);
+    }
+    if (fclose(m) == 0 && buf) csv_field(f, buf);
+    free(buf);
+}
 
 void report_csv(const cJSON *doc, FILE *f) {
     fputs("id,conversion,batch,threads,status", f);
     for (size_t c = 0; c < sizeof num_cols / sizeof num_cols[0]; c++)
         fprintf(f, ",%s", num_cols[c][0]);
-    fputs(",validation,message\n", f);
+    fputs(",max_abs_error,max_rel_error,min_cosine,validation,message,warnings\n", f);
     const cJSON *t;
     cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
         csv_field(f, rd_str(t, "id"));
@@ -64,10 +94,15 @@ void report_csv(const cJSON *doc, FILE *f) {
         csv_field(f, rd_str(t, "status"));
         for (size_t c = 0; c < sizeof num_cols / sizeof num_cols[0]; c++)
             csv_num(f, rd_num(t, num_cols[c][1]));
+        double err[3];
+        worst_errors(t, err);
+        for (int k = 0; k < 3; k++) csv_num(f, err[k]);
         fputc(',', f);
         csv_field(f, rd_verdict(t));
         fputc(',', f);
         csv_field(f, rd_str(t, "message"));
+        fputc(',', f);
+        csv_warnings(f, t);
         fputc('\n', f);
     }
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "report/rdoc.h"
 #include "report/report.h"
 #include "util/fmt.h"
@@ -52,11 +53,17 @@ static void cell(FILE *f, const char *s) {
     fputs("</td>", f);
 }
 
+static void cell_time(FILE *f, double v) {
+    char a[64];
+    cell(f, fmt_time(v, a, sizeof a));
+}
+
 static void trials_table(FILE *f, const cJSON *doc) {
-    char a[64], b[64], c[64];
+    char a[64], b[64], c[160];
     fputs("<table class='trials'>\n<tr><th>conversion</th><th>batch</th><th>threads</th>"
-          "<th>status</th><th>median</th><th>95% interval</th><th>throughput</th>"
-          "<th>first run</th><th>load</th><th>peak memory</th><th>validation</th></tr>\n",
+          "<th>status</th><th>median per call</th><th>95% interval</th><th>p90</th><th>p99</th>"
+          "<th>samples/s</th><th>speed-up</th><th>between processes</th><th>load</th>"
+          "<th>convert</th><th>first run</th><th>peak memory</th><th>validation</th></tr>\n",
           f);
     const cJSON *t;
     cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
@@ -67,7 +74,7 @@ static void trials_table(FILE *f, const cJSON *doc) {
         snprintf(a, sizeof a, "%.0f", rd_num(t, "threads"));
         cell(f, a);
         cell(f, rd_str(t, "status"));
-        cell(f, fmt_time(rd_num(t, "stats.median"), a, sizeof a));
+        cell_time(f, rd_num(t, "stats.median"));
         if (isfinite(rd_num(t, "stats.ci_lo"))) {
             snprintf(c, sizeof c, "%s – ", fmt_time(rd_num(t, "stats.ci_lo"), a, sizeof a));
             strncat(c, fmt_time(rd_num(t, "stats.ci_hi"), b, sizeof b), sizeof c - strlen(c) - 1);
@@ -75,14 +82,53 @@ static void trials_table(FILE *f, const cJSON *doc) {
         } else {
             cell(f, "-");
         }
+        cell_time(f, rd_num(t, "stats.p90"));
+        cell_time(f, rd_num(t, "stats.p99"));
         cell(f, fmt_rate(rd_num(t, "throughput.per_s_median"), a, sizeof a));
-        cell(f, fmt_time(rd_num(t, "phases.first_s"), a, sizeof a));
-        cell(f, fmt_time(rd_num(t, "phases.load_s"), a, sizeof a));
+        cell(f, rd_speedup(doc, t, a, sizeof a));
+        double spread = rd_num(t, "repeats.spread");
+        snprintf(a, sizeof a, isfinite(spread) ? "%.1f%%" : "-", spread * 100);
+        cell(f, a);
+        cell_time(f, rd_num(t, "phases.load_s"));
+        cell_time(f, rd_num(t, "phases.convert_s"));
+        cell_time(f, rd_num(t, "phases.first_s"));
         cell(f, fmt_bytes(rd_num(t, "memory.peak"), a, sizeof a));
-        cell(f, rd_verdict(t));
+        cell(f, rd_validation_text(t, c, sizeof c));
         fputs("</tr>\n", f);
     }
     fputs("</table>\n", f);
+}
+
+static void warnings(FILE *f, const cJSON *doc) {
+    bench_note *notes;
+    int n = bench_collect_notes(rd_get(doc, "trials"), &notes), any = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(notes[i].kind, "warning")) continue;
+        if (!any) fputs("<h2>Warnings</h2>\n<ul class='warnings'>\n", f);
+        any = 1;
+        fputs("<li>", f);
+        rd_xml_escape(f, notes[i].text);
+        fputs(" (", f);
+        rd_xml_escape(f, notes[i].who);
+        if (notes[i].n > BENCH_NOTE_NAMED)
+            fprintf(f, " and %d more", notes[i].n - BENCH_NOTE_NAMED);
+        fputs(")</li>\n", f);
+    }
+    if (any) fputs("</ul>\n", f);
+    free(notes);
+}
+
+static void winner(FILE *f, const char *what, const cJSON *t, int latency) {
+    char a[64];
+    fputs("<p><strong>", f);
+    rd_xml_escape(f, what);
+    fputs(":</strong> ", f);
+    rd_xml_escape(f, rd_str(t, "conversion"));
+    fprintf(f, " at batch %.0f, threads %.0f: ", rd_num(t, "batch"), rd_num(t, "threads"));
+    if (latency)
+        fprintf(f, "median %s per call.</p>\n", fmt_time(rd_num(t, "stats.median"), a, sizeof a));
+    else
+        fprintf(f, "%.4g samples per second.</p>\n", rd_num(t, "throughput.per_s_median"));
 }
 
 static void failures(FILE *f, const cJSON *doc) {
@@ -129,7 +175,7 @@ static void chart(FILE *f, const cJSON *doc) {
         return;
     }
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    fputs("<p><img alt='median latency and throughput per conversion' "
+    fputs("<p><img alt='median latency per call and samples per second per conversion' "
           "src='data:image/svg+xml;base64,",
           f);
     const unsigned char *p = (const unsigned char *)svg;
@@ -160,23 +206,26 @@ void report_html(const cJSON *doc, FILE *f) {
           f);
     rd_xml_escape(f, rd_str(doc, "model.name"));
     fputs("</h1>\n", f);
-    const cJSON *best = rd_best_trial(doc);
-    char a[64], b[64];
-    if (best) {
-        fputs("<p><strong>Best correct conversion:</strong> ", f);
-        rd_xml_escape(f, rd_str(best, "conversion"));
-        fprintf(f, " at batch %.0f, threads %.0f: median %s, %s.</p>\n", rd_num(best, "batch"),
-                rd_num(best, "threads"), fmt_time(rd_num(best, "stats.median"), a, sizeof a),
-                fmt_rate(rd_num(best, "throughput.per_s_median"), b, sizeof b));
+    const cJSON *lat = rd_named_trial(doc, "best_latency"),
+                *tp = rd_named_trial(doc, "best_throughput");
+    if (!lat) lat = rd_best_trial(doc);
+    if (lat) {
+        winner(f, "Best latency (median per call at the smallest batch)", lat, 1);
+        if (tp && tp != lat) winner(f, "Best throughput (samples per second, any batch)", tp, 0);
     } else {
         fputs("<p><strong>No trial both ran and validated.</strong></p>\n", f);
     }
+    char m[512];
+    fputs("<p>", f);
+    rd_xml_escape(f, rd_method(doc, m, sizeof m));
+    fputs("</p>\n", f);
     if (cJSON_IsTrue(rd_get(doc, "interrupted")))
         fputs("<p><strong>This run was interrupted; the trials below are those that "
               "finished.</strong></p>\n",
               f);
     chart(f, doc);
     trials_table(f, doc);
+    warnings(f, doc);
     failures(f, doc);
     fputs("<h2>Machine and model</h2>\n", f);
     facts(f, doc);

@@ -117,11 +117,13 @@ int report_format_parse(const char *s) {
     return -1;
 }
 
-int report_render(const cJSON *doc, report_format format, int color, FILE *f, calma_error *e) {
+int report_render(const cJSON *doc, report_format format, int flags, FILE *f, calma_error *e) {
     switch (format) {
-    case REPORT_TABLE:
-        bench_table_print(f, rd_get(doc, "trials"), color);
+    case REPORT_TABLE: {
+        table_opts o = {.color = flags & REPORT_COLOR, .wide = flags & REPORT_WIDE};
+        bench_table_print(f, doc, &o);
         break;
+    }
     case REPORT_JSON: {
         char *text = cJSON_Print(doc);
         if (!text) return err_set(e, CALMA_E_NOMEM, "out of memory");

@@ -1,7 +1,10 @@
-/* Markdown: a table ready for a pull-request comment. */
+/* Markdown: a table ready for a pull-request comment, then the winners,
+ * each reason and warning once with the trials it applies to. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "report/rdoc.h"
 #include "report/report.h"
 #include "util/fmt.h"
@@ -18,48 +21,110 @@ static void md_cell(FILE *f, const char *s) {
     }
 }
 
+static void md_time(FILE *f, double v) {
+    char a[64];
+    fprintf(f, " | %s", fmt_time(v, a, sizeof a));
+}
+
+static void md_row(FILE *f, const cJSON *doc, const cJSON *t) {
+    char a[64], b[64], c[160];
+    fputs("| ", f);
+    md_cell(f, rd_str(t, "conversion"));
+    fprintf(f, " | %.0f | %.0f | %s | %s | ", rd_num(t, "batch"), rd_num(t, "threads"),
+            rd_str(t, "status"), fmt_time(rd_num(t, "stats.median"), a, sizeof a));
+    if (isfinite(rd_num(t, "stats.ci_lo")))
+        fprintf(f, "%s – %s", fmt_time(rd_num(t, "stats.ci_lo"), a, sizeof a),
+                fmt_time(rd_num(t, "stats.ci_hi"), b, sizeof b));
+    else
+        fputs("-", f);
+    md_time(f, rd_num(t, "stats.p90"));
+    md_time(f, rd_num(t, "stats.p99"));
+    fprintf(f, " | %s", fmt_rate(rd_num(t, "throughput.per_s_median"), a, sizeof a));
+    fprintf(f, " | %s", rd_speedup(doc, t, a, sizeof a));
+    double spread = rd_num(t, "repeats.spread");
+    if (isfinite(spread))
+        fprintf(f, " | %.1f%%", spread * 100);
+    else
+        fputs(" | -", f);
+    md_time(f, rd_num(t, "phases.load_s"));
+    md_time(f, rd_num(t, "phases.convert_s"));
+    md_time(f, rd_num(t, "phases.first_s"));
+    fprintf(f, " | %s | ", fmt_bytes(rd_num(t, "memory.peak"), a, sizeof a));
+    md_cell(f, rd_validation_text(t, c, sizeof c));
+    fputs(" |\n", f);
+}
+
+static void md_winner(FILE *f, const char *what, const cJSON *t, int latency) {
+    char a[64];
+    if (!t) return;
+    fprintf(f, "**%s:** ", what);
+    md_cell(f, rd_str(t, "conversion"));
+    fprintf(f, " at batch %.0f, threads %.0f: ", rd_num(t, "batch"), rd_num(t, "threads"));
+    if (latency)
+        fprintf(f, "median %s per call.\n", fmt_time(rd_num(t, "stats.median"), a, sizeof a));
+    else
+        fprintf(f, "%.4g samples per second.\n", rd_num(t, "throughput.per_s_median"));
+}
+
 void report_md(const cJSON *doc, FILE *f) {
-    char a[64], b[64], c[64];
-    fprintf(f, "### calma: %s\n\n", rd_str(doc, "model.name"));
+    char a[512];
+    fputs("### calma: ", f);
+    md_cell(f, rd_str(doc, "model.name"));
+    fputs("\n\n", f);
     const char *cpu = rd_str(doc, "machine.cpu");
-    if (*cpu) fprintf(f, "%s, %.0f CPUs. ", cpu, rd_num(doc, "machine.cpus"));
-    fprintf(f, "calma %s.\n\n", rd_str(doc, "calma_version"));
-    fputs("| conversion | batch | threads | status | median | 95% interval | throughput | "
-          "first run | load | peak memory | validation |\n",
+    if (*cpu) {
+        md_cell(f, cpu);
+        fprintf(f, ", %.0f CPUs. ", rd_num(doc, "machine.cpus"));
+    }
+    fputs("calma ", f);
+    md_cell(f, rd_str(doc, "calma_version"));
+    fputs(". ", f);
+    md_cell(f, rd_method(doc, a, sizeof a));
+    fputs("\n\n", f);
+    fputs("| conversion | batch | threads | status | median per call | 95% interval | p90 | p99 | "
+          "samples/s | speed-up | between processes | load | convert | first run | "
+          "peak memory | validation |\n",
           f);
-    fputs("|---|---:|---:|---|---:|---|---:|---:|---:|---:|---|\n", f);
+    fputs("|---|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n", f);
     const cJSON *t;
     cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
-        fputs("| ", f);
-        md_cell(f, rd_str(t, "conversion"));
-        fprintf(f, " | %.0f | %.0f | %s | %s | ", rd_num(t, "batch"), rd_num(t, "threads"),
-                rd_str(t, "status"), fmt_time(rd_num(t, "stats.median"), a, sizeof a));
-        if (isfinite(rd_num(t, "stats.ci_lo")))
-            fprintf(f, "%s – %s", fmt_time(rd_num(t, "stats.ci_lo"), b, sizeof b),
-                    fmt_time(rd_num(t, "stats.ci_hi"), c, sizeof c));
-        else
-            fputs("-", f);
-        fprintf(f, " | %s", fmt_rate(rd_num(t, "throughput.per_s_median"), a, sizeof a));
-        fprintf(f, " | %s", fmt_time(rd_num(t, "phases.first_s"), a, sizeof a));
-        fprintf(f, " | %s", fmt_time(rd_num(t, "phases.load_s"), a, sizeof a));
-        fprintf(f, " | %s | %s |\n", fmt_bytes(rd_num(t, "memory.peak"), a, sizeof a),
-                rd_verdict(t));
+        md_row(f, doc, t);
     }
-    const cJSON *best = rd_best_trial(doc);
-    if (best)
-        fprintf(f, "\n**Best correct:** %s at batch %.0f, threads %.0f: median %s, %s.\n",
-                rd_str(best, "conversion"), rd_num(best, "batch"), rd_num(best, "threads"),
-                fmt_time(rd_num(best, "stats.median"), a, sizeof a),
-                fmt_rate(rd_num(best, "throughput.per_s_median"), b, sizeof b));
-    else
-        fputs("\n**Best correct:** none (no trial both ran and validated).\n", f);
-    int header = 0;
-    cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
-        if (rd_ok(t) || !*rd_str(t, "message")) continue;
-        if (!header) fputs("\n**Not ok:**\n\n", f);
-        header = 1;
-        fprintf(f, "- %s: **%s**: ", rd_label(t, a, sizeof a), rd_str(t, "status"));
-        md_cell(f, rd_str(t, "message"));
-        fputc('\n', f);
+    fputc('\n', f);
+    const cJSON *lat = rd_named_trial(doc, "best_latency"),
+                *tp = rd_named_trial(doc, "best_throughput");
+    if (!lat) lat = rd_best_trial(doc);
+    if (lat) {
+        md_winner(f, "Best latency (median per call at the smallest batch)", lat, 1);
+        if (tp && tp != lat) {
+            fputc('\n', f);
+            md_winner(f, "Best throughput (samples per second, any batch)", tp, 0);
+        }
+    } else {
+        fputs("**Best correct:** none (no trial both ran and validated).\n", f);
     }
+    bench_note *notes;
+    int n = bench_collect_notes(rd_get(doc, "trials"), &notes);
+    for (int pass = 0; pass < 2; pass++) {
+        int header = 0;
+        for (int i = 0; i < n; i++) {
+            int warning = !strcmp(notes[i].kind, "warning");
+            if (warning != pass) continue;
+            if (!header) fputs(pass ? "\n**Warnings:**\n\n" : "\n**Not ok:**\n\n", f);
+            header = 1;
+            fputs("- ", f);
+            if (!warning) {
+                fputs("**", f);
+                md_cell(f, notes[i].kind);
+                fputs("**: ", f);
+            }
+            md_cell(f, notes[i].text);
+            fputs(" (", f);
+            md_cell(f, notes[i].who);
+            if (notes[i].n > BENCH_NOTE_NAMED)
+                fprintf(f, " and %d more", notes[i].n - BENCH_NOTE_NAMED);
+            fputs(")\n", f);
+        }
+    }
+    free(notes);
 }

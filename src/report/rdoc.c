@@ -71,11 +71,68 @@ void rd_xml_escape(FILE *f, const char *s) {
 }
 
 const cJSON *rd_best_trial(const cJSON *doc) {
-    const char *id = rd_str(doc, "best.id");
+    return rd_named_trial(doc, "best");
+}
+
+const cJSON *rd_named_trial(const cJSON *doc, const char *key) {
+    char path[64];
+    snprintf(path, sizeof path, "%s.id", key);
+    const char *id = rd_str(doc, path);
     if (!*id) return NULL;
     const cJSON *t;
     cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
         if (!strcmp(rd_str(t, "id"), id)) return t;
     }
     return NULL;
+}
+
+const char *rd_validation_text(const cJSON *t, char *buf, size_t n) {
+    double abs_e = NAN, rel_e = NAN, cos = NAN;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, rd_get(t, "validation.outputs")) {
+        double a = rd_num(o, "max_abs"), r = rd_num(o, "max_rel"), c = rd_num(o, "cosine");
+        if (isfinite(a) && !(a <= abs_e)) abs_e = a;
+        if (isfinite(r) && !(r <= rel_e)) rel_e = r;
+        if (isfinite(c) && !(c >= cos)) cos = c;
+    }
+    if (isfinite(abs_e))
+        snprintf(buf, n, "%s (max abs %.2g, max rel %.2g, cosine %.6f)", rd_verdict(t), abs_e,
+                 isfinite(rel_e) ? rel_e : 0.0, isfinite(cos) ? cos : NAN);
+    else
+        snprintf(buf, n, "%s", rd_verdict(t));
+    return buf;
+}
+
+const char *rd_speedup(const cJSON *doc, const cJSON *t, char *buf, size_t n) {
+    snprintf(buf, n, "-");
+    const char *base = rd_str(doc, "baseline");
+    double m = rd_num(t, "stats.median");
+    if (!*base || !rd_ok(t) || !(m > 0)) return buf;
+    const cJSON *b;
+    cJSON_ArrayForEach(b, rd_get(doc, "trials")) {
+        if (rd_ok(b) && !strcmp(rd_str(b, "conversion"), base) &&
+            rd_num(b, "batch") == rd_num(t, "batch") &&
+            rd_num(b, "threads") == rd_num(t, "threads") && rd_num(b, "stats.median") > 0)
+            snprintf(buf, n, "%.2fx", rd_num(b, "stats.median") / m);
+    }
+    return buf;
+}
+
+const char *rd_method(const cJSON *doc, char *buf, size_t n) {
+    double k = rd_num(doc, "plan.repeats");
+    const char *base = rd_str(doc, "baseline");
+    int used = 0;
+    if (k > 1)
+        used = snprintf(buf, n,
+                        "Each trial ran in %.0f worker processes; medians and intervals pool "
+                        "them, so the intervals hold the spread inside and between processes.",
+                        k);
+    else
+        used = snprintf(buf, n,
+                        "Each trial ran in one worker process: its interval does not include "
+                        "process-to-process variation.");
+    if (*base && used >= 0 && (size_t)used < n)
+        snprintf(buf + used, n - (size_t)used,
+                 " Speed-ups are against %s at the same batch and threads.", base);
+    return buf;
 }

@@ -23,6 +23,18 @@ const char *rd_verdict(const cJSON *trial);
 
 /* The trial named best in the document (by id), or NULL. */
 const cJSON *rd_best_trial(const cJSON *doc);
+/* The trial the document names under key ("best_latency", ...), or NULL. */
+const cJSON *rd_named_trial(const cJSON *doc, const char *key);
+
+/* "pass (max abs 2.1e-06, max rel 3e-05, cosine 1.000000)": the verdict
+ * with the worst output's numbers. */
+const char *rd_validation_text(const cJSON *trial, char *buf, size_t n);
+/* "3.41x" against the document's baseline at the same batch and threads,
+ * or "-". */
+const char *rd_speedup(const cJSON *doc, const cJSON *trial, char *buf, size_t n);
+/* One sentence on how the run measured: processes per trial, the
+ * baseline. */
+const char *rd_method(const cJSON *doc, char *buf, size_t n);
 
 /* Writes s with the characters XML/HTML gives meaning to escaped. */
 void rd_xml_escape(FILE *f, const char *s);

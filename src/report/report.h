@@ -35,8 +35,11 @@ typedef enum report_format {
 /* "table", "json", ... -> format; -1 when unknown. */
 int report_format_parse(const char *s);
 
-/* Renders doc in format to f. color: ANSI colours in the table. */
-int report_render(const cJSON *doc, report_format format, int color, FILE *f, calma_error *e);
+#define REPORT_COLOR 1 /* ANSI colours in the table */
+#define REPORT_WIDE 2  /* every column in the table (else it fits 100 columns) */
+
+/* Renders doc in format to f; flags: REPORT_COLOR | REPORT_WIDE. */
+int report_render(const cJSON *doc, report_format format, int flags, FILE *f, calma_error *e);
 
 void report_csv(const cJSON *doc, FILE *f);
 void report_md(const cJSON *doc, FILE *f);

@@ -1,6 +1,6 @@
-/* SVG: median latency per trial with the median's 95% interval as whiskers,
- * and throughput per trial, both on log scales so a slow oracle and a fast
- * engine fit one chart. Readable without the table. */
+/* SVG: median latency per call (one call runs one batch) with the median's
+ * 95% interval as whiskers, and throughput in samples per second, both on log scales so a slow
+ * oracle and a fast engine fit one chart. Readable without the table. */
 #include <math.h>
 #include <string.h>
 
@@ -66,9 +66,9 @@ static double panel(FILE *f, const cJSON *trials, double y, int is_time) {
     }
     scale s = make_scale(lo, hi);
     fprintf(f, "<text x='10' y='%.1f' font-size='14' font-weight='bold'>%s</text>\n", y + 18,
-            is_time
-                ? "Median latency per inference (log scale; whiskers: 95% interval of the median)"
-                : "Throughput, inferences per second (log scale; higher is better)");
+            is_time ? "Median latency per call, one call runs one batch (log scale; whiskers: 95% "
+                      "interval of the median)"
+                    : "Throughput, samples per second (log scale; higher is better)");
     double top = y + PANEL_HEAD - 14, bottom = y + PANEL_HEAD + rows * ROW_H;
     axis(f, &s, top, bottom, is_time);
     int r = 0;

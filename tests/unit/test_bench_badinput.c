@@ -114,7 +114,7 @@ static void test_empty_list(void **state) {
 static void test_bad_batch_threads(void **state) {
     env *e = *state;
     expect_refused(e, "--batch", (const char *[]){"--batch", "0", NULL});
-    expect_refused(e, "no input_0.pb for input",
+    expect_refused(e, "no input_0.pb (or .npy) for input",
                    (const char *[]){"--inputs-dir", "/nonexistent-calma-dir", NULL});
     expect_refused(e, "--batch", (const char *[]){"--batch", "-4", NULL});
     expect_refused(e, "--batch", (const char *[]){"--batch", "1,x", NULL});
@@ -151,24 +151,52 @@ static void test_bad_plugin(void **state) {
                    (const char *[]){"--plugin", "/no/such/plugin.so", NULL});
 }
 
-static void test_bad_inputs(void **state) {
-    env *e = *state;
-    char path[300];
-    snprintf(path, sizeof path, "%s.x.npy", e->dir);
+/* Writes a zero tensor of dtype and shape to path (.npy). */
+static void write_npy(const char *path, calma_dtype dt, int rank, const int64_t *dims) {
     ir_tensor t = {0};
     calma_error err = {0};
-    int64_t dims[] = {1, 4};
-    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, 2, dims, &err), CALMA_OK);
+    assert_int_equal(ir_tensor_alloc(&t, dt, rank, dims, &err), CALMA_OK);
     assert_int_equal(npy_write(path, &t, &err), CALMA_OK);
     ir_tensor_free(&t);
-    char arg[400];
+}
+
+/* Each fault of an --input file is named: the shapes with the batch
+ * symbol, the dimension, the dtype, the flag to add. The built-in model
+ * 'simple' takes input float32[N,3,224,224]. */
+static void test_bad_inputs(void **state) {
+    env *e = *state;
+    char path[300], arg[400];
+    snprintf(path, sizeof path, "%s.x.npy", e->dir);
+    write_npy(path, CALMA_DT_FLOAT, 2, (int64_t[]){1, 4});
     snprintf(arg, sizeof arg, "input=%s", path);
-    expect_refused(e, "float32[1,4]", (const char *[]){"--input", arg, NULL});
+    expect_refused(e, "holds float32[1,4]; input 'input' is float32[N,3,224,224]",
+                   (const char *[]){"--input", arg, NULL});
     snprintf(arg, sizeof arg, "nosuch=%s", path);
     expect_refused(e, "no input called 'nosuch'", (const char *[]){"--input", arg, NULL});
+    write_npy(path, CALMA_DT_FLOAT, 4, (int64_t[]){1, 3, 224, 112});
+    expect_refused(e, "dimension 3 is 112, 224 wanted", (const char *[]){"--input", path, NULL});
+    write_npy(path, CALMA_DT_FLOAT, 3, (int64_t[]){3, 224, 224});
+    expect_refused(e, "is the batch dimension missing?", (const char *[]){"--input", path, NULL});
+    write_npy(path, CALMA_DT_DOUBLE, 4, (int64_t[]){1, 3, 224, 224});
+    expect_refused(e, "the dtype differs (float64 in the file, float32 wanted)",
+                   (const char *[]){"--input", path, NULL});
+    write_npy(path, CALMA_DT_FLOAT, 4, (int64_t[]){2, 3, 224, 224});
+    expect_refused(e, "add --batch 2", (const char *[]){"--input", path, NULL});
+    expect_refused(e, "use --batch 2", (const char *[]){"--input", path, "--batch", "1,2", NULL});
+    /* --expected outputs need the inputs that made them */
+    char out[300];
+    snprintf(out, sizeof out, "%s.y.npy", e->dir);
+    write_npy(out, CALMA_DT_FLOAT, 2, (int64_t[]){1, 10});
+    expect_refused(e, "give every input", (const char *[]){"--expected", out, NULL});
+    write_npy(out, CALMA_DT_INT64, 2, (int64_t[]){1, 10});
+    write_npy(path, CALMA_DT_FLOAT, 4, (int64_t[]){1, 3, 224, 224});
+    expect_refused(e, "the dtype differs (int64 in the file, float32 wanted)",
+                   (const char *[]){"--expected", out, "--input", path, NULL});
+    unlink(out);
     unlink(path);
     expect_refused(e, "no such file", (const char *[]){"--input", "input=/no/such.npy", NULL});
-    expect_refused(e, "NAME=FILE", (const char *[]){"--input", "justafile.npy", NULL});
+    expect_refused(e, "no such file", (const char *[]){"--input", "justafile.npy", NULL});
+    expect_refused(e, "NAME=FILE", (const char *[]){"--input", "input=", NULL});
 }
 
 static void test_unwritable_run_dir(void **state) {
@@ -206,6 +234,13 @@ static void test_bad_flags(void **state) {
     expect_refused(e, "--memory-limit", (const char *[]){"--memory-limit", "lots", NULL});
     expect_refused(e, "needs a value", (const char *[]){"--batch", NULL});
     expect_refused(e, "/no/such/dir", (const char *[]){"--output", "/no/such/dir/r.json", NULL});
+    expect_refused(e, "--repeats", (const char *[]){"--repeats", "0", NULL});
+    expect_refused(e, "--repeats", (const char *[]){"--repeats", "x", NULL});
+    expect_refused(e, "did you mean ORT_CPU",
+                   (const char *[]){"--baseline", "ORT_CPUU", "--conversions", "REFERENCE", NULL});
+    expect_refused(e, "not among this run's conversions (REFERENCE)",
+                   (const char *[]){"--baseline", "ORT_CPU", "--conversions", "REFERENCE", NULL});
+    expect_refused(e, "is a directory, not an .onnx file", (const char *[]){"/tmp", NULL});
 }
 
 int main(void) {

@@ -160,9 +160,10 @@ static int teardown(void **state) {
     return 0;
 }
 
+/* One process per trial: these tests are about containing each worker. */
 #define LIMITS                                                                                     \
     "--load-timeout", "3s", "--timeout", "4s", "--memory-limit", "300M", "--max-time", "0.3s",     \
-        "--min-time", "0.05s"
+        "--min-time", "0.05s", "--repeats", "1"
 
 static void test_every_fault_contained(void **state) {
     env *v = *state;
@@ -333,8 +334,50 @@ static void test_interrupt(void **state) {
     cJSON_Delete(recs);
 }
 
+/* With --repeats 3 every trial runs in three processes, interleaved; one
+ * that crashes is not started again, and the trial says which process it
+ * was. */
+static void test_repeats_stop_at_a_failure(void **state) {
+    env *v = *state;
+    write_identity_model(v->model);
+    char run[400], log[400];
+    snprintf(run, sizeof run, "%s/run4", v->dir);
+    snprintf(log, sizeof log, "%s/run4.log", v->dir);
+    pid_t pid =
+        spawn_calma(v,
+                    (const char *[]){v->model, "--conversions", "FAULT_OK,FAULT_SEGV", "--plugin",
+                                     v->plugin, "--run-dir", run, "--repeats", "3", "--max-time",
+                                     "0.3s", "--min-time", "0.05s", NULL},
+                    log);
+    int code = wait_exit(pid);
+    if (code != 1) dump(log);
+    assert_int_equal(code, 1);
+    cJSON *recs = read_journal(run);
+    assert_int_equal(cJSON_GetArraySize(recs), 4); /* FAULT_OK x3, FAULT_SEGV x1 */
+    static const char *const seq[] = {"FAULT_OK", "FAULT_SEGV", "FAULT_OK", "FAULT_OK"};
+    for (int i = 0; i < 4; i++)
+        assert_string_equal(field(cJSON_GetArrayItem(recs, i), "conversion"), seq[i]);
+    cJSON_Delete(recs);
+    char path[500];
+    snprintf(path, sizeof path, "%s/report.json", run);
+    char *text = slurp(path);
+    assert_non_null(text);
+    cJSON *rep = cJSON_Parse(text);
+    free(text);
+    const cJSON *trials = cJSON_GetObjectItemCaseSensitive(rep, "trials");
+    assert_int_equal(cJSON_GetArraySize(trials), 2);
+    const cJSON *ok = cJSON_GetArrayItem(trials, 0), *segv = cJSON_GetArrayItem(trials, 1);
+    assert_string_equal(field(ok, "status"), "ok");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ok, "processes")), 3);
+    assert_string_equal(field(segv, "status"), "crashed");
+    assert_non_null(strstr(field(segv, "message"), "signal 11"));
+    assert_null(strstr(field(segv, "message"), "process 1")); /* the first process: no news */
+    cJSON_Delete(rep);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_repeats_stop_at_a_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_fault_contained, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_and_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interrupt, setup, teardown),

@@ -54,7 +54,7 @@ static void test_noop_plugin_is_measured(void **state) {
     snprintf(cmd, sizeof cmd,
              "mkdir -p '%s/test-runs' && rm -rf '%s' && '%s' bench simple --plugin "
              "'%s/bench/noop_plugin.so' "
-             "--conversions NOOP --samples 1000 --quiet --run-dir '%s' > '%s.log' 2>&1",
+             "--conversions NOOP --samples 1000 --repeats 1 --quiet --run-dir '%s' > '%s.log' 2>&1",
              build, dir, bin, build, dir, dir);
     int rc = system(cmd);
     assert_true(WIFEXITED(rc));

@@ -123,18 +123,52 @@ static void test_sweep_with_inputs(void **state) {
         assert_string_equal(sfield(t, "status"), "ok");
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "validation");
         assert_string_equal(sfield(v, "verdict"), "pass");
+        /* Three worker processes (the default --repeats) of 20 samples
+         * each, pooled. */
         const cJSON *st = cJSON_GetObjectItemCaseSensitive(t, "stats");
-        assert_int_equal(cJSON_GetObjectItemCaseSensitive(st, "n")->valueint, 20);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(st, "n")->valueint, 60);
         assert_string_equal(sfield(st, "stop"), "fixed count");
-        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "samples")), 20);
-        struct stat sb;
-        assert_int_equal(stat(sfield(t, "samples_file"), &sb), 0);
-        assert_int_equal(sb.st_size, 20 * 8);
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "samples")), 60);
+        const cJSON *procs = cJSON_GetObjectItemCaseSensitive(t, "processes");
+        assert_int_equal(cJSON_GetArraySize(procs), 3);
+        const cJSON *p;
+        cJSON_ArrayForEach(p, procs) {
+            struct stat sb;
+            assert_int_equal(stat(sfield(p, "samples_file"), &sb), 0);
+            assert_int_equal(sb.st_size, 20 * 8);
+        }
+        const cJSON *rep = cJSON_GetObjectItemCaseSensitive(t, "repeats");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(rep, "medians")), 3);
+        double lo = cJSON_GetObjectItemCaseSensitive(st, "ci_lo")->valuedouble,
+               hi = cJSON_GetObjectItemCaseSensitive(st, "ci_hi")->valuedouble,
+               med = cJSON_GetObjectItemCaseSensitive(st, "median")->valuedouble;
+        assert_true(lo <= med && med <= hi);
+        /* the combined interval holds every process's median */
+        const cJSON *m;
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(rep, "medians")) {
+            assert_true(m->valuedouble >= lo * 0.999 && m->valuedouble <= hi * 1.001);
+        }
         const cJSON *ph = cJSON_GetObjectItemCaseSensitive(t, "phases");
         assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ph, "first_s")));
         assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(ph, "warmup_runs")));
     }
     cJSON_Delete(rep);
+    /* The journal holds one line per process, interleaved across trials:
+     * process 1 of every trial, then process 2 of every trial, ... */
+    char path0[256];
+    snprintf(path0, sizeof path0, "%s/journal.jsonl", run);
+    char *journal = slurp(path0);
+    assert_non_null(journal);
+    int line = 0;
+    for (char *l = strtok(journal, "\n"); l; l = strtok(NULL, "\n"), line++) {
+        cJSON *rec = cJSON_Parse(l);
+        assert_non_null(rec);
+        assert_string_equal(sfield(rec, "id"), order[line % 4]);
+        assert_int_equal(cJSON_GetObjectItemCaseSensitive(rec, "repeat")->valueint, line / 4);
+        cJSON_Delete(rec);
+    }
+    assert_int_equal(line, 12);
+    free(journal);
     /* The oracle ran once for batch 3 on the file's values: Identity gives
      * them back unchanged. */
     char path[256];

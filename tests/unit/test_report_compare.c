@@ -65,7 +65,7 @@ static cJSON *run(const cJSON *a, const cJSON *b, double fail_if_slower, int *rc
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
-    compare_opts o = {fail_if_slower, 0.01, REPORT_JSON};
+    compare_opts o = {fail_if_slower, 0.01, REPORT_JSON, COMPARE_DEFAULT_MIN_EFFECT};
     calma_error e;
     *rc = compare_reports(a, b, &o, f, &e);
     fclose(f);
@@ -110,6 +110,97 @@ static void test_speed_verdicts(void **state) {
     cJSON_Delete(cur);
 }
 
+/* A 1% change is below the 2% minimum effect: same, however significant;
+ * every verdict with medians has a p-value and says which test gave it. */
+static void test_small_change_is_same(void **state) {
+    (void)state;
+    cJSON *b[] = {trial("TINY", "ok", "pass", 1e-3, 1, 1),
+                  trial("NOSAMP", "ok", "pass", 1e-3, 2, 0)};
+    cJSON *c[] = {trial("TINY", "ok", "pass", 0.99e-3, 3, 1),
+                  trial("NOSAMP", "ok", "pass", 0.7e-3, 4, 0)};
+    cJSON *base = report("m", b, 2), *cur = report("m", c, 2);
+    int rc;
+    cJSON *j = run(base, cur, 0.05, &rc);
+    assert_string_equal(speed_of(j, "TINY-b1-t1"), "same");
+    assert_string_equal(speed_of(j, "NOSAMP-b1-t1"), "faster");
+    const cJSON *t;
+    int with_p = 0;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItem(j, "trials")) {
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(t, "p")));
+        assert_true(cJSON_IsString(cJSON_GetObjectItem(t, "test")));
+        with_p++;
+    }
+    assert_int_equal(with_p, 2);
+    assert_int_equal(rc, 0);
+    cJSON_Delete(j);
+    cJSON_Delete(base);
+    cJSON_Delete(cur);
+}
+
+/* Per-process medians that wander by 4% between processes: a 3% shift of
+ * the typical median is not called a change; a 20% one is, and fails. */
+static void add_process_medians(cJSON *t, const double *m, int k) {
+    cJSON *rep = cJSON_AddObjectToObject(t, "repeats");
+    cJSON_AddItemToObject(rep, "medians", cJSON_CreateDoubleArray(m, k));
+    cJSON *s = cJSON_GetObjectItem(t, "stats");
+    double lo = m[0], hi = m[0];
+    for (int i = 1; i < k; i++) lo = fmin(lo, m[i]), hi = fmax(hi, m[i]);
+    cJSON_ReplaceItemInObject(s, "ci_lo", cJSON_CreateNumber(lo));
+    cJSON_ReplaceItemInObject(s, "ci_hi", cJSON_CreateNumber(hi));
+}
+
+static void test_process_medians(void **state) {
+    (void)state;
+    double mb[] = {1.00e-3, 1.04e-3, 0.98e-3}, mc[] = {1.03e-3, 1.07e-3, 1.01e-3},
+           ms[] = {1.20e-3, 1.23e-3, 1.19e-3};
+    cJSON *b[] = {trial("A", "ok", "pass", 1.00e-3, 1, 0), trial("S", "ok", "pass", 1.00e-3, 2, 0)};
+    cJSON *c[] = {trial("A", "ok", "pass", 1.03e-3, 3, 0), trial("S", "ok", "pass", 1.20e-3, 4, 0)};
+    add_process_medians(b[0], mb, 3);
+    add_process_medians(b[1], mb, 3);
+    add_process_medians(c[0], mc, 3);
+    add_process_medians(c[1], ms, 3);
+    cJSON *base = report("m", b, 2), *cur = report("m", c, 2);
+    int rc;
+    cJSON *j = run(base, cur, 0.05, &rc);
+    assert_string_equal(speed_of(j, "A-b1-t1"), "same");
+    assert_string_equal(speed_of(j, "S-b1-t1"), "slower");
+    assert_int_equal(rc, 1);
+    const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "trials"), 0);
+    assert_string_equal(cJSON_GetObjectItem(t, "test")->valuestring,
+                        "t-test on per-process medians");
+    cJSON_Delete(j);
+    cJSON_Delete(base);
+    cJSON_Delete(cur);
+}
+
+/* Trials in one report only are named, never dropped. */
+static void test_added_removed(void **state) {
+    (void)state;
+    cJSON *b[] = {trial("KEPT", "ok", "pass", 1e-3, 1, 0), trial("GONE", "ok", "pass", 1e-3, 2, 0)};
+    cJSON *c[] = {trial("KEPT", "ok", "pass", 1e-3, 3, 0), trial("NEW", "ok", "pass", 1e-3, 4, 0)};
+    cJSON *base = report("m", b, 2), *cur = report("m", c, 2);
+    int rc;
+    cJSON *j = run(base, cur, -1, &rc);
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "added"), 0)->valuestring,
+                        "NEW-b1-t1");
+    assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "removed"), 0)->valuestring,
+                        "GONE-b1-t1");
+    cJSON_Delete(j);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    compare_opts o = {-1, 0.01, REPORT_TABLE, COMPARE_DEFAULT_MIN_EFFECT};
+    calma_error e;
+    compare_reports(base, cur, &o, f, &e);
+    fclose(f);
+    assert_non_null(strstr(buf, "added (only in NEW): NEW-b1-t1"));
+    assert_non_null(strstr(buf, "removed (only in BASE): GONE-b1-t1"));
+    assert_non_null(strstr(buf, "one worker process")); /* the reports have no repeats */
+    free(buf);
+    cJSON_Delete(base);
+    cJSON_Delete(cur);
+}
+
 static void test_status_and_validation(void **state) {
     (void)state;
     cJSON *b[] = {trial("A", "ok", "pass", 1e-3, 1, 1), trial("B", "ok", "pass", 1e-3, 2, 1)};
@@ -132,7 +223,7 @@ static void test_different_models(void **state) {
     cJSON *b[] = {trial("A", "ok", "pass", 1e-3, 1, 0)};
     cJSON *c[] = {trial("A", "ok", "pass", 1e-3, 1, 0)};
     cJSON *base = report("resnet18", b, 1), *cur = report("mobilenet_v2", c, 1);
-    compare_opts o = {-1, 0.01, REPORT_TABLE};
+    compare_opts o = {-1, 0.01, REPORT_TABLE, COMPARE_DEFAULT_MIN_EFFECT};
     calma_error e;
     FILE *f = fopen("/dev/null", "w");
     assert_int_equal(compare_reports(base, cur, &o, f, &e), -1);
@@ -186,7 +277,9 @@ static void test_cli_exit_codes(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_speed_verdicts), cmocka_unit_test(test_status_and_validation),
-        cmocka_unit_test(test_different_models), cmocka_unit_test(test_cli_exit_codes)};
+        cmocka_unit_test(test_speed_verdicts),        cmocka_unit_test(test_small_change_is_same),
+        cmocka_unit_test(test_process_medians),       cmocka_unit_test(test_added_removed),
+        cmocka_unit_test(test_status_and_validation), cmocka_unit_test(test_different_models),
+        cmocka_unit_test(test_cli_exit_codes)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

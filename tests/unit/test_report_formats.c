@@ -104,6 +104,57 @@ static void test_formats(void **state) {
     cJSON_Delete(doc);
 }
 
+/* A run of two processes per trial and two batch sizes: each trial's
+ * processes combined (without samples files, from their summaries), the
+ * latency and throughput winners named apart, one reason given once for
+ * the two trials it applies to; in every human format, the table within
+ * 100 columns unless --wide. */
+static void test_repeats(void **state) {
+    (void)state;
+    char run[4096];
+    snprintf(run, sizeof run, "%s/tests/data/run-repeats", src_dir);
+    cJSON *doc;
+    char note[512];
+    calma_error e;
+    assert_int_equal(report_open(run, &doc, note, sizeof note, &e), CALMA_OK);
+    const cJSON *trials = cJSON_GetObjectItem(doc, "trials");
+    assert_int_equal(cJSON_GetArraySize(trials), 6);
+    const cJSON *ort1 = cJSON_GetArrayItem(trials, 2);
+    assert_string_equal(cJSON_GetObjectItem(ort1, "id")->valuestring, "ORT_CPU-b1-t1");
+    const cJSON *st = cJSON_GetObjectItem(ort1, "stats");
+    /* medians 235 and 239.7 us: the interval holds both */
+    assert_true(cJSON_GetObjectItem(st, "ci_lo")->valuedouble <= 0.000235);
+    assert_true(cJSON_GetObjectItem(st, "ci_hi")->valuedouble >= 0.0002397);
+    assert_int_equal(cJSON_GetObjectItem(st, "n")->valueint, 200);
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "best_latency"), "id")->valuestring,
+        "ORT_CPU-b1-t1");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(doc, "best_throughput"), "id")->valuestring,
+        "ORT_CPU-b4-t1");
+    assert_string_equal(cJSON_GetObjectItem(doc, "baseline")->valuestring, "ORT_CPU");
+    char *table = render(doc, REPORT_TABLE);
+    check_golden(table, "repeats.table");
+    for (char *line = table; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        assert_true(len <= 100);
+        line += len + (nl ? 1 : 0);
+    }
+    /* the reason once, with both trials */
+    const char *why = "no CUDAExecutionProvider";
+    char *first = strstr(table, why);
+    assert_non_null(first);
+    assert_null(strstr(first + 1, why));
+    assert_non_null(strstr(table, "ORT_CUDA b1 t1, ORT_CUDA b4 t1"));
+    free(table);
+    char *md = render(doc, REPORT_MD);
+    check_golden(md, "repeats.md");
+    assert_non_null(strstr(md, "Best throughput"));
+    free(md);
+    cJSON_Delete(doc);
+}
+
 static void test_cut_journal(void **state) {
     (void)state;
     char run[4096];
@@ -148,8 +199,8 @@ static void test_bad_reports(void **state) {
 int main(void) {
     const char *s = getenv("CALMA_SOURCE_DIR");
     snprintf(src_dir, sizeof src_dir, "%s", s ? s : ".");
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_formats),
-                                       cmocka_unit_test(test_cut_journal),
-                                       cmocka_unit_test(test_bad_reports)};
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_formats), cmocka_unit_test(test_repeats),
+        cmocka_unit_test(test_cut_journal), cmocka_unit_test(test_bad_reports)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,62 @@
+/* Each distinct reason (a failed trial's message) and warning of a run,
+ * once, with the trials it applies to. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/bench.h"
+
+static const cJSON *get(const cJSON *j, const char *k) {
+    return j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
+}
+
+static const char *str(const cJSON *j, const char *k) {
+    const cJSON *v = get(j, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static double num(const cJSON *j, const char *k) {
+    const cJSON *v = get(j, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void add_note(bench_note *notes, int *n, int cap, const char *kind, const char *text,
+                     const cJSON *r) {
+    int i = 0;
+    while (i < *n && (strcmp(notes[i].kind, kind) || strcmp(notes[i].text, text))) i++;
+    if (i == *n) {
+        if (*n == cap) return;
+        memset(&notes[i], 0, sizeof notes[i]);
+        notes[i].kind = kind;
+        notes[i].text = text;
+        (*n)++;
+    }
+    bench_note *x = &notes[i];
+    size_t used = strlen(x->who);
+    if (x->n < BENCH_NOTE_NAMED)
+        snprintf(x->who + used, sizeof x->who - used, "%s%s b%.0f t%.0f", x->n ? ", " : "",
+                 str(r, "conversion"), num(r, "batch"), num(r, "threads"));
+    x->n++;
+}
+
+int bench_collect_notes(const cJSON *trials, bench_note **out) {
+    int cap = 0, n = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, trials) {
+        cap += 1 + cJSON_GetArraySize(get(r, "warnings"));
+    }
+    *out = calloc((size_t)cap + 1, sizeof **out);
+    if (!*out) return 0;
+    cJSON_ArrayForEach(r, trials) {
+        if (strcmp(str(r, "status"), "ok") && *str(r, "message"))
+            add_note(*out, &n, cap, str(r, "status"), str(r, "message"), r);
+    }
+    cJSON_ArrayForEach(r, trials) {
+        const cJSON *w;
+        cJSON_ArrayForEach(w, get(r, "warnings")) {
+            if (cJSON_IsString(w)) add_note(*out, &n, cap, "warning", w->valuestring, r);
+        }
+    }
+    return n;
+}
