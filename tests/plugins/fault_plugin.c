@@ -23,7 +23,8 @@ enum fault {
     FAULT_JUNK,
     FAULT_SLOW,
     FAULT_UNAVAILABLE,
-    FAULT_UNSUPPORTED
+    FAULT_UNSUPPORTED,
+    FAULT_SLEEP /* healthy, and sleeps fault.sleep_us (default 1000) in every run */
 };
 
 /* How long FAULT_SLOW's every inference takes. A trial makes at least three
@@ -35,6 +36,7 @@ enum fault {
 typedef struct fault_state {
     enum fault kind;
     int n_out;
+    double sleep_s; /* FAULT_SLEEP */
 } fault_state;
 
 static void set_error(calma_error *e, int status, const char *msg) {
@@ -63,7 +65,6 @@ static int fault_probe(const calma_conversion *c, calma_error *e) {
 
 static int fault_load(const calma_conversion *c, const calma_model *m,
                       const calma_trial_config *cfg, void **state, calma_error *e) {
-    (void)cfg;
     enum fault kind = *(const enum fault *)c->data;
     if (kind == FAULT_HANG_LOAD)
         for (;;) sleep_s(1);
@@ -78,6 +79,8 @@ static int fault_load(const calma_conversion *c, const calma_model *m,
     }
     s->kind = kind;
     s->n_out = m->n_outputs;
+    const char *opt = cfg && cfg->options ? strstr(cfg->options, "fault.sleep_us=") : NULL;
+    s->sleep_s = (opt ? atof(opt + strlen("fault.sleep_us=")) : 1000.0) * 1e-6;
     *state = s;
     return CALMA_OK;
 }
@@ -110,6 +113,9 @@ static int fault_run(void *state, const calma_tensor *in, int n_in, calma_tensor
         break;
     case FAULT_SLOW:
         sleep_s(FAULT_SLOW_S);
+        break;
+    case FAULT_SLEEP:
+        sleep_s(s->sleep_s);
         break;
     case FAULT_JUNK: {
         const char *fd = getenv("CALMA_PROTOCOL_FD");
@@ -152,8 +158,9 @@ static const calma_backend fault_backend = {
 };
 
 static const enum fault kinds[] = {
-    FAULT_OK,  FAULT_HANG_LOAD, FAULT_HANG_RUN, FAULT_SEGV, FAULT_ABORT,       FAULT_EXIT3,
-    FAULT_OOM, FAULT_NAN,       FAULT_JUNK,     FAULT_SLOW, FAULT_UNAVAILABLE, FAULT_UNSUPPORTED};
+    FAULT_OK,          FAULT_HANG_LOAD,   FAULT_HANG_RUN, FAULT_SEGV, FAULT_ABORT,
+    FAULT_EXIT3,       FAULT_OOM,         FAULT_NAN,      FAULT_JUNK, FAULT_SLOW,
+    FAULT_UNAVAILABLE, FAULT_UNSUPPORTED, FAULT_SLEEP};
 
 #define CONV(name, i, what)                                                                        \
     { name, NULL, 3, "cpu", what, &fault_backend, &kinds[i] }
@@ -171,6 +178,8 @@ static const calma_conversion fault_conversions[] = {
     CONV("FAULT_SLOW", 9, "sleeps 1.5 s in every run, past the trial budget"),
     CONV("FAULT_UNAVAILABLE", 10, "its probe always says unavailable"),
     CONV("FAULT_UNSUPPORTED", 11, "its load always says unsupported"),
+    CONV("FAULT_SLEEP", 12,
+         "healthy, and sleeps --options fault.sleep_us=N (default 1000) in every run"),
 };
 
 static const calma_plugin fault_plugin = {

@@ -187,9 +187,124 @@ static void test_sweep_with_inputs(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+/* The report.json a run wrote, parsed. */
+static cJSON *read_report(const char *path) {
+    char *text = slurp(path);
+    assert_non_null(text);
+    cJSON *rep = cJSON_Parse(text);
+    free(text);
+    assert_non_null(rep);
+    return rep;
+}
+
+/* --expected: every conversion, the oracle included, is judged against the
+ * user's outputs; wrong ones make every trial a mismatch, and the report
+ * says what the reference was. The bare --input names the only input. */
+static void test_expected_outputs(void **state) {
+    (void)state;
+    char dir[] = "/tmp/calma-expected-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char model[128], input[128], good[128], bad[128], run[128], log[128], plugin[600];
+    snprintf(model, sizeof model, "%s/id.onnx", dir);
+    snprintf(input, sizeof input, "%s/x.npy", dir);
+    snprintf(good, sizeof good, "%s/y.npy", dir);
+    snprintf(bad, sizeof bad, "%s/wrong.npy", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(plugin, sizeof plugin, "%s/tests/plugins/fault_plugin.so", getenv("CALMA_BUILD_DIR"));
+    write_identity_model(model);
+    write_input(input, 2);
+    write_input(good, 2); /* Identity: the output is the input */
+    ir_tensor t = {0};
+    calma_error e = {0};
+    assert_int_equal(npy_read(good, &t, &e), CALMA_OK);
+    ((float *)t.data)[5] += 1.0f;
+    assert_int_equal(npy_write(bad, &t, &e), CALMA_OK);
+    ir_tensor_free(&t);
+    const char *files[] = {good, bad};
+    const char *want[] = {"ok", "mismatch"};
+    for (int k = 0; k < 2; k++) {
+        char exarg[160], out[160];
+        snprintf(run, sizeof run, "%s/run%d", dir, k);
+        snprintf(out, sizeof out, "%s/out%d.json", dir, k);
+        snprintf(exarg, sizeof exarg, "y=%s", files[k]);
+        int code = run_calma(dir,
+                             (const char *[]){model,
+                                              "--conversions",
+                                              "REFERENCE,FAULT_OK",
+                                              "--plugin",
+                                              plugin,
+                                              "--batch",
+                                              "2",
+                                              "--input",
+                                              input,
+                                              "--expected",
+                                              exarg,
+                                              "--samples",
+                                              "5",
+                                              "--repeats",
+                                              "1",
+                                              "--run-dir",
+                                              run,
+                                              "--output",
+                                              out,
+                                              NULL},
+                             log);
+        assert_int_equal(code, k == 0 ? 0 : 1);
+        cJSON *rep = read_report(out);
+        const cJSON *tr;
+        int n = 0;
+        cJSON_ArrayForEach(tr, cJSON_GetObjectItemCaseSensitive(rep, "trials")) {
+            n++;
+            assert_string_equal(sfield(tr, "status"), want[k]);
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(tr, "validation");
+            assert_string_equal(sfield(v, "reference"), "expected outputs (--expected)");
+            const cJSON *o = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(v, "outputs"), 0);
+            assert_string_equal(sfield(o, "reference"), files[k]);
+        }
+        assert_int_equal(n, 2);
+        cJSON_Delete(rep);
+        /* every output was given: the oracle had nothing to do */
+        char path[200];
+        snprintf(path, sizeof path, "%s/oracle", run);
+        assert_int_not_equal(access(path, F_OK), 0);
+    }
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* More threads than CPUs: the run goes on, with a warning that says why
+ * the figure means little. */
+static void test_threads_above_cpus(void **state) {
+    (void)state;
+    char dir[] = "/tmp/calma-threads-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char model[128], run[128], log[128], threads[32];
+    snprintf(model, sizeof model, "%s/id.onnx", dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(threads, sizeof threads, "%ld", sysconf(_SC_NPROCESSORS_ONLN) + 1);
+    write_identity_model(model);
+    int code =
+        run_calma(dir,
+                  (const char *[]){model, "--conversions", "REFERENCE", "--threads", threads,
+                                   "--samples", "3", "--repeats", "1", "--run-dir", run, NULL},
+                  log);
+    assert_int_equal(code, 0);
+    char *out = slurp(log);
+    assert_non_null(strstr(out, "is more than the"));
+    assert_non_null(strstr(out, "CPUs here"));
+    free(out);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sweep_with_inputs),
+        cmocka_unit_test(test_expected_outputs),
+        cmocka_unit_test(test_threads_above_cpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
