@@ -40,97 +40,9 @@ typedef struct run {
     int all_expected; /* --expected covers every output: the oracle need not run */
 } run;
 
-/* Makes the failure in e a plan error (exit 2), keeping its message. */
-static int as_usage(calma_error *e) {
-    e->status = CALMA_E_USAGE;
-    return CALMA_E_USAGE;
-}
-
 static int usage_fail(const calma_error *e) {
     fprintf(stderr, "calma bench: %s\n", e->msg);
     return CLI_EXIT_USAGE;
-}
-
-static int file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-/* Every runtime input must have known dimensions once the batch is fixed,
- * and a fixed leading dimension must equal every batch asked for. */
-static int check_inputs(const ir_graph *g, const plan *p, calma_error *e) {
-    for (int i = 0; i < g->n_inputs; i++) {
-        const ir_value *v = &g->values[g->inputs[i]];
-        if (v->rank < 0 || v->dtype == CALMA_DT_UNDEFINED)
-            return err_set(e, CALMA_E_USAGE, "%s: input '%s' has no declared type and shape",
-                           p->model_arg, v->name);
-        for (int d = 1; d < v->rank; d++)
-            if (v->dims[d] < 0)
-                return err_set(e, CALMA_E_USAGE,
-                               "%s: input '%s' dimension %d ('%s') is symbolic; calma fixes only "
-                               "the leading batch dimension",
-                               p->model_arg, v->name, d, v->dim_param[d] ? v->dim_param[d] : "?");
-        if (v->rank >= 1 && v->dims[0] >= 0)
-            for (int b = 0; b < p->n_batch; b++)
-                if (p->batch[b] != v->dims[0])
-                    return err_set(e, CALMA_E_USAGE,
-                                   "%s: input '%s' has a fixed batch of %lld; --batch %lld cannot "
-                                   "run",
-                                   p->model_arg, v->name, (long long)v->dims[0],
-                                   (long long)p->batch[b]);
-    }
-    return CALMA_OK;
-}
-
-static char *dup_basename(const char *path) {
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    size_t n = strlen(b);
-    if (n > 5 && !strcmp(b + n - 5, ".onnx")) n -= 5;
-    char *s = mem_strndup(b, n);
-    for (char *c = s; c && *c; c++)
-        if (*c == ' ' || *c == '/') *c = '_';
-    return s;
-}
-
-/* Finds the model (a file or a zoo name), loads it to prove it is usable and
- * returns the graph. */
-static int resolve_model(run *r, ir_graph **g, calma_error *e) {
-    plan *p = &r->p;
-    if (!p->model_arg) p->model_arg = mem_strdup("simple");
-    struct stat st;
-    if (stat(p->model_arg, &st) == 0 && S_ISDIR(st.st_mode))
-        return err_set(e, CALMA_E_USAGE, "model '%s' is a directory, not an .onnx file",
-                       p->model_arg);
-    if (file_exists(p->model_arg)) {
-        p->model_path = realpath(p->model_arg, NULL);
-        p->model_name = dup_basename(p->model_arg);
-        if (!p->model_path || !p->model_name) return err_set(e, CALMA_E_NOMEM, "out of memory");
-        int rc = onnx_load(p->model_path, g, e);
-        if (rc) {
-            err_prefix(e, "model %s cannot be loaded", p->model_arg);
-            return as_usage(e);
-        }
-        return CALMA_OK;
-    }
-    if (zoo_find(p->model_arg) >= 0) {
-        p->model_zoo = 1;
-        p->model_name = mem_strdup(p->model_arg);
-        int rc = zoo_build(p->model_arg, p->seed, g, e);
-        if (rc) {
-            err_prefix(e, "built-in model %s", p->model_arg);
-            return as_usage(e);
-        }
-        return CALMA_OK;
-    }
-    char names[512] = "";
-    size_t len = 0;
-    for (int i = 0; i < zoo_count() && len < sizeof names - 64; i++)
-        len +=
-            (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", zoo_name(i));
-    return err_set(e, CALMA_E_USAGE,
-                   "model '%s': no such file, and not a built-in model (built-in: %s)",
-                   p->model_arg, names);
 }
 
 static uint64_t default_mem_limit(void) {
@@ -146,199 +58,6 @@ static uint64_t default_mem_limit(void) {
     return (uint64_t)kb * 1024 / 4 * 3;
 }
 
-/* --baseline names a conversion of this plan, by any of its names. */
-static int check_baseline(run *r, calma_error *e) {
-    plan *p = &r->p;
-    if (!p->baseline) return CALMA_OK;
-    const calma_conversion *c = registry_find(r->reg, p->baseline);
-    if (!c) {
-        char sug[256];
-        if (registry_suggest(r->reg, p->baseline, sug, sizeof sug, 3))
-            return err_set(e, CALMA_E_USAGE,
-                           "--baseline '%s': unknown conversion; did you mean %s?", p->baseline,
-                           sug);
-        return err_set(e, CALMA_E_USAGE,
-                       "--baseline '%s': unknown conversion (calma list shows them)", p->baseline);
-    }
-    char names[512] = "";
-    size_t len = 0;
-    for (int i = 0; i < p->n_conv; i++) {
-        if (!strcmp(p->conv[i], c->name)) {
-            free(p->baseline);
-            p->baseline = mem_strdup(c->name);
-            return p->baseline ? CALMA_OK : err_set(e, CALMA_E_NOMEM, "out of memory");
-        }
-        if (len + 40 < sizeof names)
-            len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "",
-                                    p->conv[i]);
-    }
-    return err_set(e, CALMA_E_USAGE,
-                   "--baseline %s is not among this run's conversions (%s); add it to "
-                   "--conversions",
-                   c->name, names);
-}
-
-/* More threads than CPUs measures time-sharing, not the conversion. */
-static void warn_threads(const plan *p) {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    for (int i = 0; i < p->n_threads; i++)
-        if (cpus > 0 && p->threads[i] > cpus)
-            fprintf(stderr,
-                    "calma bench: warning: --threads %d is more than the %ld CPUs here: the "
-                    "threads share cores, and those trials measure that, not the conversion\n",
-                    p->threads[i], cpus);
-}
-
-/* --output is written last: check now that its folder takes files, so a
- * long run does not end without its artifact. */
-static int check_output(const char *out, calma_error *e) {
-    if (!out) return CALMA_OK;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", out);
-    char *slash = strrchr(dir, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == dir)
-        dir[1] = '\0';
-    else
-        *slash = '\0';
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK) != 0)
-        return err_set(e, CALMA_E_USAGE, "--output %s: folder %s does not exist or is not writable",
-                       out, dir);
-    return CALMA_OK;
-}
-
-/* Builds the plan of a new run: names, model, run folder, plan.json. */
-static int plan_new(run *r, calma_error *e) {
-    plan *p = &r->p;
-    int rc = check_output(p->output, e);
-    if (rc) return rc;
-    registry_selection sel;
-    memset(&sel, 0, sizeof sel);
-    rc = registry_select(r->reg, p->conversions_csv, p->tier, &sel, e);
-    if (rc) return rc;
-    if (sel.warnings[0]) fprintf(stderr, "calma bench: %s\n", sel.warnings);
-    if (sel.n < 1) {
-        registry_selection_free(&sel);
-        return err_set(e, CALMA_E_USAGE, "no conversion selected (calma list shows the names)");
-    }
-    warn_threads(p);
-    p->n_conv = sel.n;
-    p->conv = calloc((size_t)sel.n, sizeof *p->conv);
-    for (int i = 0; p->conv && i < sel.n; i++) p->conv[i] = mem_strdup(sel.conv[i]->name);
-    registry_selection_free(&sel);
-    if (!p->conv) return err_set(e, CALMA_E_NOMEM, "out of memory");
-    ir_graph *g = NULL;
-    rc = resolve_model(r, &g, e);
-    if (!rc) rc = check_inputs(g, p, e);
-    if (!rc) rc = plan_check_files(g, p, e);
-    if (!rc) rc = check_baseline(r, e);
-    if (!rc) r->all_expected = p->n_expected >= g->n_outputs;
-    if (rc) {
-        ir_graph_free(g);
-        return rc;
-    }
-    if (!p->run_dir) {
-        char stamp[32], dir[512];
-        time_t now = time(NULL);
-        struct tm tm;
-        localtime_r(&now, &tm);
-        strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-        snprintf(dir, sizeof dir, "calma-runs/%s-%s", stamp, p->model_name);
-        p->run_dir = mem_strdup(dir);
-    } else {
-        char pj[4200];
-        snprintf(pj, sizeof pj, "%s/%s", p->run_dir, JOURNAL_PLAN);
-        if (file_exists(pj)) {
-            ir_graph_free(g);
-            return err_set(e, CALMA_E_USAGE,
-                           "--run-dir %s already holds a run; continue it with --resume %s or "
-                           "pick another folder",
-                           p->run_dir, p->run_dir);
-        }
-    }
-    rc = journal_make_dir(p->run_dir, e);
-    if (rc) {
-        ir_graph_free(g);
-        return as_usage(e);
-    }
-    /* Absolute, so paths in the report hold from any folder. */
-    char *abs = realpath(p->run_dir, NULL);
-    if (abs) {
-        free(p->run_dir);
-        p->run_dir = abs;
-    }
-    if (p->model_zoo) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/model.onnx", p->run_dir);
-        rc = onnx_save(g, path, e);
-        free(p->model_path);
-        p->model_path = realpath(path, NULL);
-        if (!rc && !p->model_path) rc = err_set(e, CALMA_E_IO, "cannot find %s", path);
-        if (rc) {
-            ir_graph_free(g);
-            err_prefix(e, "cannot write the model into the run folder");
-            return as_usage(e);
-        }
-    }
-    cJSON *facts = facts_model(g, p->model_path);
-    ir_graph_free(g);
-    r->plan_json = plan_to_json(&r->p);
-    if (r->plan_json) {
-        cJSON *m = cJSON_GetObjectItemCaseSensitive(r->plan_json, "model");
-        const cJSON *f;
-        if (m && facts) cJSON_ArrayForEach(f, facts) {
-                cJSON_AddItemToObject(m, f->string, cJSON_Duplicate(f, 1));
-            }
-        cJSON_AddItemToObject(r->plan_json, "machine", facts_machine());
-    }
-    cJSON_Delete(facts);
-    char *text = cJSON_Print(r->plan_json);
-    if (!text) return err_set(e, CALMA_E_NOMEM, "out of memory");
-    rc = journal_write_file(p->run_dir, JOURNAL_PLAN, text, e);
-    free(text);
-    return rc ? as_usage(e) : CALMA_OK;
-}
-
-/* Reads the plan of a run to continue, and checks it still makes sense. */
-static int plan_resume(run *r, calma_error *e) {
-    plan *p = &r->p;
-    int rc = plan_from_json(p, r->plan_json, e);
-    if (rc) {
-        err_prefix(e, "--resume %s", p->resume);
-        return as_usage(e);
-    }
-    rc = check_output(p->output, e);
-    if (rc) return rc;
-    p->run_dir = realpath(p->resume, NULL);
-    if (!p->run_dir) p->run_dir = mem_strdup(p->resume);
-    if (p->model_zoo) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/model.onnx", p->run_dir);
-        free(p->model_path);
-        p->model_path = realpath(path, NULL);
-        if (!p->model_path)
-            return err_set(e, CALMA_E_USAGE, "--resume %s: the run's model.onnx is missing",
-                           p->run_dir);
-    }
-    for (int i = 0; i < p->n_conv; i++)
-        if (!registry_find(r->reg, p->conv[i]))
-            return err_set(e, CALMA_E_USAGE,
-                           "--resume %s: the plan names conversion %s, which this calma does not "
-                           "know (a plugin missing?)",
-                           p->run_dir, p->conv[i]);
-    ir_graph *g = NULL;
-    rc = onnx_load(p->model_path, &g, e);
-    if (!rc) r->all_expected = p->n_expected >= g->n_outputs;
-    ir_graph_free(g);
-    if (rc) {
-        err_prefix(e, "--resume %s", p->run_dir);
-        return as_usage(e);
-    }
-    return journal_make_dir(p->run_dir, e) ? as_usage(e) : CALMA_OK;
-}
-
 /* ---- running ---- */
 
 typedef struct argv_buf {
@@ -346,6 +65,7 @@ typedef struct argv_buf {
     char store[32][64];
     char inbuf[PLAN_MAX_LIST][1024];
     char exbuf[PLAN_MAX_LIST][1024];
+    char oracle_dir[4300];
     int n, ns;
 } argv_buf;
 
@@ -360,15 +80,29 @@ static void argf(argv_buf *a, const char *flag, const char *fmt, double v) {
     arg(a, a->store[a->ns++]);
 }
 
-static void worker_argv(const run *r, argv_buf *a, const char *conv, int64_t batch, int threads,
-                        const char *id, int oracle) {
+/* Where the oracle's outputs for a model and batch size live. */
+static void oracle_dir(const run *r, int model, int64_t batch, char *buf, size_t n) {
+    if (r->p.n_models > 1) {
+        char sub[4200];
+        snprintf(sub, sizeof sub, "%s/oracle/%s", r->p.run_dir, r->p.models[model].name);
+        snprintf(buf, n, "%s/b%lld", sub, (long long)batch);
+    } else {
+        worker_oracle_dir(r->p.run_dir, batch, buf, (unsigned)n);
+    }
+}
+
+static void worker_argv(const run *r, argv_buf *a, int model, const char *conv, int64_t batch,
+                        int threads, const char *id, int oracle) {
     const plan *p = &r->p;
     memset(a, 0, sizeof *a);
     arg(a, "calma");
     arg(a, "worker");
     if (oracle) arg(a, "--oracle");
     arg(a, "--model");
-    arg(a, p->model_path);
+    arg(a, p->models[model].path);
+    oracle_dir(r, model, batch, a->oracle_dir, sizeof a->oracle_dir);
+    arg(a, "--oracle-dir");
+    arg(a, a->oracle_dir);
     arg(a, "--run-dir");
     arg(a, p->run_dir);
     arg(a, "--id");
@@ -444,16 +178,20 @@ static void oracle_status(const char *dir, int ok, const char *reason) {
     free(text);
 }
 
-/* Runs the oracle for one batch size unless an earlier run already did. */
-static int ensure_oracle(run *r, int64_t batch, calma_error *e) {
-    char dir[4096], path[4200];
-    worker_oracle_dir(r->p.run_dir, batch, dir, sizeof dir);
+/* Runs the oracle for one model and batch size unless it already ran (its
+ * status.json says how that went). */
+static int ensure_oracle(run *r, int model, int64_t batch, calma_error *e) {
+    char dir[4300], path[4400];
+    oracle_dir(r, model, batch, dir, sizeof dir);
     snprintf(path, sizeof path, "%s/status.json", dir);
-    if (file_exists(path)) return CALMA_OK;
-    char id[64];
-    snprintf(id, sizeof id, "oracle-b%lld", (long long)batch);
+    if (plan_is_file(path)) return CALMA_OK;
+    char id[320];
+    if (r->p.n_models > 1)
+        snprintf(id, sizeof id, "oracle-%s-b%lld", r->p.models[model].name, (long long)batch);
+    else
+        snprintf(id, sizeof id, "oracle-b%lld", (long long)batch);
     argv_buf a;
-    worker_argv(r, &a, NULL, batch, 1, id, 1);
+    worker_argv(r, &a, model, NULL, batch, 1, id, 1);
     super_limits lim = limits_of(&r->p);
     super_outcome o;
     r->label = id;
@@ -486,7 +224,7 @@ static int ensure_peak(run *r, int threads, calma_error *e) {
     snprintf(name, sizeof name, "peak-t%d.json", threads);
     char path[4300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (file_exists(path)) return CALMA_OK;
+    if (plan_is_file(path)) return CALMA_OK;
     argv_buf a;
     memset(&a, 0, sizeof a);
     arg(&a, "calma");
@@ -543,6 +281,7 @@ static cJSON *make_record(const run *r, int i, int k, super_outcome *o) {
     plan_trial_id(&r->p, i, id, sizeof id);
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddStringToObject(rec, "id", id);
+    cJSON_AddStringToObject(rec, "model", r->p.models[plan_trial_model(&r->p, i)].name);
     cJSON_AddStringToObject(rec, "conversion", conv);
     cJSON_AddNumberToObject(rec, "batch", (double)batch);
     cJSON_AddNumberToObject(rec, "threads", threads);
@@ -607,10 +346,11 @@ static int pending_signal(int fd) {
 
 /* Runs process k of trial i unless the journal has it or an earlier
  * process of the trial failed. */
-static int run_process(run *r, int i, int k, int64_t *done_oracle, int *n_done, calma_error *e) {
+static int run_process(run *r, int s, int k, calma_error *e) {
     char id[256], wid[300];
+    int i = plan_run_index(&r->p, s);
     plan_trial_id(&r->p, i, id, sizeof id);
-    r->index = k * plan_n_trials(&r->p) + i + 1;
+    r->index = k * plan_n_run(&r->p) + s + 1;
     if (r->p.repeats > 1)
         snprintf(r->label_buf, sizeof r->label_buf, "%s (%d/%d)", id, k + 1, r->p.repeats);
     else
@@ -632,12 +372,10 @@ static int run_process(run *r, int i, int k, int64_t *done_oracle, int *n_done, 
     plan_trial(&r->p, i, &conv, &batch, &threads);
     int rc = ensure_peak(r, threads, e);
     if (rc || r->interrupted) return rc;
-    int seen = 0;
-    for (int d = 0; d < *n_done; d++) seen |= done_oracle[d] == batch;
-    if (!seen && !r->all_expected) {
-        rc = ensure_oracle(r, batch, e);
+    int model = plan_trial_model(&r->p, i);
+    if (!r->all_expected) {
+        rc = ensure_oracle(r, model, batch, e);
         if (rc || r->interrupted) return rc;
-        done_oracle[(*n_done)++] = batch;
     }
     r->label = r->label_buf;
     if (r->p.repeats > 1)
@@ -645,7 +383,7 @@ static int run_process(run *r, int i, int k, int64_t *done_oracle, int *n_done, 
     else
         snprintf(wid, sizeof wid, "%s", id);
     argv_buf a;
-    worker_argv(r, &a, conv, batch, threads, wid, 0);
+    worker_argv(r, &a, model, conv, batch, threads, wid, 0);
     super_limits lim = limits_of(&r->p);
     super_outcome o;
     rc = super_run(r->exe, a.v, &lim, r->sig_fd, on_event, r, &o, e);
@@ -670,13 +408,11 @@ static int run_process(run *r, int i, int k, int64_t *done_oracle, int *n_done, 
 /* Round k runs process k of every trial (A B C A B C ...): drift in the
  * machine over the run then touches every conversion alike. */
 static int run_trials(run *r, calma_error *e) {
-    int n = plan_n_trials(&r->p);
+    int n = plan_n_run(&r->p);
     r->total = n * r->p.repeats;
-    int64_t done_oracle[PLAN_MAX_LIST];
-    int n_done = 0;
     for (int k = 0; k < r->p.repeats && !r->interrupted; k++)
-        for (int i = 0; i < n && !r->interrupted; i++) {
-            int rc = run_process(r, i, k, done_oracle, &n_done, e);
+        for (int s = 0; s < n && !r->interrupted; s++) {
+            int rc = run_process(r, s, k, e);
             if (rc) return rc;
         }
     return CALMA_OK;
@@ -694,8 +430,13 @@ static int finish(run *r, calma_error *e) {
     cJSON *sup = cJSON_AddObjectToObject(rep, "supervisor");
     cJSON_AddNumberToObject(sup, "peak_rss", (double)hwm);
     const cJSON *trials = cJSON_GetObjectItemCaseSensitive(rep, "trials");
-    printf("\nmodel %s, run folder %s\n", r->p.model_name ? r->p.model_name : r->p.model_arg,
-           r->p.run_dir);
+    if (r->p.n_models > 1)
+        printf("\n%d models, run folder %s\n", r->p.n_models, r->p.run_dir);
+    else
+        printf("\nmodel %s, run folder %s\n", r->p.models[0].name, r->p.run_dir);
+    if (r->p.shard_n)
+        printf("shard %d of %d: %d of the plan's %d trials\n", r->p.shard_k, r->p.shard_n,
+               plan_n_run(&r->p), plan_n_trials(&r->p));
     table_opts to = {.color = isatty(1) && !getenv("NO_COLOR"), .wide = r->p.wide};
     bench_table_print(stdout, rep, &to);
     fflush(stdout);
@@ -714,7 +455,7 @@ static int finish(run *r, calma_error *e) {
             done += cJSON_IsString(st) && strcmp(st->valuestring, "interrupted");
         }
         printf("interrupted: %d of %d trials done; continue with calma bench --resume %s\n", done,
-               plan_n_trials(&r->p), r->p.run_dir);
+               plan_n_run(&r->p), r->p.run_dir);
     }
     int code = bench_exit_code(trials, r->p.strict);
     cJSON_Delete(rep);
@@ -806,13 +547,13 @@ int bench_main(int argc, char **argv) {
         }
         int rc = registry_open(&r.reg, (const char *const *)tmp.plugins, tmp.n_plugins, &e);
         plan_free(&tmp);
-        if (rc || plan_resume(&r, &e)) {
+        if (rc || plan_setup_resume(&r.p, r.reg, r.plan_json, &r.all_expected, &e)) {
             code = usage_fail(&e);
             goto out;
         }
     } else {
         if (registry_open(&r.reg, (const char *const *)r.p.plugins, r.p.n_plugins, &e) ||
-            plan_new(&r, &e)) {
+            plan_setup_new(&r.p, r.reg, &r.plan_json, &r.all_expected, &e)) {
             code = usage_fail(&e);
             goto out;
         }

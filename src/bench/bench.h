@@ -61,6 +61,10 @@ typedef struct bench_note {
  * to be freed. Returns the count. */
 int bench_collect_notes(const cJSON *trials, bench_note **out);
 
+/* References to the trials of one model ("model" field; trials without
+ * one belong to every model): an array to cJSON_Delete. */
+cJSON *bench_model_trials(const cJSON *trials, const char *model);
+
 typedef struct table_opts {
     int color; /* ANSI colours on the status column (for a terminal) */
     int wide;  /* every column; else the table fits 100 columns */

@@ -413,10 +413,32 @@ static void add_trial(cJSON *out, const cJSON *records, const char *id, const cc
     free(p);
 }
 
+const cJSON *combine_planned(const cJSON *plan_json) {
+    const cJSON *share = get(get(plan_json, "shard"), "trials");
+    return share ? share : get(plan_json, "trials");
+}
+
+int combine_complete(const cJSON *plan_json, const cJSON *records) {
+    double rk = num(plan_json, "repeats");
+    int planned = isfinite(rk) && rk >= 1 ? (int)rk : 1, n = 0;
+    const cJSON *id;
+    cJSON_ArrayForEach(id, combine_planned(plan_json)) {
+        if (!cJSON_IsString(id)) continue;
+        int done = combine_stopped(records, id->valuestring);
+        for (int k = 0; k < planned && !done; k++) {
+            const cJSON *r = combine_find(records, id->valuestring, k);
+            if (!r || !strcmp(str(r, "status"), "interrupted")) break;
+            done = k == planned - 1 || !get(r, "repeat");
+        }
+        n += done;
+    }
+    return n;
+}
+
 cJSON *combine_trials(const cJSON *plan_json, const cJSON *records) {
     cJSON *out = cJSON_CreateArray();
     if (!out) return NULL;
-    const cJSON *ids = get(plan_json, "trials");
+    const cJSON *ids = combine_planned(plan_json);
     double rk = num(plan_json, "repeats");
     const cJSON *rule = get(plan_json, "rule"), *mach = get(plan_json, "machine");
     double target = num(rule, "precision"), cores = num(mach, "cpus");

@@ -13,8 +13,15 @@
 
 #include <cjson/cJSON.h>
 
-/* One trial record per trial of the plan (plan_json "trials" order, then any
- * id the plan does not list), combined from records. A new array. */
+/* The ids of the trials this run was to do: the shard's share when the
+ * plan has one, else every trial of the plan. */
+const cJSON *combine_planned(const cJSON *plan_json);
+
+/* How many of them are finished: every process ran, or one failed. */
+int combine_complete(const cJSON *plan_json, const cJSON *records);
+
+/* One trial record per planned trial (combine_planned order, then any id
+ * the plan does not list), combined from records. A new array. */
 cJSON *combine_trials(const cJSON *plan_json, const cJSON *records);
 
 /* The journal record of process k of trial id, or NULL. A record without a

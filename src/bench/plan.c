@@ -29,9 +29,13 @@ void plan_init(plan *p) {
 }
 
 void plan_free(plan *p) {
-    free(p->model_arg);
-    free(p->model_name);
-    free(p->model_path);
+    for (int i = 0; i < p->n_models; i++) {
+        free(p->models[i].arg);
+        free(p->models[i].name);
+        free(p->models[i].path);
+    }
+    free(p->models_from);
+    free(p->share);
     free(p->conversions_csv);
     for (int i = 0; i < p->n_conv; i++) free(p->conv[i]);
     free(p->conv);
@@ -177,6 +181,13 @@ static int set_str(char **dst, const char *v) {
     return *dst ? 0 : -1;
 }
 
+void plan_zoo_path(const plan *p, int i, char *buf, size_t n) {
+    if (p->n_models > 1)
+        snprintf(buf, n, "models/%s.onnx", p->models[i].name ? p->models[i].name : "model");
+    else
+        snprintf(buf, n, "model.onnx");
+}
+
 /* Absolute form of a path that may not exist yet (for plugins: the worker
  * runs with the same cwd, but plan.json may be resumed from elsewhere). */
 static char *abs_path(const char *p) {
@@ -215,6 +226,29 @@ static int add_named_file(const char *flag, const char *form, const char *val, c
     return CALMA_OK;
 }
 
+int plan_add_model(plan *p, const char *arg, calma_error *e) {
+    if (p->n_models >= PLAN_MAX_MODELS)
+        return err_set(e, CALMA_E_USAGE, "more than %d models in one plan", PLAN_MAX_MODELS);
+    plan_model *m = &p->models[p->n_models];
+    memset(m, 0, sizeof *m);
+    if (!(m->arg = mem_strdup(arg))) return err_set(e, CALMA_E_NOMEM, "out of memory");
+    p->n_models++;
+    return CALMA_OK;
+}
+
+int plan_parse_shard(const char *s, int *k, int *n) {
+    char *end;
+    errno = 0;
+    long a = strtol(s, &end, 10);
+    if (errno || end == s || *end != '/') return -1;
+    const char *q = end + 1;
+    long b = strtol(q, &end, 10);
+    if (errno || end == q || *end || b < 1 || b > 10000 || a < 1 || a > b) return -1;
+    *k = (int)a;
+    *n = (int)b;
+    return 0;
+}
+
 int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
     *help = 0;
     int have_tier = 0, have_samples = 0, have_adaptive = 0, have_min = 0;
@@ -225,10 +259,8 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             return CALMA_OK;
         }
         if (strncmp(a, "--", 2) != 0) {
-            if (p->model_arg)
-                return err_set(e, CALMA_E_USAGE, "two models given ('%s' and '%s'); one per run",
-                               p->model_arg, a);
-            if (set_str(&p->model_arg, a)) return err_set(e, CALMA_E_NOMEM, "out of memory");
+            int rc = plan_add_model(p, a, e);
+            if (rc) return rc;
             continue;
         }
         char flag[64];
@@ -251,19 +283,13 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             if (!strcmp(flag, "--quiet")) p->quiet = 1;
             continue;
         }
-        static const char *const valued[] = {"--tier",         "--conversions",
-                                             "--batch",        "--threads",
-                                             "--samples",      "--precision",
-                                             "--max-time",     "--min-time",
-                                             "--seed",         "--atol",
-                                             "--rtol",         "--memory-limit",
-                                             "--timeout",      "--load-timeout",
-                                             "--output",       "--run-dir",
-                                             "--resume",       "--plugin",
-                                             "--input",        "--options",
-                                             "--inputs-dir",   "--repeats",
-                                             "--baseline",     "--expected",
-                                             "--expected-dir", NULL};
+        static const char *const valued[] = {
+            "--tier",        "--conversions",  "--batch",    "--threads",      "--samples",
+            "--precision",   "--max-time",     "--min-time", "--seed",         "--atol",
+            "--rtol",        "--memory-limit", "--timeout",  "--load-timeout", "--output",
+            "--run-dir",     "--resume",       "--plugin",   "--input",        "--options",
+            "--inputs-dir",  "--repeats",      "--baseline", "--expected",     "--expected-dir",
+            "--models-from", "--shard",        NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= !strcmp(flag, valued[k]);
         if (!known)
@@ -372,6 +398,18 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
                                "1 to 1000",
                                val);
             p->repeats = (int)v;
+        } else if (!strcmp(flag, "--models-from")) {
+            if (!*val) return err_set(e, CALMA_E_USAGE, "--models-from: empty path");
+            free(p->models_from);
+            free(p->share);
+            p->models_from = abs_path(val);
+            if (!p->models_from) return err_set(e, CALMA_E_NOMEM, "out of memory");
+        } else if (!strcmp(flag, "--shard")) {
+            if (plan_parse_shard(val, &p->shard_k, &p->shard_n))
+                return err_set(e, CALMA_E_USAGE,
+                               "--shard '%s': give K/N, the K-th of N shares with 1 <= K <= N "
+                               "(e.g. --shard 2/4)",
+                               val);
         } else if (!strcmp(flag, "--baseline")) {
             if (!*val) return err_set(e, CALMA_E_USAGE, "--baseline: give a conversion name");
             if (set_str(&p->baseline, val)) return err_set(e, CALMA_E_NOMEM, "out of memory");
@@ -411,14 +449,27 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
 }
 
 int plan_n_trials(const plan *p) {
-    return p->n_conv * p->n_batch * p->n_threads;
+    int models = p->n_models > 0 ? p->n_models : 1;
+    return models * p->n_conv * p->n_batch * p->n_threads;
 }
 
 void plan_trial(const plan *p, int i, const char **conv, int64_t *batch, int *threads) {
     int nt = p->n_threads, nb = p->n_batch;
     *threads = p->threads[i % nt];
     *batch = p->batch[(i / nt) % nb];
-    *conv = p->conv[i / (nt * nb)];
+    *conv = p->conv[(i / (nt * nb)) % p->n_conv];
+}
+
+int plan_n_run(const plan *p) {
+    return p->shard_n ? p->n_share : plan_n_trials(p);
+}
+
+int plan_run_index(const plan *p, int k) {
+    return p->shard_n ? p->share[k] : k;
+}
+
+int plan_trial_model(const plan *p, int i) {
+    return i / (p->n_threads * p->n_batch * p->n_conv);
 }
 
 void plan_trial_id(const plan *p, int i, char *buf, size_t n) {
@@ -426,19 +477,35 @@ void plan_trial_id(const plan *p, int i, char *buf, size_t n) {
     int64_t b;
     int t;
     plan_trial(p, i, &c, &b, &t);
-    snprintf(buf, n, "%s-b%lld-t%d", c, (long long)b, t);
+    if (p->n_models > 1)
+        snprintf(buf, n, "%s:%s-b%lld-t%d", p->models[plan_trial_model(p, i)].name, c, (long long)b,
+                 t);
+    else
+        snprintf(buf, n, "%s-b%lld-t%d", c, (long long)b, t);
 }
 
 cJSON *plan_to_json(const plan *p) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "calma_version", CALMA_VERSION);
-    cJSON *m = cJSON_AddObjectToObject(j, "model");
-    cJSON_AddStringToObject(m, "arg", p->model_arg ? p->model_arg : "");
-    cJSON_AddStringToObject(m, "name", p->model_name ? p->model_name : "");
-    /* A zoo model lives in the run folder: store it relative so the folder
-     * can be moved and resumed. */
-    cJSON_AddStringToObject(m, "path", p->model_zoo ? "model.onnx" : p->model_path);
-    cJSON_AddBoolToObject(m, "zoo", p->model_zoo);
+    /* "model" is the first (for readers of one-model plans), "models" all. */
+    cJSON *ms = cJSON_CreateArray();
+    for (int i = 0; i < p->n_models; i++) {
+        const plan_model *pm = &p->models[i];
+        cJSON *m = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "arg", pm->arg ? pm->arg : "");
+        cJSON_AddStringToObject(m, "name", pm->name ? pm->name : "");
+        /* A zoo model lives in the run folder: store it relative so the
+         * folder can be moved and resumed. */
+        char rel[512];
+        plan_zoo_path(p, i, rel, sizeof rel);
+        cJSON_AddStringToObject(m, "path", pm->zoo ? rel : pm->path ? pm->path : "");
+        cJSON_AddBoolToObject(m, "zoo", pm->zoo);
+        cJSON_AddItemToArray(ms, m);
+    }
+    cJSON_AddItemToObject(j, "model",
+                          p->n_models ? cJSON_Duplicate(cJSON_GetArrayItem(ms, 0), 1)
+                                      : cJSON_CreateObject());
+    cJSON_AddItemToObject(j, "models", ms);
     cJSON_AddNumberToObject(j, "tier", p->tier);
     if (p->conversions_csv) cJSON_AddStringToObject(j, "conversions_arg", p->conversions_csv);
     cJSON *c = cJSON_AddArrayToObject(j, "conversions");
@@ -488,6 +555,7 @@ cJSON *plan_to_json(const plan *p) {
         cJSON_AddItemToArray(ex, o);
     }
     cJSON_AddNumberToObject(j, "repeats", p->repeats);
+    /* "shard" and "plan_hash" are added by plan_seal. */
     if (p->baseline) cJSON_AddStringToObject(j, "baseline", p->baseline);
     cJSON_AddBoolToObject(j, "keep_samples", p->keep_samples);
     cJSON_AddBoolToObject(j, "strict", p->strict);
@@ -511,19 +579,39 @@ static int get_num(const cJSON *j, const char *k, double *out) {
     return 0;
 }
 
+/* One entry of plan.json's "models" (or its one-model "model"). */
+static int model_from_json(plan *p, const cJSON *m, calma_error *e) {
+    const cJSON *path = get(m, "path"), *v;
+    if (!cJSON_IsString(path) || p->n_models >= PLAN_MAX_MODELS)
+        return err_set(e, CALMA_E_PARSE, "plan.json lacks the fields of a calma plan");
+    plan_model *pm = &p->models[p->n_models++];
+    memset(pm, 0, sizeof *pm);
+    if (cJSON_IsString(v = get(m, "arg")) && set_str(&pm->arg, v->valuestring)) goto nomem;
+    if (cJSON_IsString(v = get(m, "name")) && set_str(&pm->name, v->valuestring)) goto nomem;
+    if (set_str(&pm->path, path->valuestring)) goto nomem;
+    pm->zoo = cJSON_IsTrue(get(m, "zoo"));
+    return CALMA_OK;
+nomem:
+    return err_set(e, CALMA_E_NOMEM, "out of memory reading plan.json");
+}
+
 int plan_from_json(plan *p, const cJSON *j, calma_error *e) {
-    const cJSON *m = get(j, "model");
-    const cJSON *path = m ? get(m, "path") : NULL;
+    const cJSON *m = get(j, "model"), *models = get(j, "models");
     const cJSON *conv = get(j, "conversions"), *b = get(j, "batch"), *t = get(j, "threads");
     const cJSON *rule = get(j, "rule"), *seed = get(j, "seed");
-    if (!cJSON_IsString(get(j, "calma_version")) || !cJSON_IsString(path) || !cJSON_IsArray(conv) ||
+    if (!cJSON_IsString(get(j, "calma_version")) || !cJSON_IsObject(m) || !cJSON_IsArray(conv) ||
         !cJSON_IsArray(b) || !cJSON_IsArray(t) || !cJSON_IsObject(rule) || !cJSON_IsString(seed))
         return err_set(e, CALMA_E_PARSE, "plan.json lacks the fields of a calma plan");
     const cJSON *v;
-    if (cJSON_IsString(v = get(m, "arg")) && set_str(&p->model_arg, v->valuestring)) goto nomem;
-    if (cJSON_IsString(v = get(m, "name")) && set_str(&p->model_name, v->valuestring)) goto nomem;
-    if (set_str(&p->model_path, path->valuestring)) goto nomem;
-    p->model_zoo = cJSON_IsTrue(get(m, "zoo"));
+    if (cJSON_GetArraySize(models) > 0) {
+        cJSON_ArrayForEach(v, models) {
+            int rc = model_from_json(p, v, e);
+            if (rc) return rc;
+        }
+    } else {
+        int rc = model_from_json(p, m, e);
+        if (rc) return rc;
+    }
     p->n_conv = cJSON_GetArraySize(conv);
     if (p->n_conv < 1 || p->n_conv > 4096)
         return err_set(e, CALMA_E_PARSE, "plan.json: no conversions");
@@ -587,6 +675,10 @@ int plan_from_json(plan *p, const cJSON *j, calma_error *e) {
     }
     /* Runs from before --repeats had one process per trial. */
     p->repeats = !get_num(j, "repeats", &d) && d >= 1 ? (int)d : 1;
+    const cJSON *sh = get(j, "shard");
+    if (sh && (get_num(sh, "index", &d) || (p->shard_k = (int)d) < 1 || get_num(sh, "count", &d) ||
+               (p->shard_n = (int)d) < p->shard_k))
+        return err_set(e, CALMA_E_PARSE, "plan.json: bad shard");
     const cJSON *base = get(j, "baseline");
     if (cJSON_IsString(base) && !(p->baseline = mem_strdup(base->valuestring))) goto nomem;
     const cJSON *opt = get(j, "options");

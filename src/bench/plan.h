@@ -13,12 +13,23 @@
 
 #define PLAN_MAX_LIST 64
 
+#define PLAN_MAX_MODELS 256
+
+typedef struct plan_model {
+    char *arg;  /* as the user gave it ("simple", "net.onnx") */
+    char *name; /* short name, unique in the plan: run folder, trial ids, report */
+    char *path; /* the .onnx file workers read (absolute) */
+    int zoo;    /* a built-in model, written into the run folder */
+} plan_model;
+
 typedef struct plan {
-    char *model_arg;  /* as the user gave it ("simple", "net.onnx") */
-    char *model_name; /* short name for the run folder and the report */
-    char *model_path; /* the .onnx file workers read (absolute) */
-    int model_zoo;    /* a built-in model, written into the run folder */
-    int tier;         /* 1..3 when conversions is NULL */
+    int n_models; /* MODEL... and --models-from; none given: "simple" */
+    plan_model models[PLAN_MAX_MODELS];
+    char *models_from;    /* --models-from FILE: one path or zoo name per line */
+    int shard_k, shard_n; /* --shard K/N (1 <= K <= N); 0/0: the whole plan */
+    int *share;           /* with a shard: the indices of its trials, in plan order */
+    int n_share;
+    int tier; /* 1..3 when conversions is NULL */
     char *conversions_csv;
     int n_conv;
     char **conv; /* canonical names, resolved by the registry */
@@ -69,10 +80,24 @@ int plan_parse_duration(const char *s, double *out);
 /* "4G", "512M", "100k", "1000" (bytes) -> bytes. */
 int plan_parse_size(const char *s, uint64_t *out);
 
+/* Trials are model x conversion x batch x threads, models outermost. */
 int plan_n_trials(const plan *p);
-/* Trial i's conversion, batch and threads, and its id "NAME-b8-t2". */
+/* Trial i's conversion, batch and threads, and its id: "NAME-b8-t2", or
+ * "MODEL:NAME-b8-t2" in a plan of several models. */
 void plan_trial(const plan *p, int i, const char **conv, int64_t *batch, int *threads);
+/* The index into p->models of trial i's model. */
+int plan_trial_model(const plan *p, int i);
 void plan_trial_id(const plan *p, int i, char *buf, size_t n);
+
+/* Appends a model (a path or a zoo name, resolved later) to the plan. */
+int plan_add_model(plan *p, const char *arg, calma_error *e);
+
+/* Where built-in model i is written inside the run folder ("model.onnx",
+ * or "models/NAME.onnx" in a plan of several models), relative. */
+void plan_zoo_path(const plan *p, int i, char *buf, size_t n);
+
+/* "K/N" -> 1 <= K <= N <= 10000. */
+int plan_parse_shard(const char *s, int *k, int *n);
 
 struct ir_graph;
 /* --input, --inputs-dir, --expected and --expected-dir against the model
@@ -81,6 +106,30 @@ struct ir_graph;
  * dtype and shape. CALMA_E_USAGE naming the file, the tensor and the
  * dimension at fault. */
 int plan_check_files(const struct ir_graph *g, plan *p, calma_error *e);
+
+/* Set-up of a run (src/bench/plan_setup.c). A new run: conversions,
+ * models (MODEL..., --models-from), files and folders checked, the run
+ * folder made, built-in models written into it, plan.json written; *all_expected
+ * when --expected covers every output (the oracle need not run). A resumed
+ * run: plan_json read back into p and checked against this calma. */
+struct registry;
+int plan_setup_new(plan *p, const struct registry *reg, cJSON **plan_json, int *all_expected,
+                   calma_error *e);
+int plan_setup_resume(plan *p, const struct registry *reg, const cJSON *plan_json,
+                      int *all_expected, calma_error *e);
+/* A regular file? */
+int plan_is_file(const char *path);
+
+/* Seals plan.json j (src/bench/plan_shard.c): its "plan_hash" (the models
+ * by SHA-256, the trials and how they are measured: equal hashes, one plan)
+ * and, with --shard K/N, p->share and j's "shard" "trials": share K of N,
+ * balanced by expected cost (longest first to the least-loaded share). */
+int plan_seal(plan *p, cJSON *j, calma_error *e);
+/* p->share from plan.json's "shard" "trials" (no shard: left empty). */
+int plan_share_from_json(plan *p, const cJSON *j, calma_error *e);
+/* The number of trials this run does and the plan index of the k-th. */
+int plan_n_run(const plan *p);
+int plan_run_index(const plan *p, int k);
 
 /* plan.json: everything needed to resume. */
 cJSON *plan_to_json(const plan *p);

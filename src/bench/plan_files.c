@@ -5,18 +5,12 @@
  * flag to add). */
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "bench/plan.h"
 #include "bench/worker.h"
 #include "ir/ir.h"
 #include "util/err.h"
 #include "util/mem.h"
-
-static int file_exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
 
 /* One kind of file: the model's inputs or its outputs. */
 typedef struct kind {
@@ -66,8 +60,8 @@ static int expand_dir(const ir_graph *g, const kind *k, calma_error *e) {
         if (given) continue; /* a file given by name wins */
         char path[4200];
         snprintf(path, sizeof path, "%s/%s%d.pb", k->dir, k->prefix, v);
-        if (!file_exists(path)) snprintf(path, sizeof path, "%s/%s%d.npy", k->dir, k->prefix, v);
-        if (!file_exists(path))
+        if (!plan_is_file(path)) snprintf(path, sizeof path, "%s/%s%d.npy", k->dir, k->prefix, v);
+        if (!plan_is_file(path))
             return err_set(e, CALMA_E_USAGE, "%s %s: no %s%d.pb (or .npy) for %s '%s'", k->dir_flag,
                            k->dir, k->prefix, v, k->what, name);
         if (*k->n >= PLAN_MAX_LIST)

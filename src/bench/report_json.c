@@ -56,6 +56,24 @@ static double field(const cJSON *t, const char *obj, const char *k) {
     return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+/* The baseline and the winners of trials, into o. */
+static void add_judgement(cJSON *o, const cJSON *plan_json, const cJSON *trials) {
+    const char *base = bench_baseline_name(plan_json, trials);
+    if (base)
+        cJSON_AddStringToObject(o, "baseline", base);
+    else
+        cJSON_AddNullToObject(o, "baseline");
+    bench_winners w;
+    bench_find_winners(trials, &w);
+    /* "best" is the latency winner: what most people ask first. */
+    add_winner(o, "best", w.latency, "median per call at the smallest batch",
+               field(w.latency, "stats", "median"));
+    add_winner(o, "best_latency", w.latency, "median per call at the smallest batch",
+               field(w.latency, "stats", "median"));
+    add_winner(o, "best_throughput", w.throughput, "samples per second, any batch",
+               field(w.throughput, "throughput", "per_s_median"));
+}
+
 cJSON *bench_report_build(const cJSON *plan_json, const cJSON *records, int interrupted,
                           int keep_samples) {
     cJSON *r = cJSON_CreateObject();
@@ -84,7 +102,9 @@ cJSON *bench_report_build(const cJSON *plan_json, const cJSON *records, int inte
                                 (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE));
     }
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(plan_json, "model");
+    const cJSON *models = cJSON_GetObjectItemCaseSensitive(plan_json, "models");
     if (model) cJSON_AddItemToObject(r, "model", cJSON_Duplicate(model, 1));
+    if (models) cJSON_AddItemToObject(r, "models", cJSON_Duplicate(models, 1));
     cJSON_AddItemToObject(r, "plan", cJSON_Duplicate(plan_json, 1));
     cJSON_AddBoolToObject(r, "interrupted", interrupted);
     cJSON *trials = combine_trials(plan_json, records);
@@ -93,25 +113,45 @@ cJSON *bench_report_build(const cJSON *plan_json, const cJSON *records, int inte
         return NULL;
     }
     cJSON_AddItemToObject(r, "trials", trials);
+    /* Planned trials with no record are named, never silently absent. */
+    cJSON *missing = cJSON_CreateArray();
+    const cJSON *id;
+    cJSON_ArrayForEach(id, combine_planned(plan_json)) {
+        if (cJSON_IsString(id) && !combine_find(records, id->valuestring, 0))
+            cJSON_AddItemToArray(missing, cJSON_CreateString(id->valuestring));
+    }
+    if (cJSON_GetArraySize(missing))
+        cJSON_AddItemToObject(r, "missing_trials", missing);
+    else
+        cJSON_Delete(missing);
+    const cJSON *pw = cJSON_GetObjectItemCaseSensitive(plan_json, "warnings");
+    if (cJSON_GetArraySize(pw)) cJSON_AddItemToObject(r, "warnings", cJSON_Duplicate(pw, 1));
     cJSON *t;
     cJSON_ArrayForEach(t, trials) {
         cJSON *s = keep_samples ? read_samples(t) : NULL;
         if (s) cJSON_AddItemToObject(t, "samples", s);
     }
-    const char *base = bench_baseline_name(plan_json, trials);
-    if (base)
-        cJSON_AddStringToObject(r, "baseline", base);
-    else
+    if (cJSON_GetArraySize(models) > 1) {
+        /* Several models: each has its own baseline and winners; none is
+         * named across models. */
+        cJSON *per = cJSON_AddArrayToObject(r, "per_model");
+        const cJSON *m;
+        cJSON_ArrayForEach(m, models) {
+            const cJSON *name = cJSON_GetObjectItemCaseSensitive(m, "name");
+            cJSON *mine = bench_model_trials(trials, cJSON_IsString(name) ? name->valuestring : "");
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddItemToObject(o, "name", cJSON_Duplicate(name, 1));
+            add_judgement(o, plan_json, mine);
+            cJSON_AddItemToArray(per, o);
+            cJSON_Delete(mine);
+        }
         cJSON_AddNullToObject(r, "baseline");
-    bench_winners w;
-    bench_find_winners(trials, &w);
-    /* "best" is the latency winner: what most people ask first. */
-    add_winner(r, "best", w.latency, "median per call at the smallest batch",
-               field(w.latency, "stats", "median"));
-    add_winner(r, "best_latency", w.latency, "median per call at the smallest batch",
-               field(w.latency, "stats", "median"));
-    add_winner(r, "best_throughput", w.throughput, "samples per second, any batch",
-               field(w.throughput, "throughput", "per_s_median"));
+        cJSON_AddNullToObject(r, "best");
+        cJSON_AddNullToObject(r, "best_latency");
+        cJSON_AddNullToObject(r, "best_throughput");
+    } else {
+        add_judgement(r, plan_json, trials);
+    }
     return r;
 }
 

@@ -54,6 +54,18 @@ static void fmt_median_ci(const cJSON *r, char *buf, size_t n) {
         snprintf(buf, n, "%.*f %s", d, v, units[u].unit);
 }
 
+/* A rate to four significant digits, without an exponent: "47.85", "4255",
+ * "14623"; "-" when unknown. */
+static const char *fmt_count(double v, char *buf, size_t n) {
+    if (!isfinite(v))
+        snprintf(buf, n, "-");
+    else if (v >= 1e4)
+        snprintf(buf, n, "%.0f", v);
+    else
+        snprintf(buf, n, "%.4g", v);
+    return buf;
+}
+
 static const char *short_verdict(const cJSON *r) {
     const char *v = str(get(r, "validation"), "verdict");
     if (!*v) return "-";
@@ -137,7 +149,7 @@ static void row_cells(const cJSON *trials, const cJSON *r, const char *base,
     cell_time(cells[C_P90], num(r, "stats", "p90"));
     cell_time(cells[C_P99], num(r, "stats", "p99"));
     double tp = num(r, "throughput", "per_s_median");
-    snprintf(cells[C_RATE], TABLE_CELL, isfinite(tp) ? "%.4g" : "-", tp);
+    fmt_count(tp, cells[C_RATE], TABLE_CELL);
     snprintf(cells[C_SPEEDUP], TABLE_CELL, "-");
     const cJSON *b = bench_baseline_trial(trials, base, r);
     double m = num(r, "stats", "median"), bm = num(b, "stats", "median");
@@ -230,8 +242,11 @@ static void print_winner(FILE *f, const char *what, const cJSON *t, const cJSON 
             num(t, NULL, "batch"), num(t, NULL, "threads"));
     if (latency)
         fprintf(f, "median %s per call", med);
-    else
-        fprintf(f, "%.4g samples/s", num(t, "throughput", "per_s_median"));
+    else {
+        char rate[32];
+        fprintf(f, "%s samples/s",
+                fmt_count(num(t, "throughput", "per_s_median"), rate, sizeof rate));
+    }
     const cJSON *b = bench_baseline_trial(trials, base, t);
     double m = num(t, "stats", "median"), bm = num(b, "stats", "median");
     if (b == t)
@@ -241,10 +256,9 @@ static void print_winner(FILE *f, const char *what, const cJSON *t, const cJSON 
     fputc('\n', f);
 }
 
-void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o) {
-    const cJSON *trials = get(doc, "trials");
-    const char *base = str(doc, "baseline");
-    if (!*base) base = NULL;
+/* The table of trials, their notes, the baseline and the winners. */
+static void print_section(FILE *f, const cJSON *trials, const char *base, const table_opts *o) {
+    if (base && !*base) base = NULL;
     int n = cJSON_GetArraySize(trials);
     char(*cells)[C_N][TABLE_CELL] = calloc((size_t)n + 1, sizeof *cells);
     if (!cells) return;
@@ -289,12 +303,51 @@ void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o) {
     }
     if (w.latency == w.throughput) {
         print_winner(f, "best", w.latency, trials, base, 1);
-        fprintf(f, "      lowest latency and most samples per second: %.4g samples/s\n",
-                num(w.latency, "throughput", "per_s_median"));
+        char rate[32];
+        fprintf(f, "      lowest latency and most samples per second: %s samples/s\n",
+                fmt_count(num(w.latency, "throughput", "per_s_median"), rate, sizeof rate));
         return;
     }
     char what[64];
     snprintf(what, sizeof what, "best latency (batch %.0f)", w.latency_batch);
     print_winner(f, what, w.latency, trials, base, 1);
     print_winner(f, "best throughput", w.throughput, trials, base, 0);
+}
+
+void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o) {
+    const cJSON *per = get(doc, "per_model"), *m;
+    if (cJSON_GetArraySize(per) > 0) {
+        int first = 1;
+        cJSON_ArrayForEach(m, per) {
+            cJSON *mine = bench_model_trials(get(doc, "trials"), str(m, "name"));
+            fprintf(f, "%s== model %s: %d trials ==\n", first ? "" : "\n", str(m, "name"),
+                    cJSON_GetArraySize(mine));
+            print_section(f, mine, str(m, "baseline"), o);
+            cJSON_Delete(mine);
+            first = 0;
+        }
+    } else {
+        print_section(f, get(doc, "trials"), str(doc, "baseline"), o);
+    }
+    const cJSON *missing = get(doc, "missing_trials"), *w;
+    if (cJSON_GetArraySize(missing)) {
+        char line[1200];
+        size_t len = (size_t)snprintf(
+            line, sizeof line,
+            "missing: %d planned trials have no result:", cJSON_GetArraySize(missing));
+        int shown = 0;
+        cJSON_ArrayForEach(w, missing) {
+            if (cJSON_IsString(w) && shown++ < 8 && len < sizeof line - 200)
+                len += (size_t)snprintf(line + len, sizeof line - len, " %s", w->valuestring);
+        }
+        if (shown > 8) snprintf(line + len, sizeof line - len, " and %d more", shown - 8);
+        print_wrapped(f, line);
+    }
+    cJSON_ArrayForEach(w, get(doc, "warnings")) {
+        if (cJSON_IsString(w)) {
+            char line[1200];
+            snprintf(line, sizeof line, "warning: %.1100s", w->valuestring);
+            print_wrapped(f, line);
+        }
+    }
 }

@@ -87,3 +87,13 @@ int bench_exit_code(const cJSON *trials, int strict) {
     }
     return 0;
 }
+
+cJSON *bench_model_trials(const cJSON *trials, const char *model) {
+    cJSON *a = cJSON_CreateArray();
+    const cJSON *t;
+    cJSON_ArrayForEach(t, trials) {
+        const char *m = str(t, "model");
+        if (!*m || !strcmp(m, model)) cJSON_AddItemReferenceToArray(a, (cJSON *)t);
+    }
+    return a;
+}

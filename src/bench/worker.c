@@ -36,6 +36,7 @@
 
 typedef struct wargs {
     const char *model, *conversion, *run_dir, *id;
+    const char *oracle_dir; /* --oracle-dir, else run_dir/oracle/b<batch> */
     int64_t batch;
     int threads;
     uint64_t seed;
@@ -269,9 +270,18 @@ static int fill_inputs(trial *t, calma_error *e) {
     return CALMA_OK;
 }
 
+/* The supervisor names the folder; a worker started by hand gets the
+ * one-model layout. */
+static void trial_oracle_dir(const trial *t, char *buf, unsigned n) {
+    if (t->a->oracle_dir)
+        snprintf(buf, n, "%s", t->a->oracle_dir);
+    else
+        worker_oracle_dir(t->a->run_dir, t->a->batch, buf, n);
+}
+
 static int write_oracle(trial *t, calma_error *e) {
     char dir[4096], path[4200];
-    worker_oracle_dir(t->a->run_dir, t->a->batch, dir, sizeof dir);
+    trial_oracle_dir(t, dir, sizeof dir);
     int rc = journal_make_dir(dir, e);
     if (rc) return rc;
     for (int k = 0; k < t->n_out; k++) {
@@ -319,7 +329,7 @@ static int oracle_ran(const char *dir, char *why, size_t n) {
 static void validate(trial *t) {
     cJSON *v = cJSON_AddObjectToObject(t->res, "validation");
     char dir[4096], why[1024];
-    worker_oracle_dir(t->a->run_dir, t->a->batch, dir, sizeof dir);
+    trial_oracle_dir(t, dir, sizeof dir);
     int n_expected = 0;
     for (int k = 0; k < t->n_out; k++)
         n_expected += file_for(t->a->expected, t->a->n_expected, t->cout[k].name) != NULL;
@@ -714,6 +724,8 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
             a->conversion = v;
         else if (!strcmp(f, "--run-dir"))
             a->run_dir = v;
+        else if (!strcmp(f, "--oracle-dir"))
+            a->oracle_dir = v;
         else if (!strcmp(f, "--id"))
             a->id = v;
         else if (!strcmp(f, "--batch"))

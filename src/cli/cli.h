@@ -18,6 +18,7 @@ int cli_zoo(int argc, char **argv);
 int cli_conformance(int argc, char **argv);
 int cli_report(int argc, char **argv);
 int cli_compare(int argc, char **argv);
+int cli_merge(int argc, char **argv);
 int cli_worker(int argc, char **argv); /* internal: one trial, started by bench */
 
 /* Prints calma's version and each engine's to stdout. */

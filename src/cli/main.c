@@ -17,6 +17,7 @@ static const struct {
     {"conformance", cli_conformance, "run the ONNX backend test suite"},
     {"report", cli_report, "render a run's report (table, json, csv, md, svg, html)"},
     {"compare", cli_compare, "compare two reports, gate regressions"},
+    {"merge", cli_merge, "join the run folders of a plan's shards into one"},
     {"worker", cli_worker, NULL},
 };
 

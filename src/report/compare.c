@@ -209,14 +209,38 @@ static void print_json(FILE *f, const verdict *v, int n, int failed, const compa
     cJSON_Delete(root);
 }
 
+/* Reports of several models: each model both have must be the same file
+ * (SHA-256), and they must share one. */
+static int same_models(const cJSON *base, const cJSON *cur, calma_error *e) {
+    int common = 0;
+    const cJSON *mb, *mc;
+    cJSON_ArrayForEach(mb, rd_get(base, "models")) {
+        cJSON_ArrayForEach(mc, rd_get(cur, "models")) {
+            if (strcmp(rd_str(mb, "name"), rd_str(mc, "name"))) continue;
+            common++;
+            if (*rd_str(mb, "sha256") && strcmp(rd_str(mb, "sha256"), rd_str(mc, "sha256")))
+                return err_set(e, CALMA_E_USAGE,
+                               "model %s differs between the reports: SHA-256 %s vs %s",
+                               rd_str(mb, "name"), rd_str(mb, "sha256"), rd_str(mc, "sha256"));
+        }
+    }
+    if (!common) return err_set(e, CALMA_E_USAGE, "the reports have no model in common");
+    return CALMA_OK;
+}
+
 int compare_reports(const cJSON *base, const cJSON *cur, const compare_opts *o, FILE *f,
                     calma_error *e) {
-    const char *wb, *wc;
-    const char *kb = model_key(base, &wb), *kc = model_key(cur, &wc);
-    if (strcmp(wb, wc) == 0 && strcmp(kb, kc) != 0) {
-        err_set(e, CALMA_E_USAGE, "the reports are of different models: %s %s (%s) vs %s (%s)", wb,
-                kb, rd_str(base, "model.name"), kc, rd_str(cur, "model.name"));
-        return -1;
+    if (cJSON_GetArraySize(rd_get(base, "models")) > 1 ||
+        cJSON_GetArraySize(rd_get(cur, "models")) > 1) {
+        if (same_models(base, cur, e)) return -1;
+    } else {
+        const char *wb, *wc;
+        const char *kb = model_key(base, &wb), *kc = model_key(cur, &wc);
+        if (strcmp(wb, wc) == 0 && strcmp(kb, kc) != 0) {
+            err_set(e, CALMA_E_USAGE, "the reports are of different models: %s %s (%s) vs %s (%s)",
+                    wb, kb, rd_str(base, "model.name"), kc, rd_str(cur, "model.name"));
+            return -1;
+        }
     }
     int n = cJSON_GetArraySize(rd_get(cur, "trials"));
     verdict *v = calloc((size_t)n + 1, sizeof *v);

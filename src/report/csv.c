@@ -81,13 +81,15 @@ static void csv_warnings(FILE *f, const cJSON *t) {
 }
 
 void report_csv(const cJSON *doc, FILE *f) {
-    fputs("id,conversion,batch,threads,status", f);
+    fputs("id,model,conversion,batch,threads,status", f);
     for (size_t c = 0; c < sizeof num_cols / sizeof num_cols[0]; c++)
         fprintf(f, ",%s", num_cols[c][0]);
     fputs(",max_abs_error,max_rel_error,min_cosine,validation,message,warnings\n", f);
     const cJSON *t;
     cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
         csv_field(f, rd_str(t, "id"));
+        fputc(',', f);
+        csv_field(f, *rd_str(t, "model") ? rd_str(t, "model") : rd_str(doc, "model.name"));
         fputc(',', f);
         csv_field(f, rd_str(t, "conversion"));
         fprintf(f, ",%.0f,%.0f,", rd_num(t, "batch"), rd_num(t, "threads"));

@@ -68,7 +68,13 @@ static void trials_table(FILE *f, const cJSON *doc) {
     const cJSON *t;
     cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
         fprintf(f, "<tr class='%s'>", rd_ok(t) ? "ok" : "bad");
-        cell(f, rd_str(t, "conversion"));
+        if (rd_get(doc, "per_model")) {
+            char label[600];
+            snprintf(label, sizeof label, "%s / %s", rd_str(t, "model"), rd_str(t, "conversion"));
+            cell(f, label);
+        } else {
+            cell(f, rd_str(t, "conversion"));
+        }
         snprintf(a, sizeof a, "%.0f", rd_num(t, "batch"));
         cell(f, a);
         snprintf(a, sizeof a, "%.0f", rd_num(t, "threads"));
@@ -192,6 +198,19 @@ static void chart(FILE *f, const cJSON *doc) {
     free(svg);
 }
 
+/* The winners scope (the document, or one of its models) names. */
+static void html_winners(FILE *f, const cJSON *doc, const cJSON *scope) {
+    const cJSON *lat = rd_scoped_trial(doc, scope, "best_latency"),
+                *tp = rd_scoped_trial(doc, scope, "best_throughput");
+    if (!lat) lat = rd_scoped_trial(doc, scope, "best");
+    if (!lat) {
+        fputs("<p><strong>No trial both ran and validated.</strong></p>\n", f);
+        return;
+    }
+    winner(f, "Best latency (median per call at the smallest batch)", lat, 1);
+    if (tp && tp != lat) winner(f, "Best throughput (samples per second, any batch)", tp, 0);
+}
+
 void report_html(const cJSON *doc, FILE *f) {
     fputs("<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n<title>calma: ", f);
     rd_xml_escape(f, rd_str(doc, "model.name"));
@@ -206,14 +225,16 @@ void report_html(const cJSON *doc, FILE *f) {
           f);
     rd_xml_escape(f, rd_str(doc, "model.name"));
     fputs("</h1>\n", f);
-    const cJSON *lat = rd_named_trial(doc, "best_latency"),
-                *tp = rd_named_trial(doc, "best_throughput");
-    if (!lat) lat = rd_best_trial(doc);
-    if (lat) {
-        winner(f, "Best latency (median per call at the smallest batch)", lat, 1);
-        if (tp && tp != lat) winner(f, "Best throughput (samples per second, any batch)", tp, 0);
+    const cJSON *per = rd_get(doc, "per_model"), *pm;
+    if (per) {
+        cJSON_ArrayForEach(pm, per) {
+            fputs("<h3>", f);
+            rd_xml_escape(f, rd_str(pm, "name"));
+            fputs("</h3>\n", f);
+            html_winners(f, doc, pm);
+        }
     } else {
-        fputs("<p><strong>No trial both ran and validated.</strong></p>\n", f);
+        html_winners(f, doc, doc);
     }
     char m[512];
     fputs("<p>", f);

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "bench/bench.h"
+#include "bench/combine.h"
 #include "bench/journal.h"
 #include "report/rdoc.h"
 #include "report/report.h"
@@ -78,8 +79,8 @@ int report_open(const char *path, cJSON **doc, char *note, size_t note_n, calma_
             cJSON_Delete(records);
             return rc;
         }
-        int planned = cJSON_GetArraySize(rd_get(plan_json, "trials"));
-        int done = cJSON_GetArraySize(records);
+        int planned = cJSON_GetArraySize(combine_planned(plan_json));
+        int done = combine_complete(plan_json, records);
         *doc = bench_report_build(plan_json, records, done < planned, 0);
         cJSON_Delete(plan_json);
         cJSON_Delete(records);

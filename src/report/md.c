@@ -29,6 +29,10 @@ static void md_time(FILE *f, double v) {
 static void md_row(FILE *f, const cJSON *doc, const cJSON *t) {
     char a[64], b[64], c[160];
     fputs("| ", f);
+    if (rd_get(doc, "per_model")) {
+        md_cell(f, rd_str(t, "model"));
+        fputs(" / ", f);
+    }
     md_cell(f, rd_str(t, "conversion"));
     fprintf(f, " | %.0f | %.0f | %s | %s | ", rd_num(t, "batch"), rd_num(t, "threads"),
             rd_str(t, "status"), fmt_time(rd_num(t, "stats.median"), a, sizeof a));
@@ -66,6 +70,22 @@ static void md_winner(FILE *f, const char *what, const cJSON *t, int latency) {
         fprintf(f, "%.4g samples per second.\n", rd_num(t, "throughput.per_s_median"));
 }
 
+/* The winners scope (the document, or one of its models) names. */
+static void md_winners(FILE *f, const cJSON *doc, const cJSON *scope) {
+    const cJSON *lat = rd_scoped_trial(doc, scope, "best_latency"),
+                *tp = rd_scoped_trial(doc, scope, "best_throughput");
+    if (!lat) lat = rd_scoped_trial(doc, scope, "best");
+    if (!lat) {
+        fputs("**Best correct:** none (no trial both ran and validated).\n", f);
+        return;
+    }
+    md_winner(f, "Best latency (median per call at the smallest batch)", lat, 1);
+    if (tp && tp != lat) {
+        fputc('\n', f);
+        md_winner(f, "Best throughput (samples per second, any batch)", tp, 0);
+    }
+}
+
 void report_md(const cJSON *doc, FILE *f) {
     char a[512];
     fputs("### calma: ", f);
@@ -91,17 +111,17 @@ void report_md(const cJSON *doc, FILE *f) {
         md_row(f, doc, t);
     }
     fputc('\n', f);
-    const cJSON *lat = rd_named_trial(doc, "best_latency"),
-                *tp = rd_named_trial(doc, "best_throughput");
-    if (!lat) lat = rd_best_trial(doc);
-    if (lat) {
-        md_winner(f, "Best latency (median per call at the smallest batch)", lat, 1);
-        if (tp && tp != lat) {
+    const cJSON *per = rd_get(doc, "per_model"), *m;
+    if (per) {
+        cJSON_ArrayForEach(m, per) {
+            fputs("#### ", f);
+            md_cell(f, rd_str(m, "name"));
+            fputs("\n\n", f);
+            md_winners(f, doc, m);
             fputc('\n', f);
-            md_winner(f, "Best throughput (samples per second, any batch)", tp, 0);
         }
     } else {
-        fputs("**Best correct:** none (no trial both ran and validated).\n", f);
+        md_winners(f, doc, doc);
     }
     bench_note *notes;
     int n = bench_collect_notes(rd_get(doc, "trials"), &notes);

@@ -75,9 +75,13 @@ const cJSON *rd_best_trial(const cJSON *doc) {
 }
 
 const cJSON *rd_named_trial(const cJSON *doc, const char *key) {
+    return rd_scoped_trial(doc, doc, key);
+}
+
+const cJSON *rd_scoped_trial(const cJSON *doc, const cJSON *scope, const char *key) {
     char path[64];
     snprintf(path, sizeof path, "%s.id", key);
-    const char *id = rd_str(doc, path);
+    const char *id = rd_str(scope, path);
     if (!*id) return NULL;
     const cJSON *t;
     cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
@@ -103,14 +107,23 @@ const char *rd_validation_text(const cJSON *t, char *buf, size_t n) {
     return buf;
 }
 
+const char *rd_baseline_of(const cJSON *doc, const cJSON *t) {
+    const cJSON *m;
+    cJSON_ArrayForEach(m, rd_get(doc, "per_model")) {
+        if (!strcmp(rd_str(m, "name"), rd_str(t, "model"))) return rd_str(m, "baseline");
+    }
+    return rd_str(doc, "baseline");
+}
+
 const char *rd_speedup(const cJSON *doc, const cJSON *t, char *buf, size_t n) {
     snprintf(buf, n, "-");
-    const char *base = rd_str(doc, "baseline");
+    const char *base = rd_baseline_of(doc, t);
     double m = rd_num(t, "stats.median");
     if (!*base || !rd_ok(t) || !(m > 0)) return buf;
     const cJSON *b;
     cJSON_ArrayForEach(b, rd_get(doc, "trials")) {
         if (rd_ok(b) && !strcmp(rd_str(b, "conversion"), base) &&
+            !strcmp(rd_str(b, "model"), rd_str(t, "model")) &&
             rd_num(b, "batch") == rd_num(t, "batch") &&
             rd_num(b, "threads") == rd_num(t, "threads") && rd_num(b, "stats.median") > 0)
             snprintf(buf, n, "%.2fx", rd_num(b, "stats.median") / m);
@@ -131,7 +144,10 @@ const char *rd_method(const cJSON *doc, char *buf, size_t n) {
         used = snprintf(buf, n,
                         "Each trial ran in one worker process: its interval does not include "
                         "process-to-process variation.");
-    if (*base && used >= 0 && (size_t)used < n)
+    if (rd_get(doc, "per_model") && used >= 0 && (size_t)used < n)
+        snprintf(buf + used, n - (size_t)used,
+                 " Speed-ups are against each model's baseline at the same batch and threads.");
+    else if (*base && used >= 0 && (size_t)used < n)
         snprintf(buf + used, n - (size_t)used,
                  " Speed-ups are against %s at the same batch and threads.", base);
     return buf;

@@ -25,12 +25,16 @@ const char *rd_verdict(const cJSON *trial);
 const cJSON *rd_best_trial(const cJSON *doc);
 /* The trial the document names under key ("best_latency", ...), or NULL. */
 const cJSON *rd_named_trial(const cJSON *doc, const char *key);
+/* The same where scope (doc, or an entry of its "per_model") names it. */
+const cJSON *rd_scoped_trial(const cJSON *doc, const cJSON *scope, const char *key);
 
 /* "pass (max abs 2.1e-06, max rel 3e-05, cosine 1.000000)": the verdict
  * with the worst output's numbers. */
 const char *rd_validation_text(const cJSON *trial, char *buf, size_t n);
-/* "3.41x" against the document's baseline at the same batch and threads,
- * or "-". */
+/* The baseline conversion for trial t: its model's in a report of several
+ * models, else the document's ("" when none). */
+const char *rd_baseline_of(const cJSON *doc, const cJSON *t);
+/* "3.41x" against t's baseline at the same batch and threads, or "-". */
 const char *rd_speedup(const cJSON *doc, const cJSON *trial, char *buf, size_t n);
 /* One sentence on how the run measured: processes per trial, the
  * baseline. */

@@ -66,7 +66,8 @@ static void test_args(void **state) {
                                             "--memory-limit", "1G", "--strict", NULL},
                            &e),
                      CALMA_OK);
-    assert_string_equal(p.model_arg, "net.onnx");
+    assert_int_equal(p.n_models, 1);
+    assert_string_equal(p.models[0].arg, "net.onnx");
     assert_int_equal(p.n_batch, 2);
     assert_int_equal(p.batch[1], 8);
     assert_int_equal(p.n_threads, 2);
@@ -83,7 +84,10 @@ static void test_args(void **state) {
         (const char *[]){"--samples", "10", "--precision", "1%", NULL},
         (const char *[]){"--tier", "2", "--conversions", "REFERENCE", NULL},
         (const char *[]){"--conversions", " , ", NULL},
-        (const char *[]){"a.onnx", "b.onnx", NULL},
+        (const char *[]){"--shard", "0/4", NULL},
+        (const char *[]){"--shard", "5/4", NULL},
+        (const char *[]){"--shard", "2", NULL},
+        (const char *[]){"--shard", "1/0", NULL},
         (const char *[]){"--min-time", "5s", "--max-time", "1s", NULL},
         (const char *[]){"--keep-samples=yes", NULL},
         (const char *[]){"--precision", "150%", NULL},
@@ -108,8 +112,9 @@ static void test_trials_and_json(void **state) {
     p.conv = calloc(2, sizeof *p.conv);
     p.conv[0] = strdup("A");
     p.conv[1] = strdup("B");
-    p.model_path = strdup("/m.onnx");
-    p.model_name = strdup("m");
+    assert_int_equal(plan_add_model(&p, "m.onnx", &e), CALMA_OK);
+    p.models[0].path = strdup("/m.onnx");
+    p.models[0].name = strdup("m");
     assert_int_equal(plan_n_trials(&p), 8);
     char id[64];
     plan_trial_id(&p, 0, id, sizeof id);
@@ -129,10 +134,77 @@ static void test_trials_and_json(void **state) {
     assert_int_equal(q.n_conv, 2);
     assert_string_equal(q.conv[1], "B");
     assert_int_equal(plan_n_trials(&q), 8);
-    assert_string_equal(q.model_path, "/m.onnx");
+    assert_string_equal(q.models[0].path, "/m.onnx");
     cJSON_Delete(j);
     plan_free(&q);
     plan_free(&p);
+}
+
+/* A plan of several models: model-prefixed ids, models outermost; N shares
+ * that hold every trial exactly once, the same every time, of similar
+ * expected cost; one hash for every share of a plan, another for another. */
+static void test_models_and_shards(void **state) {
+    (void)state;
+    calma_error e = {0};
+    plan base;
+    assert_int_equal(parse(&base, (const char *[]){"a", "b", "--batch", "1,8", NULL}, &e), 0);
+    base.n_conv = 3;
+    base.conv = calloc(3, sizeof *base.conv);
+    base.conv[0] = strdup("REFERENCE");
+    base.conv[1] = strdup("ORT_CPU");
+    base.conv[2] = strdup("XNNPACK");
+    for (int m = 0; m < 2; m++) {
+        base.models[m].name = strdup(m ? "b" : "a");
+        base.models[m].path = strdup(m ? "/b.onnx" : "/a.onnx");
+    }
+    assert_int_equal(plan_n_trials(&base), 12);
+    char id[64];
+    plan_trial_id(&base, 0, id, sizeof id);
+    assert_string_equal(id, "a:REFERENCE-b1-t1");
+    plan_trial_id(&base, 11, id, sizeof id);
+    assert_string_equal(id, "b:XNNPACK-b8-t1");
+    assert_int_equal(plan_trial_model(&base, 6), 1);
+    cJSON *j = plan_to_json(&base);
+    cJSON *models = cJSON_GetObjectItem(j, "models");
+    cJSON_AddNumberToObject(cJSON_GetArrayItem(models, 0), "flops", 4e9);
+    cJSON_AddNumberToObject(cJSON_GetArrayItem(models, 1), "flops", 1e6);
+    int seen[12] = {0};
+    char hash[3][80];
+    for (int k = 1; k <= 3; k++) {
+        base.shard_k = k;
+        base.shard_n = 3;
+        cJSON *jk = cJSON_Duplicate(j, 1);
+        assert_int_equal(plan_seal(&base, jk, &e), CALMA_OK);
+        snprintf(hash[k - 1], sizeof hash[0], "%s",
+                 cJSON_GetObjectItem(jk, "plan_hash")->valuestring);
+        assert_true(plan_n_run(&base) >= 1);
+        for (int s = 0; s < plan_n_run(&base); s++) {
+            seen[plan_run_index(&base, s)]++;
+            if (s) assert_true(plan_run_index(&base, s) > plan_run_index(&base, s - 1));
+        }
+        /* the same share again, from the plan.json it wrote */
+        plan again;
+        plan_init(&again);
+        assert_int_equal(plan_from_json(&again, jk, &e), CALMA_OK);
+        assert_int_equal(plan_share_from_json(&again, jk, &e), CALMA_OK);
+        assert_int_equal(plan_n_run(&again), plan_n_run(&base));
+        for (int s = 0; s < plan_n_run(&base); s++)
+            assert_int_equal(plan_run_index(&again, s), plan_run_index(&base, s));
+        plan_free(&again);
+        cJSON_Delete(jk);
+        free(base.share);
+        base.share = NULL;
+    }
+    for (int i = 0; i < 12; i++) assert_int_equal(seen[i], 1);
+    assert_string_equal(hash[0], hash[1]);
+    assert_string_equal(hash[1], hash[2]);
+    /* another seed is another plan */
+    cJSON_ReplaceItemInObject(j, "seed", cJSON_CreateString("43"));
+    base.shard_n = 0;
+    assert_int_equal(plan_seal(&base, j, &e), CALMA_OK);
+    assert_string_not_equal(cJSON_GetObjectItem(j, "plan_hash")->valuestring, hash[0]);
+    cJSON_Delete(j);
+    plan_free(&base);
 }
 
 static void test_journal(void **state) {
@@ -189,9 +261,8 @@ static void test_journal(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations_sizes),
-        cmocka_unit_test(test_args),
-        cmocka_unit_test(test_trials_and_json),
+        cmocka_unit_test(test_durations_sizes), cmocka_unit_test(test_args),
+        cmocka_unit_test(test_trials_and_json), cmocka_unit_test(test_models_and_shards),
         cmocka_unit_test(test_journal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
