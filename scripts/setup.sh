@@ -16,6 +16,7 @@ PACKAGES=(
   libopenblas-dev
   nodejs npm
   slurmctld slurmd slurm-client munge
+  python3-numpy python3-pytest python3-torch
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
