@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "test_files.h"
+#include "test_identity.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -40,24 +41,6 @@ static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* y = Identity(x), x float[N, 4]: FAULT_OK computes it exactly. */
-static void write_identity_model(const char *path) {
-    ir_graph *g = ir_graph_new();
-    assert_non_null(g);
-    calma_error e = {0};
-    int64_t dims[] = {-1, 4};
-    const char *params[] = {"N", NULL};
-    assert_int_equal(ir_graph_set_opset(g, "", 17), 0);
-    assert_int_equal(ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 2, dims, params), 0);
-    assert_int_equal(ir_graph_add_output(g, "y", CALMA_DT_FLOAT, 2, dims, params), 0);
-    assert_non_null(
-        ir_graph_add_node(g, "Identity", "id", 1, (const char *[]){"x"}, 1, (const char *[]){"y"}));
-    assert_int_equal(ir_graph_sort(g, &e), CALMA_OK);
-    if (onnx_save(g, path, &e)) fprintf(stderr, "%s\n", e.msg);
-    assert_int_equal(e.status, CALMA_OK);
-    ir_graph_free(g);
 }
 
 static pid_t spawn_calma(const env *v, const char *const *args, const char *log) {
@@ -370,7 +353,7 @@ static void test_repeats_stop_at_a_failure(void **state) {
     assert_string_equal(field(ok, "status"), "ok");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ok, "processes")), 3);
     assert_string_equal(field(segv, "status"), "crashed");
-    assert_true(strlen(field(segv, "message")) > 0); /* signal 11, or ASan's exit code */
+    assert_true(strlen(field(segv, "message")) > 0);          /* signal 11, or ASan's exit code */
     assert_null(strstr(field(segv, "message"), "process 1")); /* the first process: no news */
     cJSON_Delete(rep);
 }
