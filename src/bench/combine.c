@@ -6,34 +6,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/journal.h"
 #include "bench/stats.h"
 #include "bench/warnings.h"
 
 #define COMBINE_MAX_PROCS 1000
 
-static const cJSON *get(const cJSON *j, const char *k) {
-    return j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
-}
-
-static const char *str(const cJSON *j, const char *k) {
-    const cJSON *v = get(j, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static double num(const cJSON *j, const char *k) {
-    const cJSON *v = get(j, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
 static int repeat_of(const cJSON *r) {
-    double k = num(r, "repeat");
+    double k = journal_num(r, "repeat");
     return isfinite(k) ? (int)k : 0;
 }
 
 const cJSON *combine_find(const cJSON *records, const char *id, int k) {
     const cJSON *r;
     cJSON_ArrayForEach(r, records) {
-        if (!strcmp(str(r, "id"), id) && repeat_of(r) == k) return r;
+        if (!strcmp(journal_str(r, "id"), id) && repeat_of(r) == k) return r;
     }
     return NULL;
 }
@@ -45,7 +32,7 @@ static int stops(const char *status) {
 int combine_stopped(const cJSON *records, const char *id) {
     const cJSON *r;
     cJSON_ArrayForEach(r, records) {
-        if (!strcmp(str(r, "id"), id) && stops(str(r, "status"))) return 1;
+        if (!strcmp(journal_str(r, "id"), id) && stops(journal_str(r, "status"))) return 1;
     }
     return 0;
 }
@@ -122,7 +109,7 @@ static void combine_phases(cJSON *out, const procs *p) {
         double v[COMBINE_MAX_PROCS];
         int n = 0;
         for (int i = 0; i < p->n; i++) {
-            double x = num(get(p->r[i], "phases"), f->string);
+            double x = journal_num(journal_field(p->r[i], "phases"), f->string);
             if (isfinite(x)) v[n++] = x;
         }
         if (n) cJSON_SetNumberValue(f, median_of(v, n));
@@ -135,8 +122,8 @@ static double *pool_samples(const procs *p, size_t *n) {
     size_t cap = 0;
     *n = 0;
     for (int i = 0; i < p->n; i++) {
-        const char *path = str(p->r[i], "samples_file");
-        if (!get(p->r[i], "stats")) continue;
+        const char *path = journal_str(p->r[i], "samples_file");
+        if (!journal_field(p->r[i], "stats")) continue;
         if (!*path || combine_read_samples(path, &v, n, &cap)) {
             free(v);
             *n = 0;
@@ -156,19 +143,19 @@ static void summary_from_procs(const procs *p, stats_summary *s) {
     s->min = INFINITY;
     s->max = -INFINITY;
     for (int i = 0; i < p->n; i++) {
-        const cJSON *st = get(p->r[i], "stats");
+        const cJSON *st = journal_field(p->r[i], "stats");
         if (!st) continue;
-        double n = num(st, "n");
-        med[k++] = num(st, "median");
+        double n = journal_num(st, "n");
+        med[k++] = journal_num(st, "median");
         wsum += n;
-        mean += n * num(st, "mean");
-        p90 += n * num(st, "p90");
-        p95 += n * num(st, "p95");
-        p99 += n * num(st, "p99");
-        s->min = fmin(s->min, num(st, "min"));
-        s->max = fmax(s->max, num(st, "max"));
-        s->ci_lo = i == 0 ? num(st, "ci_lo") : fmin(s->ci_lo, num(st, "ci_lo"));
-        s->ci_hi = i == 0 ? num(st, "ci_hi") : fmax(s->ci_hi, num(st, "ci_hi"));
+        mean += n * journal_num(st, "mean");
+        p90 += n * journal_num(st, "p90");
+        p95 += n * journal_num(st, "p95");
+        p99 += n * journal_num(st, "p99");
+        s->min = fmin(s->min, journal_num(st, "min"));
+        s->max = fmax(s->max, journal_num(st, "max"));
+        s->ci_lo = i == 0 ? journal_num(st, "ci_lo") : fmin(s->ci_lo, journal_num(st, "ci_lo"));
+        s->ci_hi = i == 0 ? journal_num(st, "ci_hi") : fmax(s->ci_hi, journal_num(st, "ci_hi"));
     }
     s->n = (size_t)wsum;
     s->median = median_of(med, k);
@@ -202,12 +189,12 @@ static void combine_stats(cJSON *out, const procs *p, const cctx *x) {
     double med[COMBINE_MAX_PROCS], total_s = 0, per_call_n = 0, load = 0;
     int k = 0;
     for (int i = 0; i < p->n; i++) {
-        const cJSON *st = get(p->r[i], "stats");
-        load = fmax(load, num(p->r[i], "load_avg"));
+        const cJSON *st = journal_field(p->r[i], "stats");
+        load = fmax(load, journal_num(p->r[i], "load_avg"));
         if (!st) continue;
-        med[k++] = num(st, "median");
-        total_s += num(st, "total_s");
-        per_call_n += num(st, "n");
+        med[k++] = journal_num(st, "median");
+        total_s += journal_num(st, "total_s");
+        per_call_n += journal_num(st, "n");
     }
     cJSON *st = cJSON_GetObjectItemCaseSensitive(out, "stats");
     if (!st || k == 0) return;
@@ -266,15 +253,15 @@ static void combine_stats(cJSON *out, const procs *p, const cctx *x) {
     cJSON_AddNumberToObject(rep, "spread", spread);
     cJSON_AddNumberToObject(rep, "cv", mean > 0 ? sd / mean : 0);
 
-    double batch = num(out, "batch");
+    double batch = journal_num(out, "batch");
     cJSON *tp = cJSON_GetObjectItemCaseSensitive(out, "throughput");
     if (tp && s.median > 0) {
         set_num(tp, "per_s_median", batch / s.median);
         if (total_s > 0) set_num(tp, "per_s_total", batch * per_call_n / total_s);
     }
     cJSON *ef = cJSON_GetObjectItemCaseSensitive(out, "efficiency");
-    double flops = num(ef, "flops_per_inference"), fma = num(ef, "fma_peak_gflops"),
-           sgemm = num(ef, "sgemm_gflops"), g = 0;
+    double flops = journal_num(ef, "flops_per_inference"), fma = journal_num(ef, "fma_peak_gflops"),
+           sgemm = journal_num(ef, "sgemm_gflops"), g = 0;
     if (ef && flops > 0 && s.median > 0) {
         g = flops / s.median / 1e9;
         set_num(ef, "gflops", g);
@@ -288,7 +275,7 @@ static void combine_stats(cJSON *out, const procs *p, const cctx *x) {
     char where[64], msg[256];
     snprintf(where, sizeof where, "over %d process%s", k, k == 1 ? "" : "es");
     warn_facts f = {.s = &s,
-                    .first_s = num(get(out, "phases"), "first_s"),
+                    .first_s = journal_num(journal_field(out, "phases"), "first_s"),
                     .load1 = load,
                     .cores = x->cores,
                     .governor = x->governor,
@@ -319,17 +306,17 @@ static void combine_stats(cJSON *out, const procs *p, const cctx *x) {
 static cJSON *process_summary(const cJSON *r) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "repeat", repeat_of(r));
-    cJSON_AddStringToObject(o, "status", str(r, "status"));
+    cJSON_AddStringToObject(o, "status", journal_str(r, "status"));
     static const char *const keys[][2] = {{"median", "stats"},   {"n", "stats"},
                                           {"load_s", "phases"},  {"convert_s", "phases"},
                                           {"first_s", "phases"}, {"peak", "memory"}};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        double v = num(get(r, keys[i][1]), keys[i][0]);
+        double v = journal_num(journal_field(r, keys[i][1]), keys[i][0]);
         if (isfinite(v)) cJSON_AddNumberToObject(o, keys[i][0], v);
     }
-    double wall = num(r, "wall_s");
+    double wall = journal_num(r, "wall_s");
     if (isfinite(wall)) cJSON_AddNumberToObject(o, "wall_s", wall);
-    const char *sf = str(r, "samples_file");
+    const char *sf = journal_str(r, "samples_file");
     if (*sf) cJSON_AddStringToObject(o, "samples_file", sf);
     return o;
 }
@@ -340,33 +327,33 @@ static cJSON *combine_one(const procs *p, const cctx *x) {
      * other process finished. */
     const cJSON *rep = NULL;
     for (int i = 0; i < p->n && !rep; i++)
-        if (stops(str(p->r[i], "status"))) rep = p->r[i];
+        if (stops(journal_str(p->r[i], "status"))) rep = p->r[i];
     for (int i = 0; i < p->n && !rep; i++)
-        if (!strcmp(str(p->r[i], "status"), "mismatch")) rep = p->r[i];
+        if (!strcmp(journal_str(p->r[i], "status"), "mismatch")) rep = p->r[i];
     for (int i = 0; i < p->n && !rep; i++)
-        if (strcmp(str(p->r[i], "status"), "interrupted")) rep = p->r[i];
+        if (strcmp(journal_str(p->r[i], "status"), "interrupted")) rep = p->r[i];
     if (!rep) rep = p->r[0];
     procs done = {.n = 0, .planned = p->planned};
     for (int i = 0; i < p->n; i++)
-        if (strcmp(str(p->r[i], "status"), "interrupted") || p->r[i] == rep)
+        if (strcmp(journal_str(p->r[i], "status"), "interrupted") || p->r[i] == rep)
             done.r[done.n++] = p->r[i];
     cJSON *out = cJSON_Duplicate(rep, 1);
     if (!out) return NULL;
     cJSON_DeleteItemFromObjectCaseSensitive(out, "repeat");
     cJSON_DeleteItemFromObjectCaseSensitive(out, "samples_file");
-    if (repeat_of(rep) > 0 && stops(str(rep, "status"))) {
+    if (repeat_of(rep) > 0 && stops(journal_str(rep, "status"))) {
         /* Earlier processes ran: the failure comes and goes. */
         char msg[1200];
         snprintf(msg, sizeof msg, "in process %d of %d (the earlier ones ran): %s",
-                 repeat_of(rep) + 1, p->planned, str(rep, "message"));
+                 repeat_of(rep) + 1, p->planned, journal_str(rep, "message"));
         set_str(out, "message", msg);
     }
     combine_phases(out, &done);
     double peak = 0, wall = 0;
     cJSON *list = cJSON_CreateArray();
     for (int i = 0; i < done.n; i++) {
-        peak = fmax(peak, num(get(done.r[i], "memory"), "peak"));
-        double w = num(done.r[i], "wall_s");
+        peak = fmax(peak, journal_num(journal_field(done.r[i], "memory"), "peak"));
+        double w = journal_num(done.r[i], "wall_s");
         if (isfinite(w)) wall += w;
         cJSON_AddItemToArray(list, process_summary(done.r[i]));
     }
@@ -400,7 +387,7 @@ static void add_trial(cJSON *out, const cJSON *records, const char *id, const cc
     int planned = x->planned;
     p->planned = planned;
     collect(records, id, p);
-    if (p->n == 1 && !get(p->r[0], "repeat")) /* a record from before --repeats */
+    if (p->n == 1 && !journal_field(p->r[0], "repeat")) /* a record from before --repeats */
         cJSON_AddItemToArray(out, cJSON_Duplicate(p->r[0], 1));
     else if (p->n == 1 && planned == 1) {
         cJSON *c = cJSON_Duplicate(p->r[0], 1);
@@ -414,12 +401,12 @@ static void add_trial(cJSON *out, const cJSON *records, const char *id, const cc
 }
 
 const cJSON *combine_planned(const cJSON *plan_json) {
-    const cJSON *share = get(get(plan_json, "shard"), "trials");
-    return share ? share : get(plan_json, "trials");
+    const cJSON *share = journal_field(journal_field(plan_json, "shard"), "trials");
+    return share ? share : journal_field(plan_json, "trials");
 }
 
 int combine_complete(const cJSON *plan_json, const cJSON *records) {
-    double rk = num(plan_json, "repeats");
+    double rk = journal_num(plan_json, "repeats");
     int planned = isfinite(rk) && rk >= 1 ? (int)rk : 1, n = 0;
     const cJSON *id;
     cJSON_ArrayForEach(id, combine_planned(plan_json)) {
@@ -427,8 +414,8 @@ int combine_complete(const cJSON *plan_json, const cJSON *records) {
         int done = combine_stopped(records, id->valuestring);
         for (int k = 0; k < planned && !done; k++) {
             const cJSON *r = combine_find(records, id->valuestring, k);
-            if (!r || !strcmp(str(r, "status"), "interrupted")) break;
-            done = k == planned - 1 || !get(r, "repeat");
+            if (!r || !strcmp(journal_str(r, "status"), "interrupted")) break;
+            done = k == planned - 1 || !journal_field(r, "repeat");
         }
         n += done;
     }
@@ -439,14 +426,15 @@ cJSON *combine_trials(const cJSON *plan_json, const cJSON *records) {
     cJSON *out = cJSON_CreateArray();
     if (!out) return NULL;
     const cJSON *ids = combine_planned(plan_json);
-    double rk = num(plan_json, "repeats");
-    const cJSON *rule = get(plan_json, "rule"), *mach = get(plan_json, "machine");
-    double target = num(rule, "precision"), cores = num(mach, "cpus");
+    double rk = journal_num(plan_json, "repeats");
+    const cJSON *rule = journal_field(plan_json, "rule"),
+                *mach = journal_field(plan_json, "machine");
+    double target = journal_num(rule, "precision"), cores = journal_num(mach, "cpus");
     cctx x = {.planned = isfinite(rk) && rk >= 1 ? (int)rk : 1,
               .target = isfinite(target) ? target : 0.01,
-              .fixed = num(rule, "samples") > 0,
+              .fixed = journal_num(rule, "samples") > 0,
               .cores = isfinite(cores) ? (int)cores : 0,
-              .governor = str(mach, "governor")};
+              .governor = journal_str(mach, "governor")};
     const cJSON *id;
     cJSON_ArrayForEach(id, ids) {
         if (cJSON_IsString(id)) add_trial(out, records, id->valuestring, &x);
@@ -455,11 +443,11 @@ cJSON *combine_trials(const cJSON *plan_json, const cJSON *records) {
      * shown, not dropped. */
     const cJSON *r;
     cJSON_ArrayForEach(r, records) {
-        const char *rid = str(r, "id");
+        const char *rid = journal_str(r, "id");
         int seen = listed(ids, rid);
         const cJSON *o;
         cJSON_ArrayForEach(o, out) {
-            seen |= !strcmp(str(o, "id"), rid);
+            seen |= !strcmp(journal_str(o, "id"), rid);
         }
         if (!seen) add_trial(out, records, rid, &x);
     }

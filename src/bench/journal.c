@@ -1,6 +1,7 @@
 #include "bench/journal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,4 +191,28 @@ const cJSON *journal_find(const cJSON *records, const char *id) {
         if (cJSON_IsString(i) && !strcmp(i->valuestring, id)) return r;
     }
     return NULL;
+}
+
+const cJSON *journal_field(const cJSON *j, const char *path) {
+    char key[128];
+    while (j && *path) {
+        const char *dot = strchr(path, '.');
+        size_t len = dot ? (size_t)(dot - path) : strlen(path);
+        if (len >= sizeof key) return NULL;
+        memcpy(key, path, len);
+        key[len] = '\0';
+        j = cJSON_GetObjectItemCaseSensitive(j, key);
+        path += len + (dot ? 1 : 0);
+    }
+    return j;
+}
+
+double journal_num(const cJSON *j, const char *path) {
+    const cJSON *v = journal_field(j, path);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+const char *journal_str(const cJSON *j, const char *path) {
+    const cJSON *v = journal_field(j, path);
+    return cJSON_IsString(v) && v->valuestring ? v->valuestring : "";
 }

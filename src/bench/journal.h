@@ -34,6 +34,13 @@ int journal_append(const char *dir, const cJSON *rec, calma_error *e);
  * file, so the next append starts on a line of its own. */
 int journal_load(const char *dir, cJSON **records, calma_error *e);
 
+/* Reading fields of records (and of plan.json and reports) without
+ * tripping on absent ones: the item at a dotted path ("stats.median") or
+ * NULL; the number there or NAN; the string there or "". */
+const cJSON *journal_field(const cJSON *rec, const char *path);
+double journal_num(const cJSON *rec, const char *path);
+const char *journal_str(const cJSON *rec, const char *path);
+
 /* The record whose "id" is id, or NULL. */
 const cJSON *journal_find(const cJSON *records, const char *id);
 

@@ -3,6 +3,7 @@
 #include "bench/merge.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,25 +15,17 @@
 #include "bench/journal.h"
 #include "util/err.h"
 
+/* The integer at key of j, or dflt. */
+static int int_or(const cJSON *j, const char *k, int dflt) {
+    double v = journal_num(j, k);
+    return isfinite(v) ? (int)v : dflt;
+}
+
 typedef struct shard {
     const char *dir;
     cJSON *plan; /* its plan.json */
     int index, count;
 } shard;
-
-static const cJSON *get(const cJSON *j, const char *k) {
-    return j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
-}
-
-static const char *str(const cJSON *j, const char *k) {
-    const cJSON *v = get(j, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static int num(const cJSON *j, const char *k, int dflt) {
-    const cJSON *v = get(j, k);
-    return cJSON_IsNumber(v) ? (int)v->valuedouble : dflt;
-}
 
 /* Opens every folder: a run of calma with a plan hash; a run without a
  * shard counts as share 1 of 1. */
@@ -40,14 +33,14 @@ static int open_shards(const char *const *dirs, int n, shard *s, calma_error *e)
     for (int i = 0; i < n; i++) {
         s[i].dir = dirs[i];
         if (journal_open_run(dirs[i], &s[i].plan, e)) return CALMA_E_USAGE;
-        if (!*str(s[i].plan, "plan_hash"))
+        if (!*journal_str(s[i].plan, "plan_hash"))
             return err_set(e, CALMA_E_USAGE,
                            "%s: its plan.json has no plan hash (a run of a calma before "
                            "--shard): it cannot be merged",
                            dirs[i]);
-        const cJSON *sh = get(s[i].plan, "shard");
-        s[i].index = num(sh, "index", 1);
-        s[i].count = num(sh, "count", 1);
+        const cJSON *sh = journal_field(s[i].plan, "shard");
+        s[i].index = int_or(sh, "index", 1);
+        s[i].count = int_or(sh, "count", 1);
     }
     return CALMA_OK;
 }
@@ -55,24 +48,24 @@ static int open_shards(const char *const *dirs, int n, shard *s, calma_error *e)
 /* One plan (same hash, same models), one share count, each share once. */
 static int check_shards(const shard *s, int n, int partial, cJSON *missing, calma_error *e) {
     for (int i = 1; i < n; i++) {
-        if (strcmp(str(s[i].plan, "plan_hash"), str(s[0].plan, "plan_hash"))) {
+        if (strcmp(journal_str(s[i].plan, "plan_hash"), journal_str(s[0].plan, "plan_hash"))) {
             const cJSON *ma, *mb;
-            cJSON_ArrayForEach(ma, get(s[0].plan, "models")) {
-                cJSON_ArrayForEach(mb, get(s[i].plan, "models")) {
-                    if (!strcmp(str(ma, "name"), str(mb, "name")) &&
-                        strcmp(str(ma, "sha256"), str(mb, "sha256")))
+            cJSON_ArrayForEach(ma, journal_field(s[0].plan, "models")) {
+                cJSON_ArrayForEach(mb, journal_field(s[i].plan, "models")) {
+                    if (!strcmp(journal_str(ma, "name"), journal_str(mb, "name")) &&
+                        strcmp(journal_str(ma, "sha256"), journal_str(mb, "sha256")))
                         return err_set(e, CALMA_E_USAGE,
                                        "%s and %s are shards of different plans: model %s has "
                                        "SHA-256 %.16s... in one and %.16s... in the other",
-                                       s[0].dir, s[i].dir, str(ma, "name"), str(ma, "sha256"),
-                                       str(mb, "sha256"));
+                                       s[0].dir, s[i].dir, journal_str(ma, "name"),
+                                       journal_str(ma, "sha256"), journal_str(mb, "sha256"));
                 }
             }
             return err_set(e, CALMA_E_USAGE,
                            "%s and %s are shards of different plans (plan hash %.12s... vs "
                            "%.12s...)",
-                           s[0].dir, s[i].dir, str(s[0].plan, "plan_hash"),
-                           str(s[i].plan, "plan_hash"));
+                           s[0].dir, s[i].dir, journal_str(s[0].plan, "plan_hash"),
+                           journal_str(s[i].plan, "plan_hash"));
         }
         if (s[i].count != s[0].count)
             return err_set(e, CALMA_E_USAGE, "%s is share %d/%d but %s is share %d/%d", s[0].dir,
@@ -141,7 +134,7 @@ static int copy_file(const char *from, const char *to, calma_error *e) {
 /* A samples file of a shard, copied into out/samples/ (shard-prefixed):
  * the merged folder stands on its own. */
 static int take_samples(cJSON *rec, int shard_index, const char *out, calma_error *e) {
-    const cJSON *sf = get(rec, "samples_file");
+    const cJSON *sf = journal_field(rec, "samples_file");
     if (!cJSON_IsString(sf)) return CALMA_OK;
     const char *base = strrchr(sf->valuestring, '/');
     base = base ? base + 1 : sf->valuestring;
@@ -189,20 +182,23 @@ static cJSON *merged_plan(const shard *s, int n, const cJSON *missing) {
         free(abs);
         cJSON_AddNumberToObject(o, "shard", s[i].index);
         cJSON_AddNumberToObject(o, "count", s[i].count);
-        const cJSON *m = get(s[i].plan, "machine");
+        const cJSON *m = journal_field(s[i].plan, "machine");
         if (m) cJSON_AddItemToObject(o, "machine", cJSON_Duplicate(m, 1));
         cJSON_AddItemToArray(from, o);
     }
     for (int i = 1; i < n; i++) {
-        const cJSON *a = get(s[0].plan, "machine"), *b = get(s[i].plan, "machine");
-        if (strcmp(str(a, "cpu"), str(b, "cpu")) || num(a, "cpus", 0) != num(b, "cpus", 0) ||
-            strcmp(str(a, "vector"), str(b, "vector"))) {
+        const cJSON *a = journal_field(s[0].plan, "machine"),
+                    *b = journal_field(s[i].plan, "machine");
+        if (strcmp(journal_str(a, "cpu"), journal_str(b, "cpu")) ||
+            int_or(a, "cpus", 0) != int_or(b, "cpus", 0) ||
+            strcmp(journal_str(a, "vector"), journal_str(b, "vector"))) {
             char msg[1024];
             snprintf(msg, sizeof msg,
                      "shards ran on different kinds of machine: shard %d on '%s' (%d CPUs, %s), "
                      "shard %d on '%s' (%d CPUs, %s); compare trials across shards with care",
-                     s[0].index, str(a, "cpu"), num(a, "cpus", 0), str(a, "vector"), s[i].index,
-                     str(b, "cpu"), num(b, "cpus", 0), str(b, "vector"));
+                     s[0].index, journal_str(a, "cpu"), int_or(a, "cpus", 0),
+                     journal_str(a, "vector"), s[i].index, journal_str(b, "cpu"),
+                     int_or(b, "cpus", 0), journal_str(b, "vector"));
             cJSON_AddItemToArray(warn, cJSON_CreateString(msg));
             break;
         }

@@ -6,20 +6,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
-
-static const cJSON *get(const cJSON *j, const char *k) {
-    return j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
-}
-
-static const char *str(const cJSON *j, const char *k) {
-    const cJSON *v = get(j, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static double num(const cJSON *j, const char *k) {
-    const cJSON *v = get(j, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
+#include "bench/journal.h"
 
 static void add_note(bench_note *notes, int *n, int cap, const char *kind, const char *text,
                      const cJSON *r) {
@@ -36,7 +23,7 @@ static void add_note(bench_note *notes, int *n, int cap, const char *kind, const
     size_t used = strlen(x->who);
     if (x->n < BENCH_NOTE_NAMED)
         snprintf(x->who + used, sizeof x->who - used, "%s%s b%.0f t%.0f", x->n ? ", " : "",
-                 str(r, "conversion"), num(r, "batch"), num(r, "threads"));
+                 journal_str(r, "conversion"), journal_num(r, "batch"), journal_num(r, "threads"));
     x->n++;
 }
 
@@ -44,17 +31,17 @@ int bench_collect_notes(const cJSON *trials, bench_note **out) {
     int cap = 0, n = 0;
     const cJSON *r;
     cJSON_ArrayForEach(r, trials) {
-        cap += 1 + cJSON_GetArraySize(get(r, "warnings"));
+        cap += 1 + cJSON_GetArraySize(journal_field(r, "warnings"));
     }
     *out = calloc((size_t)cap + 1, sizeof **out);
     if (!*out) return 0;
     cJSON_ArrayForEach(r, trials) {
-        if (strcmp(str(r, "status"), "ok") && *str(r, "message"))
-            add_note(*out, &n, cap, str(r, "status"), str(r, "message"), r);
+        if (strcmp(journal_str(r, "status"), "ok") && *journal_str(r, "message"))
+            add_note(*out, &n, cap, journal_str(r, "status"), journal_str(r, "message"), r);
     }
     cJSON_ArrayForEach(r, trials) {
         const cJSON *w;
-        cJSON_ArrayForEach(w, get(r, "warnings")) {
+        cJSON_ArrayForEach(w, journal_field(r, "warnings")) {
             if (cJSON_IsString(w)) add_note(*out, &n, cap, "warning", w->valuestring, r);
         }
     }

@@ -3,23 +3,10 @@
 #include <string.h>
 
 #include "bench/bench.h"
-
-static const cJSON *get(const cJSON *j, const char *k) {
-    return j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
-}
-
-static double num(const cJSON *j, const char *obj, const char *k) {
-    const cJSON *v = get(obj ? get(j, obj) : j, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *str(const cJSON *j, const char *k) {
-    const cJSON *v = get(j, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
+#include "bench/journal.h"
 
 static int is_ok(const cJSON *t) {
-    return !strcmp(str(t, "status"), "ok");
+    return !strcmp(journal_str(t, "status"), "ok");
 }
 
 void bench_find_winners(const cJSON *trials, bench_winners *w) {
@@ -27,16 +14,16 @@ void bench_find_winners(const cJSON *trials, bench_winners *w) {
     w->latency_batch = NAN;
     const cJSON *t;
     cJSON_ArrayForEach(t, trials) {
-        double b = num(t, NULL, "batch");
-        if (is_ok(t) && isfinite(num(t, "stats", "median")) &&
+        double b = journal_num(t, "batch");
+        if (is_ok(t) && isfinite(journal_num(t, "stats.median")) &&
             (!isfinite(w->latency_batch) || b < w->latency_batch))
             w->latency_batch = b;
     }
     double best_m = INFINITY, best_tp = 0;
     cJSON_ArrayForEach(t, trials) {
         if (!is_ok(t)) continue;
-        double m = num(t, "stats", "median"), tp = num(t, "throughput", "per_s_median");
-        if (num(t, NULL, "batch") == w->latency_batch && m < best_m) best_m = m, w->latency = t;
+        double m = journal_num(t, "stats.median"), tp = journal_num(t, "throughput.per_s_median");
+        if (journal_num(t, "batch") == w->latency_batch && m < best_m) best_m = m, w->latency = t;
         if (isfinite(tp) && tp > best_tp) best_tp = tp, w->throughput = t;
     }
 }
@@ -44,20 +31,20 @@ void bench_find_winners(const cJSON *trials, bench_winners *w) {
 static int has_ok(const cJSON *trials, const char *conv) {
     const cJSON *t;
     cJSON_ArrayForEach(t, trials) {
-        if (is_ok(t) && !strcmp(str(t, "conversion"), conv)) return 1;
+        if (is_ok(t) && !strcmp(journal_str(t, "conversion"), conv)) return 1;
     }
     return 0;
 }
 
 const char *bench_baseline_name(const cJSON *plan_json, const cJSON *trials) {
-    const char *chosen = str(plan_json, "baseline");
+    const char *chosen = journal_str(plan_json, "baseline");
     if (*chosen) return chosen;
     static const char *const preferred[] = {"TORCH_EAGER", "ORT_CPU"};
     for (int i = 0; i < 2; i++)
         if (has_ok(trials, preferred[i])) return preferred[i];
     const cJSON *t;
     cJSON_ArrayForEach(t, trials) {
-        if (is_ok(t)) return str(t, "conversion");
+        if (is_ok(t)) return journal_str(t, "conversion");
     }
     return NULL;
 }
@@ -66,9 +53,9 @@ const cJSON *bench_baseline_trial(const cJSON *trials, const char *name, const c
     if (!name) return NULL;
     const cJSON *t;
     cJSON_ArrayForEach(t, trials) {
-        if (is_ok(t) && !strcmp(str(t, "conversion"), name) &&
-            num(t, NULL, "batch") == num(like, NULL, "batch") &&
-            num(t, NULL, "threads") == num(like, NULL, "threads"))
+        if (is_ok(t) && !strcmp(journal_str(t, "conversion"), name) &&
+            journal_num(t, "batch") == journal_num(like, "batch") &&
+            journal_num(t, "threads") == journal_num(like, "threads"))
             return t;
     }
     return NULL;
@@ -77,7 +64,7 @@ const cJSON *bench_baseline_trial(const cJSON *trials, const char *name, const c
 int bench_exit_code(const cJSON *trials, int strict) {
     const cJSON *t;
     cJSON_ArrayForEach(t, trials) {
-        const char *s = str(t, "status");
+        const char *s = journal_str(t, "status");
         if (!strcmp(s, "ok")) continue;
         if (!strcmp(s, "unavailable") || !strcmp(s, "unsupported")) {
             if (strict) return 1;
@@ -92,7 +79,7 @@ cJSON *bench_model_trials(const cJSON *trials, const char *model) {
     cJSON *a = cJSON_CreateArray();
     const cJSON *t;
     cJSON_ArrayForEach(t, trials) {
-        const char *m = str(t, "model");
+        const char *m = journal_str(t, "model");
         if (!*m || !strcmp(m, model)) cJSON_AddItemReferenceToArray(a, (cJSON *)t);
     }
     return a;

@@ -1,30 +1,20 @@
 #include "report/rdoc.h"
 
+#include "bench/journal.h"
+
 #include <math.h>
 #include <string.h>
 
 const cJSON *rd_get(const cJSON *j, const char *path) {
-    char key[128];
-    while (j && *path) {
-        const char *dot = strchr(path, '.');
-        size_t len = dot ? (size_t)(dot - path) : strlen(path);
-        if (len >= sizeof key) return NULL;
-        memcpy(key, path, len);
-        key[len] = '\0';
-        j = cJSON_GetObjectItemCaseSensitive(j, key);
-        path += len + (dot ? 1 : 0);
-    }
-    return j;
+    return journal_field(j, path);
 }
 
 double rd_num(const cJSON *j, const char *path) {
-    const cJSON *v = rd_get(j, path);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    return journal_num(j, path);
 }
 
 const char *rd_str(const cJSON *j, const char *path) {
-    const cJSON *v = rd_get(j, path);
-    return cJSON_IsString(v) && v->valuestring ? v->valuestring : "";
+    return journal_str(j, path);
 }
 
 const char *rd_label(const cJSON *t, char *buf, size_t n) {
