@@ -1,5 +1,5 @@
 /* calma compare on real runs: a conversion whose every inference sleeps
- * 1 ms, run three times. The same sleep twice compares `same`; a 20% longer
+ * 2 ms, run three times. The same sleep twice compares `same`; a 20% longer
  * sleep is caught as slower and fails a 5% gate. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,7 +28,7 @@ static void bench(const char *out, int us) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "'%s' bench '%s/id.onnx' --plugin '%s/tests/plugins/fault_plugin.so' --conversions "
-             "FAULT_SLEEP --options fault.sleep_us=%d --repeats 3 --max-time 1.2s --quiet "
+             "FAULT_SLEEP --options fault.sleep_us=%d --repeats 3 --max-time 1.5s --quiet "
              "--run-dir '%s/run-%s' --output '%s/%s' > '%s/%s.log' 2>&1",
              getenv("CALMA_BIN"), dir, getenv("CALMA_BUILD_DIR"), us, dir, out, dir, out, dir, out);
     int rc = system(cmd);
@@ -64,9 +64,9 @@ static void test_same_and_slower(void **state) {
     char path[300];
     snprintf(path, sizeof path, "%s/id.onnx", dir);
     write_identity_model(path);
-    bench("a.json", 1000);
-    bench("b.json", 1000);
-    bench("slow.json", 1200);
+    bench("a.json", 2000);
+    bench("b.json", 2000);
+    bench("slow.json", 2400);
     char speed[32];
     int rc = compare("a.json", "b.json", speed, sizeof speed);
     assert_string_equal(speed, "same");
