@@ -15,6 +15,7 @@
 #include "bench/journal.h"
 #include "bench/plan.h"
 #include "bench/registry.h"
+#include "bench/scenario.h"
 #include "bench/super.h"
 #include "bench/worker.h"
 #include "cli/cli.h"
@@ -61,7 +62,7 @@ static uint64_t default_mem_limit(void) {
 /* ---- running ---- */
 
 typedef struct argv_buf {
-    char *v[32 + 6 * PLAN_MAX_LIST];
+    char *v[48 + 6 * PLAN_MAX_LIST];
     char store[32][64];
     char inbuf[PLAN_MAX_LIST][1024];
     char exbuf[PLAN_MAX_LIST][1024];
@@ -91,8 +92,24 @@ static void oracle_dir(const run *r, int model, int64_t batch, char *buf, size_t
     }
 }
 
+/* --scenario, --streams, --rate and --latency-bound of a scenario trial. */
+static void scenario_argv(const plan *p, argv_buf *a, int streams) {
+    if (p->scenario == PLAN_SINGLE) return;
+    arg(a, "--scenario");
+    arg(a, plan_scenario_name(p->scenario));
+    argf(a, "--streams", "%.0f", streams);
+    if (p->scenario != PLAN_SERVER) return;
+    if (p->rate_auto) {
+        arg(a, "--rate");
+        arg(a, "auto");
+    } else {
+        argf(a, "--rate", "%.17g", p->rate);
+    }
+    if (p->latency_bound > 0) argf(a, "--latency-bound", "%.17g", p->latency_bound);
+}
+
 static void worker_argv(const run *r, argv_buf *a, int model, const char *conv, int64_t batch,
-                        int threads, const char *id, int oracle) {
+                        int threads, int streams, const char *id, int oracle) {
     const plan *p = &r->p;
     memset(a, 0, sizeof *a);
     arg(a, "calma");
@@ -126,6 +143,7 @@ static void worker_argv(const run *r, argv_buf *a, int model, const char *conv, 
     }
     if (p->atol >= 0) argf(a, "--atol", "%.17g", p->atol);
     if (p->rtol >= 0) argf(a, "--rtol", "%.17g", p->rtol);
+    if (!oracle) scenario_argv(p, a, streams);
     for (int i = 0; i < p->n_plugins; i++) {
         arg(a, "--plugin");
         arg(a, p->plugins[i]);
@@ -191,7 +209,7 @@ static int ensure_oracle(run *r, int model, int64_t batch, calma_error *e) {
     else
         snprintf(id, sizeof id, "oracle-b%lld", (long long)batch);
     argv_buf a;
-    worker_argv(r, &a, model, NULL, batch, 1, id, 1);
+    worker_argv(r, &a, model, NULL, batch, 1, 1, id, 1);
     super_limits lim = limits_of(&r->p);
     super_outcome o;
     r->label = id;
@@ -285,13 +303,15 @@ static cJSON *make_record(const run *r, int i, int k, super_outcome *o) {
     cJSON_AddStringToObject(rec, "conversion", conv);
     cJSON_AddNumberToObject(rec, "batch", (double)batch);
     cJSON_AddNumberToObject(rec, "threads", threads);
+    if (r->p.scenario != PLAN_SINGLE)
+        cJSON_AddNumberToObject(rec, "streams", plan_trial_streams(&r->p, i));
     cJSON_AddNumberToObject(rec, "repeat", k);
     cJSON_AddStringToObject(rec, "status", o->status);
     cJSON_AddStringToObject(rec, "message", o->message);
     if (o->result) {
         static const char *const keep[] = {
-            "phases",       "stats",    "throughput", "validation", "memory", "engine_version",
-            "samples_file", "load_avg", "warnings",   "efficiency", NULL};
+            "phases",       "stats",    "throughput", "validation", "memory",   "engine_version",
+            "samples_file", "load_avg", "warnings",   "efficiency", "scenario", NULL};
         for (int k = 0; keep[k]; k++) {
             cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o->result, keep[k]);
             if (v) cJSON_AddItemToObject(rec, keep[k], v);
@@ -331,7 +351,11 @@ static void print_done(const run *r, const cJSON *rec, int earlier) {
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "stats"), "median");
     fprintf(stderr, "%s[%d/%d] %s: %s", r->tty ? "\r\033[K" : "", r->index, r->total, r->label,
             cJSON_IsString(st) ? st->valuestring : "?");
-    if (cJSON_IsNumber(med)) fprintf(stderr, ", median %.4g ms", med->valuedouble * 1e3);
+    char fig[160];
+    if (scen_describe(rec, fig, sizeof fig))
+        fprintf(stderr, ", %s", fig);
+    else if (cJSON_IsNumber(med))
+        fprintf(stderr, ", median %.4g ms", med->valuedouble * 1e3);
     if (cJSON_IsString(msg) && *msg->valuestring) fprintf(stderr, " (%.160s)", msg->valuestring);
     if (earlier) fprintf(stderr, " [journal]");
     fprintf(stderr, "\n");
@@ -383,7 +407,7 @@ static int run_process(run *r, int s, int k, calma_error *e) {
     else
         snprintf(wid, sizeof wid, "%s", id);
     argv_buf a;
-    worker_argv(r, &a, model, conv, batch, threads, wid, 0);
+    worker_argv(r, &a, model, conv, batch, threads, plan_trial_streams(&r->p, i), wid, 0);
     super_limits lim = limits_of(&r->p);
     super_outcome o;
     rc = super_run(r->exe, a.v, &lim, r->sig_fd, on_event, r, &o, e);

@@ -36,16 +36,23 @@ int bench_exit_code(const cJSON *trials, int strict);
  * trials compete (never a mismatch). */
 typedef struct bench_winners {
     const cJSON *latency;    /* lowest median per call at the smallest batch size run */
-    const cJSON *throughput; /* most samples per second, over every batch size */
+    const cJSON *throughput; /* most samples per second (bench_samples_per_s), any batch */
     double latency_batch;    /* the batch size the latency winner was judged at */
 } bench_winners;
 void bench_find_winners(const cJSON *trials, bench_winners *w);
+
+/* Samples per second a trial is credited with: a scenario's own figure
+ * (offline: what S streams completed; server: batch x the achieved rate, or
+ * x the highest rate meeting the bound with --rate auto), else batch / the
+ * median per call. NAN when unknown. */
+double bench_samples_per_s(const cJSON *trial);
 
 /* The conversion speed-ups are measured against: plan_json's "baseline"
  * when set, else TORCH_EAGER when the plan has it, else ORT_CPU, else the
  * conversion of the first ok trial. NULL when there is none. */
 const char *bench_baseline_name(const cJSON *plan_json, const cJSON *trials);
-/* The ok trial of conversion name at the batch and threads of like, or NULL. */
+/* The ok trial of conversion name at the batch, threads and streams of
+ * like, or NULL. */
 const cJSON *bench_baseline_trial(const cJSON *trials, const char *name, const cJSON *like);
 
 /* A reason (a failed trial's message, kind = its status) or a warning
@@ -74,6 +81,12 @@ typedef struct table_opts {
  * (each distinct reason once, with the trials it applies to) and the
  * winners. */
 void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o);
+
+/* The serving table of a section's scenario trials (src/bench/table_serve.c):
+ * offline samples/s with its interval and per-stream counts; server rate,
+ * achieved rate, p50 and p99 latency with its interval, utilisation and the
+ * bound; --rate auto the highest rate meeting it. Fits 100 columns. */
+void bench_table_serving(FILE *f, const cJSON *trials);
 
 /* report.json: calma version, model, plan, every trial (the journal's
  * per-process records combined: src/bench/combine.h), baseline, best. With

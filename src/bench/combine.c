@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench/journal.h"
+#include "bench/scenario.h"
 #include "bench/stats.h"
 #include "bench/warnings.h"
 
@@ -280,7 +281,8 @@ static void combine_stats(cJSON *out, const procs *p, const cctx *x) {
                     .cores = x->cores,
                     .governor = x->governor,
                     .target = x->target,
-                    .judge_precision = !x->fixed,
+                    /* a scenario's precision target is its own figure's */
+                    .judge_precision = !x->fixed && !journal_field(out, "scenario"),
                     .precision_where = where,
                     .gflops = g,
                     .fma_peak = isfinite(fma) ? fma : 0};
@@ -361,6 +363,7 @@ static cJSON *combine_one(const procs *p, const cctx *x) {
     set_num(cJSON_GetObjectItemCaseSensitive(out, "memory"), "peak", peak);
     set_num(out, "wall_s", wall);
     combine_stats(out, &done, x);
+    scen_combine(out, done.r, done.n, x->target, x->fixed);
     return out;
 }
 

@@ -26,6 +26,8 @@ void plan_init(plan *p) {
     p->timeout = 300;
     p->load_timeout = 120;
     p->repeats = PLAN_DEFAULT_REPEATS;
+    p->n_streams = 1;
+    p->streams[0] = 1;
 }
 
 void plan_free(plan *p) {
@@ -146,7 +148,7 @@ int plan_parse_size(const char *s, uint64_t *out) {
     return 0;
 }
 
-static int parse_int_list(const char *flag, const char *s, int64_t *vals, int *n, calma_error *e) {
+int plan_parse_int_list(const char *flag, const char *s, int64_t *vals, int *n, calma_error *e) {
     *n = 0;
     const char *p = s;
     if (!*p) return err_set(e, CALMA_E_USAGE, "%s: empty list (give e.g. %s 1,8)", flag, flag);
@@ -284,12 +286,14 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             continue;
         }
         static const char *const valued[] = {
-            "--tier",        "--conversions",  "--batch",    "--threads",      "--samples",
-            "--precision",   "--max-time",     "--min-time", "--seed",         "--atol",
-            "--rtol",        "--memory-limit", "--timeout",  "--load-timeout", "--output",
-            "--run-dir",     "--resume",       "--plugin",   "--input",        "--options",
-            "--inputs-dir",  "--repeats",      "--baseline", "--expected",     "--expected-dir",
-            "--models-from", "--shard",        NULL};
+            "--tier",         "--conversions",  "--batch",         "--threads",
+            "--samples",      "--precision",    "--max-time",      "--min-time",
+            "--seed",         "--atol",         "--rtol",          "--memory-limit",
+            "--timeout",      "--load-timeout", "--output",        "--run-dir",
+            "--resume",       "--plugin",       "--input",         "--options",
+            "--inputs-dir",   "--repeats",      "--baseline",      "--expected",
+            "--expected-dir", "--models-from",  "--shard",         "--scenario",
+            "--streams",      "--rate",         "--latency-bound", NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= !strcmp(flag, valued[k]);
         if (!known)
@@ -299,7 +303,10 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             val = argv[++i];
         }
         char *end;
-        if (!strcmp(flag, "--tier")) {
+        int scen_rc;
+        if (plan_scenario_flag(p, flag, val, &scen_rc, e)) {
+            if (scen_rc) return scen_rc;
+        } else if (!strcmp(flag, "--tier")) {
             if (strlen(val) != 1 || val[0] < '1' || val[0] > '3')
                 return err_set(e, CALMA_E_USAGE, "--tier '%s': give 1, 2 or 3", val);
             p->tier = val[0] - '0';
@@ -313,11 +320,11 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             if (set_str(&p->conversions_csv, val))
                 return err_set(e, CALMA_E_NOMEM, "out of memory");
         } else if (!strcmp(flag, "--batch")) {
-            int rc = parse_int_list("--batch", val, p->batch, &p->n_batch, e);
+            int rc = plan_parse_int_list("--batch", val, p->batch, &p->n_batch, e);
             if (rc) return rc;
         } else if (!strcmp(flag, "--threads")) {
             int64_t t[PLAN_MAX_LIST];
-            int rc = parse_int_list("--threads", val, t, &p->n_threads, e);
+            int rc = plan_parse_int_list("--threads", val, t, &p->n_threads, e);
             if (rc) return rc;
             for (int k = 0; k < p->n_threads; k++) p->threads[k] = (int)t[k];
         } else if (!strcmp(flag, "--samples")) {
@@ -445,16 +452,19 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
     if (p->min_time > p->max_time)
         return err_set(e, CALMA_E_USAGE, "--min-time %gs is longer than --max-time %gs",
                        p->min_time, p->max_time);
-    return CALMA_OK;
+    return plan_scenario_check(p, e);
 }
 
 int plan_n_trials(const plan *p) {
     int models = p->n_models > 0 ? p->n_models : 1;
-    return models * p->n_conv * p->n_batch * p->n_threads;
+    return models * p->n_conv * p->n_batch * p->n_threads * p->n_streams;
 }
 
+/* Streams vary fastest: a plan without them (one stream) numbers its
+ * trials as before. */
 void plan_trial(const plan *p, int i, const char **conv, int64_t *batch, int *threads) {
     int nt = p->n_threads, nb = p->n_batch;
+    i /= p->n_streams;
     *threads = p->threads[i % nt];
     *batch = p->batch[(i / nt) % nb];
     *conv = p->conv[(i / (nt * nb)) % p->n_conv];
@@ -469,7 +479,11 @@ int plan_run_index(const plan *p, int k) {
 }
 
 int plan_trial_model(const plan *p, int i) {
-    return i / (p->n_threads * p->n_batch * p->n_conv);
+    return i / (p->n_streams * p->n_threads * p->n_batch * p->n_conv);
+}
+
+int plan_trial_streams(const plan *p, int i) {
+    return p->streams[i % p->n_streams];
 }
 
 void plan_trial_id(const plan *p, int i, char *buf, size_t n) {
@@ -477,11 +491,14 @@ void plan_trial_id(const plan *p, int i, char *buf, size_t n) {
     int64_t b;
     int t;
     plan_trial(p, i, &c, &b, &t);
+    char streams[32] = "";
+    if (p->scenario != PLAN_SINGLE)
+        snprintf(streams, sizeof streams, "-s%d", plan_trial_streams(p, i));
     if (p->n_models > 1)
-        snprintf(buf, n, "%s:%s-b%lld-t%d", p->models[plan_trial_model(p, i)].name, c, (long long)b,
-                 t);
+        snprintf(buf, n, "%s:%s-b%lld-t%d%s", p->models[plan_trial_model(p, i)].name, c,
+                 (long long)b, t, streams);
     else
-        snprintf(buf, n, "%s-b%lld-t%d", c, (long long)b, t);
+        snprintf(buf, n, "%s-b%lld-t%d%s", c, (long long)b, t, streams);
 }
 
 cJSON *plan_to_json(const plan *p) {
@@ -555,6 +572,7 @@ cJSON *plan_to_json(const plan *p) {
         cJSON_AddItemToArray(ex, o);
     }
     cJSON_AddNumberToObject(j, "repeats", p->repeats);
+    plan_scenario_to_json(p, j);
     /* "shard" and "plan_hash" are added by plan_seal. */
     if (p->baseline) cJSON_AddStringToObject(j, "baseline", p->baseline);
     cJSON_AddBoolToObject(j, "keep_samples", p->keep_samples);
@@ -685,7 +703,7 @@ int plan_from_json(plan *p, const cJSON *j, calma_error *e) {
     if (cJSON_IsString(opt) && !(p->options = mem_strdup(opt->valuestring))) goto nomem;
     p->keep_samples = cJSON_IsTrue(get(j, "keep_samples"));
     p->strict = cJSON_IsTrue(get(j, "strict"));
-    return CALMA_OK;
+    return plan_scenario_from_json(p, j, e);
 nomem:
     return err_set(e, CALMA_E_NOMEM, "out of memory reading plan.json");
 }

@@ -15,6 +15,13 @@
 
 #define PLAN_MAX_MODELS 256
 
+/* --scenario: how requests reach the conversion (src/bench/scenario.h). */
+typedef enum plan_scenario {
+    PLAN_SINGLE = 0,  /* one stream, one call after another: latency per call (the default) */
+    PLAN_OFFLINE = 1, /* S streams run calls back to back: samples per second */
+    PLAN_SERVER = 2   /* Poisson arrivals served by S streams: latency under load */
+} plan_scenario;
+
 typedef struct plan_model {
     char *arg;  /* as the user gave it ("simple", "net.onnx") */
     char *name; /* short name, unique in the plan: run folder, trial ids, report */
@@ -62,6 +69,13 @@ typedef struct plan {
     char *expected_path[PLAN_MAX_LIST]; /* absolute */
     char *expected_dir;                 /* --expected-dir: output_K.pb (or .npy) per model output */
     int wide;                           /* --wide: every column in the printed table */
+    int scenario;                       /* --scenario: a plan_scenario */
+    int n_streams;                      /* --streams 1,2: a plan dimension (offline, server) */
+    int streams[PLAN_MAX_LIST];
+    double rate;             /* --rate R: requests per second (server); 0 with rate_auto */
+    int rate_auto;           /* --rate auto: the highest rate whose p99 meets the bound */
+    double latency_bound;    /* --latency-bound: the p99 bound in seconds (server), 0 = none */
+    unsigned scenario_given; /* which scenario flags the command line gave (plan_scenario.c) */
 } plan;
 
 #define PLAN_DEFAULT_REPEATS 3
@@ -80,11 +94,15 @@ int plan_parse_duration(const char *s, double *out);
 /* "4G", "512M", "100k", "1000" (bytes) -> bytes. */
 int plan_parse_size(const char *s, uint64_t *out);
 
-/* Trials are model x conversion x batch x threads, models outermost. */
+/* Trials are model x conversion x batch x threads x streams, models
+ * outermost (streams is 1 in the single scenario). */
 int plan_n_trials(const plan *p);
 /* Trial i's conversion, batch and threads, and its id: "NAME-b8-t2", or
- * "MODEL:NAME-b8-t2" in a plan of several models. */
+ * "MODEL:NAME-b8-t2" in a plan of several models; "NAME-b8-t2-s2" with a
+ * scenario other than single. */
 void plan_trial(const plan *p, int i, const char **conv, int64_t *batch, int *threads);
+/* Trial i's stream count (1 in the single scenario). */
+int plan_trial_streams(const plan *p, int i);
 /* The index into p->models of trial i's model. */
 int plan_trial_model(const plan *p, int i);
 void plan_trial_id(const plan *p, int i, char *buf, size_t n);
@@ -95,6 +113,10 @@ int plan_add_model(plan *p, const char *arg, calma_error *e);
 /* Where built-in model i is written inside the run folder ("model.onnx",
  * or "models/NAME.onnx" in a plan of several models), relative. */
 void plan_zoo_path(const plan *p, int i, char *buf, size_t n);
+
+/* "1,8" -> distinct integers >= 1 (at most PLAN_MAX_LIST); CALMA_E_USAGE
+ * naming flag and the item at fault. */
+int plan_parse_int_list(const char *flag, const char *s, int64_t *vals, int *n, calma_error *e);
 
 /* "K/N" -> 1 <= K <= N <= 10000. */
 int plan_parse_shard(const char *s, int *k, int *n);
@@ -130,6 +152,20 @@ int plan_share_from_json(plan *p, const cJSON *j, calma_error *e);
 /* The number of trials this run does and the plan index of the k-th. */
 int plan_n_run(const plan *p);
 int plan_run_index(const plan *p, int k);
+
+/* The scenario flags (src/bench/plan_scenario.c). plan_scenario_flag
+ * parses --scenario, --streams, --rate or --latency-bound (returns 1 when
+ * flag is one of them, with the outcome in *rc); plan_scenario_check then
+ * refuses combinations that mean nothing (a rate or a bound without
+ * --scenario server, streams with single, --rate auto without a bound). */
+int plan_scenario_flag(plan *p, const char *flag, const char *val, int *rc, calma_error *e);
+int plan_scenario_check(const plan *p, calma_error *e);
+/* "single", "offline", "server". */
+const char *plan_scenario_name(int scenario);
+/* plan.json's "scenario" object, written for every scenario but single
+ * (whose plans stay as they were) and read back (absent: single). */
+void plan_scenario_to_json(const plan *p, cJSON *j);
+int plan_scenario_from_json(plan *p, const cJSON *j, calma_error *e);
 
 /* plan.json: everything needed to resume. */
 cJSON *plan_to_json(const plan *p);

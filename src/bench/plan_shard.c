@@ -15,9 +15,9 @@ static const cJSON *get(const cJSON *j, const char *k) {
 /* What makes two runs the same plan: the models (by content), the trials
  * and how they are measured and judged; not where, when or on which share. */
 static int plan_hash(const cJSON *j, char hex[65]) {
-    static const char *const keys[] = {"conversions", "batch",   "threads", "seed",     "rule",
-                                       "tolerance",   "repeats", "options", "baseline", "inputs",
-                                       "expected",    "trials",  NULL};
+    static const char *const keys[] = {"conversions", "batch",   "threads",  "seed",     "rule",
+                                       "tolerance",   "repeats", "options",  "baseline", "inputs",
+                                       "expected",    "trials",  "scenario", NULL};
     cJSON *h = cJSON_CreateObject();
     if (!h) return -1;
     for (int k = 0; keys[k]; k++) {
@@ -63,6 +63,9 @@ static double trial_cost(const plan *p, const cJSON *j, int i) {
         sampling = (double)p->samples * call;
     else
         sampling = sampling < lo ? lo : sampling > hi ? fmax(hi, 3 * call) : sampling;
+    /* A server trial serves its requests for about its budget, once per rate
+     * step of a search (src/bench/scenario_server.c). */
+    if (p->scenario == PLAN_SERVER) sampling = hi * (p->rate_auto ? 8 : 1);
     return k * (0.3 + 3 * call + sampling);
 }
 

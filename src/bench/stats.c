@@ -15,6 +15,21 @@ double stats_percentile(const double *sorted, size_t n, double p) {
     return sorted[i] + frac * (sorted[i + 1] - sorted[i]);
 }
 
+/* z with P(|Z| > z) = 1 - conf for a standard normal Z. */
+static double upper_z(double conf) {
+    if (conf == 0.95) return 1.959963984540054;
+    double alpha = (1.0 - conf) / 2.0;
+    double a = 0, b = 10; /* inverse of the normal tail by bisection */
+    for (int it = 0; it < 100; it++) {
+        double m = (a + b) / 2;
+        if (0.5 * erfc(m / sqrt(2.0)) > alpha)
+            a = m;
+        else
+            b = m;
+    }
+    return (a + b) / 2;
+}
+
 /* log of the binomial(n, 1/2) probability mass at k. */
 static double log_binom_half(size_t n, size_t k) {
     return lgamma((double)n + 1) - lgamma((double)k + 1) - lgamma((double)(n - k) + 1) -
@@ -37,24 +52,47 @@ void stats_median_ci_ranks(size_t n, double conf, size_t *lo, size_t *hi) {
             k = j + 1;
         }
     } else { /* normal approximation, accurate to a rank at this size */
-        double z = 1.959963984540054;
-        if (conf != 0.95) { /* inverse of the normal tail by bisection */
-            double a = 0, b = 10;
-            for (int it = 0; it < 100; it++) {
-                double m = (a + b) / 2;
-                if (0.5 * erfc(m / sqrt(2.0)) > alpha)
-                    a = m;
-                else
-                    b = m;
-            }
-            z = (a + b) / 2;
-        }
+        double z = upper_z(conf);
         double kk = floor((double)n / 2.0 - z * sqrt((double)n) / 2.0);
         k = kk < 0 ? 0 : (size_t)kk;
     }
     if (k == 0) return; /* too few samples to reach conf */
     *lo = k - 1;
     *hi = n - k;
+}
+
+/* log of the binomial(n, q) probability mass at k. */
+static double log_binom(size_t n, size_t k, double q) {
+    return lgamma((double)n + 1) - lgamma((double)k + 1) - lgamma((double)(n - k) + 1) +
+           (double)k * log(q) + (double)(n - k) * log1p(-q);
+}
+
+int stats_quantile_ci_ranks(size_t n, double q, double conf, size_t *lo, size_t *hi) {
+    *lo = 0;
+    *hi = n ? n - 1 : 0;
+    if (n < 2 || !(q > 0 && q < 1)) return 0;
+    double alpha = (1.0 - conf) / 2.0;
+    /* 1-based: l is the largest rank with P(B < l) <= alpha, u the smallest
+     * with P(B < u) >= 1 - alpha, B ~ binomial(n, q) the count of samples
+     * below the quantile; then P(X(l) <= x_q < X(u)) >= conf. */
+    size_t l = 0, u = n + 1;
+    if (n <= 100000) {
+        double cdf = 0.0; /* P(B <= j) */
+        for (size_t j = 0; j < n && u == n + 1; j++) {
+            cdf += exp(log_binom(n, j, q));
+            if (cdf <= alpha) l = j + 1;
+            if (cdf >= 1 - alpha) u = j + 1;
+        }
+    } else { /* normal approximation, accurate to a rank at this size */
+        double z = upper_z(conf), m = (double)n * q, sd = sqrt((double)n * q * (1 - q));
+        double a = floor(m - z * sd), b = ceil(m + z * sd) + 1;
+        l = a < 0 ? 0 : (size_t)a;
+        u = b > (double)n ? n + 1 : (size_t)b;
+    }
+    int both = l >= 1 && u <= n;
+    if (l >= 1) *lo = l - 1;
+    if (u <= n) *hi = u - 1;
+    return both;
 }
 
 /* Heapsort: in place and without the scratch buffer glibc's qsort (a merge

@@ -33,6 +33,13 @@ double stats_percentile(const double *sorted, size_t n, double p);
  * reach conf, returns 0 and n-1. */
 void stats_median_ci_ranks(size_t n, double conf, size_t *lo, size_t *hi);
 
+/* Ranks lo <= hi (0-based, into sorted data) bounding a distribution-free
+ * confidence interval of the q-quantile (0 < q < 1) at level conf, from the
+ * binomial(n, q) distribution of order statistics. Returns 1 when both ends
+ * exist; 0 when n is too small for one of them (the p99's 95% interval needs
+ * n >= 368), which is then 0 or n-1. */
+int stats_quantile_ci_ranks(size_t n, double q, double conf, size_t *lo, size_t *hi);
+
 /* When to stop sampling. */
 typedef struct stats_rule {
     size_t fixed;       /* --samples N: exactly N samples, ignore the rest; 0 = adaptive */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/scenario.h"
 #include "util/fmt.h"
 
 #define TABLE_CELL 64
@@ -89,12 +90,14 @@ typedef struct column {
     const char *head;
     int right; /* right-aligned (numbers) */
     int wide;  /* only with --wide */
+    int scen;  /* only when the section has scenario trials */
 } column;
 
 enum {
     C_CONV,
     C_BATCH,
     C_THR,
+    C_STREAMS,
     C_STATUS,
     C_MEDIAN,
     C_P90,
@@ -114,23 +117,15 @@ enum {
 };
 
 static const column columns[C_N] = {
-    [C_CONV] = {"conversion", 0, 0},
-    [C_BATCH] = {"batch", 1, 0},
-    [C_THR] = {"thr", 1, 0},
-    [C_STATUS] = {"status", 0, 0},
-    [C_MEDIAN] = {"median [95% CI]", 0, 0},
-    [C_P90] = {"p90", 1, 1},
-    [C_P99] = {"p99", 1, 0},
-    [C_RATE] = {"samples/s", 1, 0},
-    [C_SPEEDUP] = {"speed-up", 1, 0},
-    [C_SPREAD] = {"between", 1, 1},
-    [C_GFLOPS] = {"GFLOP/s (peak)", 1, 1},
-    [C_LOAD] = {"load", 1, 1},
-    [C_CONVERT] = {"convert", 1, 1},
-    [C_FIRST] = {"first run", 1, 1},
-    [C_MEM] = {"peak mem", 1, 1},
-    [C_ERR] = {"max abs err", 1, 1},
-    [C_COS] = {"cosine", 1, 1},
+    [C_CONV] = {"conversion", 0, 0}, [C_BATCH] = {"batch", 1, 0},
+    [C_THR] = {"thr", 1, 0},         [C_STREAMS] = {"str", 1, 0, 1},
+    [C_STATUS] = {"status", 0, 0},   [C_MEDIAN] = {"median [95% CI]", 0, 0},
+    [C_P90] = {"p90", 1, 1},         [C_P99] = {"p99", 1, 0},
+    [C_RATE] = {"samples/s", 1, 0},  [C_SPEEDUP] = {"speed-up", 1, 0},
+    [C_SPREAD] = {"between", 1, 1},  [C_GFLOPS] = {"GFLOP/s (peak)", 1, 1},
+    [C_LOAD] = {"load", 1, 1},       [C_CONVERT] = {"convert", 1, 1},
+    [C_FIRST] = {"first run", 1, 1}, [C_MEM] = {"peak mem", 1, 1},
+    [C_ERR] = {"max abs err", 1, 1}, [C_COS] = {"cosine", 1, 1},
     [C_VALID] = {"valid", 0, 0},
 };
 
@@ -144,16 +139,16 @@ static void row_cells(const cJSON *trials, const cJSON *r, const char *base,
     snprintf(cells[C_CONV], TABLE_CELL, "%s", str(r, "conversion"));
     snprintf(cells[C_BATCH], TABLE_CELL, "%.0f", num(r, NULL, "batch"));
     snprintf(cells[C_THR], TABLE_CELL, "%.0f", num(r, NULL, "threads"));
+    snprintf(cells[C_STREAMS], TABLE_CELL, "%d", scen_streams(r));
     snprintf(cells[C_STATUS], TABLE_CELL, "%s", str(r, "status"));
     fmt_median_ci(r, cells[C_MEDIAN], TABLE_CELL);
     cell_time(cells[C_P90], num(r, "stats", "p90"));
     cell_time(cells[C_P99], num(r, "stats", "p99"));
-    double tp = num(r, "throughput", "per_s_median");
-    fmt_count(tp, cells[C_RATE], TABLE_CELL);
+    fmt_count(bench_samples_per_s(r), cells[C_RATE], TABLE_CELL);
     snprintf(cells[C_SPEEDUP], TABLE_CELL, "-");
     const cJSON *b = bench_baseline_trial(trials, base, r);
-    double m = num(r, "stats", "median"), bm = num(b, "stats", "median");
-    if (is_ok(r) && b && m > 0 && bm > 0) snprintf(cells[C_SPEEDUP], TABLE_CELL, "%.2fx", bm / m);
+    double up = b ? scen_better_ratio(r, b) : NAN;
+    if (is_ok(r) && isfinite(up)) snprintf(cells[C_SPEEDUP], TABLE_CELL, "%.2fx", up);
     double spread = num(r, "repeats", "spread");
     snprintf(cells[C_SPREAD], TABLE_CELL, isfinite(spread) ? "%.1f%%" : "-", spread * 100);
     double gflops = num(r, "efficiency", "gflops"),
@@ -179,10 +174,11 @@ static const char *status_color(const char *st) {
     return "\033[31m";
 }
 
-static void print_row(FILE *f, char cells[C_N][TABLE_CELL], const int *width, int wide, int color) {
+static void print_row(FILE *f, char cells[C_N][TABLE_CELL], const int *width, const int *show,
+                      int color) {
     int first = 1, last = C_N - 1;
     for (int c = 0; c < C_N; c++) {
-        if (columns[c].wide && !wide) continue;
+        if (!show[c]) continue;
         if (!first) fputs(c == C_MEDIAN ? "  " : " ", f);
         first = 0;
         int colored = color && c == C_STATUS;
@@ -244,15 +240,16 @@ static void print_winner(FILE *f, const char *what, const cJSON *t, const cJSON 
         fprintf(f, "median %s per call", med);
     else {
         char rate[32];
-        fprintf(f, "%s samples/s",
-                fmt_count(num(t, "throughput", "per_s_median"), rate, sizeof rate));
+        fprintf(f, "%s samples/s", fmt_count(bench_samples_per_s(t), rate, sizeof rate));
     }
+    if (scen_streams(t) > 1 || get(t, "scenario"))
+        fprintf(f, ", %d stream%s", scen_streams(t), scen_streams(t) > 1 ? "s" : "");
     const cJSON *b = bench_baseline_trial(trials, base, t);
-    double m = num(t, "stats", "median"), bm = num(b, "stats", "median");
+    double up = b ? scen_better_ratio(t, b) : NAN;
     if (b == t)
         fprintf(f, " (the baseline)");
-    else if (b && m > 0 && bm > 0)
-        fprintf(f, " (%.2fx %s)", bm / m, base);
+    else if (isfinite(up))
+        fprintf(f, " (%.2fx %s)", up, base);
     fputc('\n', f);
 }
 
@@ -262,13 +259,18 @@ static void print_section(FILE *f, const cJSON *trials, const char *base, const 
     int n = cJSON_GetArraySize(trials);
     char(*cells)[C_N][TABLE_CELL] = calloc((size_t)n + 1, sizeof *cells);
     if (!cells) return;
-    int width[C_N];
+    int width[C_N], show[C_N], scen = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, trials) {
+        scen |= get(r, "scenario") != NULL || get(r, "streams") != NULL;
+    }
+    for (int c = 0; c < C_N; c++)
+        show[c] = (!columns[c].wide || o->wide) && (!columns[c].scen || scen);
     for (int c = 0; c < C_N; c++) {
         snprintf(cells[0][c], TABLE_CELL, "%s", columns[c].head);
         width[c] = (int)strlen(columns[c].head);
     }
     int i = 1;
-    const cJSON *r;
     cJSON_ArrayForEach(r, trials) {
         row_cells(trials, r, base, cells[i]);
         for (int c = 0; c < C_N; c++) {
@@ -277,9 +279,10 @@ static void print_section(FILE *f, const cJSON *trials, const char *base, const 
         }
         i++;
     }
-    print_row(f, cells[0], width, o->wide, 0);
-    for (i = 1; i <= n; i++) print_row(f, cells[i], width, o->wide, o->color);
+    print_row(f, cells[0], width, show, 0);
+    for (i = 1; i <= n; i++) print_row(f, cells[i], width, show, o->color);
     free(cells);
+    if (scen) bench_table_serving(f, trials);
     print_notes(f, trials);
     double worst = 0;
     const cJSON *worst_t = NULL;
@@ -293,8 +296,8 @@ static void print_section(FILE *f, const cJSON *trials, const char *base, const 
                 worst * 100, str(worst_t, "conversion"), num(worst_t, NULL, "batch"),
                 num(worst_t, NULL, "threads"));
     if (base)
-        fprintf(f, "speed-up: against %s at the same batch and threads (--baseline to choose)\n",
-                base);
+        fprintf(f, "speed-up: against %s at the same batch and threads%s (--baseline to choose)\n",
+                base, scen ? " and streams, on each scenario's figure" : "");
     bench_winners w;
     bench_find_winners(trials, &w);
     if (!w.latency) {
@@ -305,13 +308,13 @@ static void print_section(FILE *f, const cJSON *trials, const char *base, const 
         print_winner(f, "best", w.latency, trials, base, 1);
         char rate[32];
         fprintf(f, "      lowest latency and most samples per second: %s samples/s\n",
-                fmt_count(num(w.latency, "throughput", "per_s_median"), rate, sizeof rate));
+                fmt_count(bench_samples_per_s(w.latency), rate, sizeof rate));
         return;
     }
     char what[64];
     snprintf(what, sizeof what, "best latency (batch %.0f)", w.latency_batch);
     print_winner(f, what, w.latency, trials, base, 1);
-    print_winner(f, "best throughput", w.throughput, trials, base, 0);
+    if (w.throughput) print_winner(f, "best throughput", w.throughput, trials, base, 0);
 }
 
 void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o) {

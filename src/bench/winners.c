@@ -4,9 +4,15 @@
 
 #include "bench/bench.h"
 #include "bench/journal.h"
+#include "bench/scenario.h"
 
 static int is_ok(const cJSON *t) {
     return !strcmp(journal_str(t, "status"), "ok");
+}
+
+double bench_samples_per_s(const cJSON *t) {
+    return journal_field(t, "scenario") ? journal_num(t, "scenario.samples_per_s")
+                                        : journal_num(t, "throughput.per_s_median");
 }
 
 void bench_find_winners(const cJSON *trials, bench_winners *w) {
@@ -22,7 +28,7 @@ void bench_find_winners(const cJSON *trials, bench_winners *w) {
     double best_m = INFINITY, best_tp = 0;
     cJSON_ArrayForEach(t, trials) {
         if (!is_ok(t)) continue;
-        double m = journal_num(t, "stats.median"), tp = journal_num(t, "throughput.per_s_median");
+        double m = journal_num(t, "stats.median"), tp = bench_samples_per_s(t);
         if (journal_num(t, "batch") == w->latency_batch && m < best_m) best_m = m, w->latency = t;
         if (isfinite(tp) && tp > best_tp) best_tp = tp, w->throughput = t;
     }
@@ -55,7 +61,8 @@ const cJSON *bench_baseline_trial(const cJSON *trials, const char *name, const c
     cJSON_ArrayForEach(t, trials) {
         if (is_ok(t) && !strcmp(journal_str(t, "conversion"), name) &&
             journal_num(t, "batch") == journal_num(like, "batch") &&
-            journal_num(t, "threads") == journal_num(like, "threads"))
+            journal_num(t, "threads") == journal_num(like, "threads") &&
+            scen_streams(t) == scen_streams(like))
             return t;
     }
     return NULL;

@@ -14,6 +14,7 @@
 #include "bench/journal.h"
 #include "bench/plan.h"
 #include "bench/registry.h"
+#include "bench/scenario.h"
 #include "bench/stats.h"
 #include "bench/super.h"
 #include "bench/validate.h"
@@ -51,6 +52,11 @@ typedef struct wargs {
     int oracle;
     int peak;            /* --peak: measure the machine's limit on this many threads */
     const char *options; /* engine settings, "key=value,..." */
+    int scenario;        /* --scenario: a plan_scenario (src/bench/scenario.h) */
+    int streams;         /* --streams */
+    double rate;         /* --rate R, or 0 with rate_auto */
+    int rate_auto;       /* --rate auto */
+    double bound;        /* --latency-bound, 0 = none */
 } wargs;
 
 typedef struct trial {
@@ -500,22 +506,23 @@ static double add_efficiency(trial *t, double median, double *fma) {
     return gflops;
 }
 
-/* Noise warnings for this process (src/bench/warnings.c). */
-static void add_warnings(trial *t, const stats_summary *s, stats_stop stop, const stats_rule *r,
-                         double gflops, double fma) {
+/* Noise warnings for this process (src/bench/warnings.c); judge_precision
+ * when sampling stopped at the max_time budget short of the target. */
+static void add_warnings(trial *t, const stats_summary *s, int judge_precision, double max_time,
+                         double precision, double gflops, double fma) {
     machine_info m;
     machine_read(&m);
     cJSON_AddNumberToObject(t->res, "load_avg", m.load1);
     const cJSON *first = cJSON_GetObjectItemCaseSensitive(t->phases, "first_s");
     char where[64];
-    snprintf(where, sizeof where, "at the %gs budget", r->max_time);
+    snprintf(where, sizeof where, "at the %gs budget", max_time);
     warn_facts f = {.s = s,
                     .first_s = cJSON_IsNumber(first) ? first->valuedouble : NAN,
                     .load1 = m.load1,
                     .cores = m.cores,
                     .governor = m.governor,
-                    .target = r->precision,
-                    .judge_precision = stop == STATS_STOP_TIME && !r->fixed,
+                    .target = precision,
+                    .judge_precision = judge_precision,
                     .precision_where = where,
                     .gflops = gflops,
                     .fma_peak = fma};
@@ -537,6 +544,28 @@ static void measure_peak(trial *t) {
         cJSON_AddNumberToObject(t->res, "sgemm_gflops", sgemm);
     else
         cJSON_AddNullToObject(t->res, "sgemm_gflops");
+}
+
+/* The trial's "stats" object: the summary of its per-call times. */
+static void add_stats(trial *t, const stats_summary *s, double total, const char *stop) {
+    cJSON *js = cJSON_AddObjectToObject(t->res, "stats");
+    cJSON_AddNumberToObject(js, "n", (double)s->n);
+    cJSON_AddNumberToObject(js, "min", s->min);
+    cJSON_AddNumberToObject(js, "max", s->max);
+    cJSON_AddNumberToObject(js, "mean", s->mean);
+    cJSON_AddNumberToObject(js, "median", s->median);
+    cJSON_AddNumberToObject(js, "stddev", s->stddev);
+    cJSON_AddNumberToObject(js, "cv", s->cv);
+    cJSON_AddNumberToObject(js, "p90", s->p90);
+    cJSON_AddNumberToObject(js, "p95", s->p95);
+    cJSON_AddNumberToObject(js, "p99", s->p99);
+    cJSON_AddNumberToObject(js, "ci_lo", s->ci_lo);
+    cJSON_AddNumberToObject(js, "ci_hi", s->ci_hi);
+    cJSON_AddNumberToObject(js, "ci_rel", s->ci_rel);
+    cJSON_AddNumberToObject(js, "mad", s->mad);
+    cJSON_AddNumberToObject(js, "outliers", (double)s->outliers);
+    cJSON_AddNumberToObject(js, "total_s", total);
+    cJSON_AddStringToObject(js, "stop", stop);
 }
 
 static int measure(trial *t, calma_error *e) {
@@ -584,32 +613,97 @@ static int measure(trial *t, calma_error *e) {
     if (fclose(sf) != 0) return err_set(e, CALMA_E_IO, "cannot write %s", path);
     stats_summary s;
     stats_summarize_inplace(t->samples, t->n, &s);
-    cJSON *js = cJSON_AddObjectToObject(t->res, "stats");
-    cJSON_AddNumberToObject(js, "n", (double)s.n);
-    cJSON_AddNumberToObject(js, "min", s.min);
-    cJSON_AddNumberToObject(js, "max", s.max);
-    cJSON_AddNumberToObject(js, "mean", s.mean);
-    cJSON_AddNumberToObject(js, "median", s.median);
-    cJSON_AddNumberToObject(js, "stddev", s.stddev);
-    cJSON_AddNumberToObject(js, "cv", s.cv);
-    cJSON_AddNumberToObject(js, "p90", s.p90);
-    cJSON_AddNumberToObject(js, "p95", s.p95);
-    cJSON_AddNumberToObject(js, "p99", s.p99);
-    cJSON_AddNumberToObject(js, "ci_lo", s.ci_lo);
-    cJSON_AddNumberToObject(js, "ci_hi", s.ci_hi);
-    cJSON_AddNumberToObject(js, "ci_rel", s.ci_rel);
-    cJSON_AddNumberToObject(js, "mad", s.mad);
-    cJSON_AddNumberToObject(js, "outliers", (double)s.outliers);
-    cJSON_AddNumberToObject(js, "total_s", total);
-    cJSON_AddStringToObject(js, "stop", stats_stop_name(stop));
+    add_stats(t, &s, total, stats_stop_name(stop));
     cJSON *tp = cJSON_AddObjectToObject(t->res, "throughput");
     double b = (double)t->a->batch;
     cJSON_AddNumberToObject(tp, "per_s_median", s.median > 0 ? b / s.median : 0);
     cJSON_AddNumberToObject(tp, "per_s_total", total > 0 ? b * (double)s.n / total : 0);
     double fma, gflops = add_efficiency(t, s.median, &fma);
-    add_warnings(t, &s, stop, &rule, gflops, fma);
+    add_warnings(t, &s, stop == STATS_STOP_TIME && !rule.fixed, rule.max_time, rule.precision,
+                 gflops, fma);
     cJSON_AddStringToObject(t->res, "samples_file", path);
     return CALMA_OK;
+}
+
+/* ---- a serving scenario (src/bench/scenario.h) ---- */
+
+static void scen_phase_cb(void *ctx, const char *phase) {
+    send_phase(ctx, phase);
+}
+
+static void scen_progress_cb(void *ctx, const char *phase, size_t n, double elapsed) {
+    send_progress(ctx, phase, n, elapsed);
+}
+
+/* Little-endian doubles to RUN_DIR/<id><ext>; the path in path. */
+static int write_doubles(trial *t, const char *ext, const double *v, size_t n, char *path,
+                         size_t pn, calma_error *e) {
+    snprintf(path, pn, "%s/%s%s", t->a->run_dir, t->a->id, ext);
+    FILE *f = fopen(path, "wbe");
+    if (!f) return err_set(e, CALMA_E_IO, "cannot write %s: %s", path, strerror(errno));
+    for (size_t i = 0; i < n; i++) put_sample(f, v[i]);
+    if (fclose(f) != 0) return err_set(e, CALMA_E_IO, "cannot write %s", path);
+    return CALMA_OK;
+}
+
+/* The scenario's per-call times as the trial's samples and stats, its
+ * latencies (server) in a file of their own, and its warnings. */
+static int record_scenario(trial *t, scen_outcome *o, calma_error *e) {
+    char path[4200], lpath[4200];
+    cJSON_AddNumberToObject(t->phases, "warmup_runs", o->warmup_runs);
+    cJSON_AddNumberToObject(t->phases, "warmup_s", o->warmup_s);
+    int rc = write_doubles(t, ".samples", o->service, o->n_service, path, sizeof path, e);
+    if (!rc && o->latency)
+        rc = write_doubles(t, ".latency", o->latency, o->n_latency, lpath, sizeof lpath, e);
+    if (rc) return rc;
+    cJSON *obj = cJSON_GetObjectItemCaseSensitive(t->res, "scenario");
+    if (o->latency) cJSON_AddStringToObject(obj, "latency_file", lpath);
+    stats_summary s;
+    stats_summarize_inplace(o->service, o->n_service, &s);
+    add_stats(t, &s, o->window_s, o->stop ? o->stop : "");
+    cJSON *tp = cJSON_AddObjectToObject(t->res, "throughput");
+    double b = (double)t->a->batch;
+    cJSON_AddNumberToObject(tp, "per_s_median", s.median > 0 ? b / s.median : 0);
+    cJSON_AddNumberToObject(tp, "per_s_total", o->window_s > 0 ? b * (double)s.n / o->window_s : 0);
+    /* offline: the GFLOP/s of all streams together */
+    double fma = 0, gflops = o->per_call_s > 0 ? add_efficiency(t, o->per_call_s, &fma) : 0;
+    /* the precision target is the scenario's: judged in scenario.c */
+    add_warnings(t, &s, 0, t->a->max_time, t->a->precision, gflops, fma);
+    cJSON *w = cJSON_GetObjectItemCaseSensitive(t->res, "warnings"), *x;
+    cJSON_ArrayForEach(x, o->warnings) cJSON_AddItemToArray(w, cJSON_Duplicate(x, 1));
+    cJSON_AddStringToObject(t->res, "samples_file", path);
+    return CALMA_OK;
+}
+
+static int run_scenario(trial *t, const calma_model *m, const calma_trial_config *cfg,
+                        calma_error *e) {
+    const wargs *a = t->a;
+    scen_args sa = {.kind = a->scenario,
+                    .streams = a->streams,
+                    .threads = a->threads,
+                    .batch = a->batch,
+                    .seed = a->seed,
+                    .rate = a->rate,
+                    .rate_auto = a->rate_auto,
+                    .bound = a->bound,
+                    .samples = a->samples,
+                    .precision = a->precision,
+                    .min_time = a->min_time,
+                    .max_time = a->max_time};
+    scen_engine g = {.c = t->c,
+                     .m = m,
+                     .cfg = cfg,
+                     .state = t->state,
+                     .in = t->cin,
+                     .out = t->cout,
+                     .n_in = t->n_in,
+                     .n_out = t->n_out};
+    scen_report rep = {scen_phase_cb, scen_progress_cb, t};
+    scen_outcome o;
+    int rc = scen_run(&sa, &g, t->res, &o, &rep, e);
+    if (!rc) rc = record_scenario(t, &o, e);
+    scen_outcome_free(&o);
+    return rc;
 }
 
 static int run_trial(trial *t) {
@@ -645,8 +739,10 @@ static int run_trial(trial *t) {
                      .inputs = t->cin,
                      .n_outputs = t->n_out,
                      .outputs = t->cout};
+    /* In a scenario, each stream's state gets its share of the threads. */
+    int threads = a->scenario ? scen_threads_per_stream(a->threads, a->streams) : a->threads;
     calma_trial_config cfg = {
-        .batch = a->batch, .threads = a->threads, .options = a->options ? a->options : ""};
+        .batch = a->batch, .threads = threads, .options = a->options ? a->options : ""};
     /* Backends see the tensors' shapes at load time, not their data. */
     for (int i = 0; i < t->n_in; i++) t->cin[i].data = NULL;
     for (int k = 0; k < t->n_out; k++) t->cout[k].data = NULL;
@@ -687,6 +783,10 @@ static int run_trial(trial *t) {
 
     send_phase(t, "validate");
     validate(t);
+    if (a->scenario) {
+        rc = run_scenario(t, &m, &cfg, &e);
+        return rc ? fail_e(t, rc, &e) : 0;
+    }
     send_phase(t, "warmup");
     rc = warm_up(t, &e);
     if (rc) return fail_e(t, rc, &e);
@@ -752,6 +852,19 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
             a->expected[a->n_expected++] = v;
         else if (!strcmp(f, "--options"))
             a->options = v;
+        else if (!strcmp(f, "--scenario"))
+            a->scenario = !strcmp(v, "offline")  ? PLAN_OFFLINE
+                          : !strcmp(v, "server") ? PLAN_SERVER
+                          : !strcmp(v, "single") ? PLAN_SINGLE
+                                                 : -1;
+        else if (!strcmp(f, "--streams"))
+            a->streams = atoi(v);
+        else if (!strcmp(f, "--rate") && !strcmp(v, "auto"))
+            a->rate_auto = 1;
+        else if (!strcmp(f, "--rate"))
+            a->rate = strtod(v, NULL);
+        else if (!strcmp(f, "--latency-bound"))
+            a->bound = strtod(v, NULL);
         else if (!strcmp(f, "--plugin") && a->n_plugins < PLAN_MAX_LIST)
             a->plugins[a->n_plugins++] = v;
         else
@@ -766,6 +879,14 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
     if (a->oracle) a->conversion = "REFERENCE";
     if (a->batch < 1 || a->threads < 1)
         return err_set(e, CALMA_E_USAGE, "worker: batch and threads must be >= 1");
+    if (a->scenario < 0 || a->streams < 0 || (a->scenario && a->streams > 256))
+        return err_set(e, CALMA_E_USAGE,
+                       "worker: --scenario single|offline|server, --streams 1..256");
+    if (!a->streams) a->streams = 1;
+    if (a->scenario == PLAN_SERVER && !a->rate_auto && !(a->rate > 0))
+        return err_set(e, CALMA_E_USAGE, "worker: --scenario server needs --rate R > 0 or auto");
+    if (a->rate_auto && !(a->bound > 0))
+        return err_set(e, CALMA_E_USAGE, "worker: --rate auto needs --latency-bound");
     return CALMA_OK;
 }
 

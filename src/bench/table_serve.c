@@ -1,0 +1,186 @@
+/* The serving table: a scenario trial's own figures, below the main table
+ * (whose per-call columns are the time inside each call). One block per
+ * kind of scenario in the section. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench/bench.h"
+#include "bench/plan.h"
+#include "bench/scenario.h"
+#include "util/fmt.h"
+
+#define SERVE_CELL 80
+#define SERVE_COLS 10
+
+static const cJSON *get(const cJSON *j, const char *k) {
+    return j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
+}
+
+static double num(const cJSON *j, const char *k) {
+    const cJSON *v = get(j, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static const char *str(const cJSON *j, const char *k) {
+    const cJSON *v = get(j, k);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* The three kinds of block: offline, server at a fixed rate, the search. */
+enum { K_OFFLINE, K_FIXED, K_AUTO, K_N };
+
+static int kind_of(const cJSON *t) {
+    const cJSON *sc = get(t, "scenario");
+    if (!sc) return -1;
+    if (!strcmp(str(sc, "kind"), "offline")) return K_OFFLINE;
+    return !strcmp(str(sc, "rate_mode"), "auto") ? K_AUTO : K_FIXED;
+}
+
+static const char *const heads[K_N][SERVE_COLS] = {
+    [K_OFFLINE] = {"conversion", "batch", "thr", "str", "samples/s [95% CI]", "calls per stream",
+                   "stopped by", NULL},
+    [K_FIXED] = {"conversion", "batch", "thr", "str", "rate/s", "achieved", "p50", "p99 [95% CI]",
+                 "util", "bound"},
+    [K_AUTO] = {"conversion", "batch", "thr", "str", "best rate/s [95% CI]", "steps", "p99 there",
+                "bound", NULL},
+};
+
+static const char *const intro[K_N] = {
+    [K_OFFLINE] = "serving, offline: each stream runs calls back to back; interval from batch "
+                  "means",
+    [K_FIXED] = "serving, server: Poisson arrivals; latency from arrival to completion",
+    [K_AUTO] = "serving, --rate auto: the highest Poisson rate whose p99 met the bound",
+};
+
+/* Four significant digits without an exponent: "47.85", "4255", "14623". */
+static const char *count(double v, char *b, size_t n) {
+    snprintf(b, n, v >= 1e4 ? "%.0f" : "%.4g", v);
+    return b;
+}
+
+/* "919 [816, 990]" */
+static void rate_ci(char *c, double v, double lo, double hi) {
+    char a[24], b[24], d[24];
+    if (!isfinite(v))
+        snprintf(c, SERVE_CELL, "-");
+    else if (isfinite(lo) && isfinite(hi))
+        snprintf(c, SERVE_CELL, "%s [%s, %s]", count(v, a, sizeof a), count(lo, b, sizeof b),
+                 count(hi, d, sizeof d));
+    else
+        snprintf(c, SERVE_CELL, "%s", count(v, a, sizeof a));
+}
+
+/* "16.0 [13.1, 19.0] ms": a time and its interval in one unit. */
+static void time_ci(char *c, double v, double lo, double hi) {
+    if (!isfinite(v)) {
+        snprintf(c, SERVE_CELL, isinf(v) ? "unbounded" : "-");
+        return;
+    }
+    double scale = v < 1e-3 ? 1e-6 : v < 1 ? 1e-3 : 1;
+    const char *unit = v < 1e-3 ? "us" : v < 1 ? "ms" : "s";
+    if (isfinite(lo) && isfinite(hi))
+        snprintf(c, SERVE_CELL, "%.3g [%.3g, %.3g] %s", v / scale, lo / scale, hi / scale, unit);
+    else
+        snprintf(c, SERVE_CELL, "%.3g %s", v / scale, unit);
+}
+
+static void per_stream(char *c, const cJSON *sc) {
+    const cJSON *x;
+    size_t len = 0;
+    c[0] = '\0';
+    cJSON_ArrayForEach(x, get(sc, "per_stream")) {
+        if (len + 12 >= SERVE_CELL) {
+            snprintf(c + len, SERVE_CELL - len, "...");
+            break;
+        }
+        len +=
+            (size_t)snprintf(c + len, SERVE_CELL - len, "%s%.0f", len ? " " : "", x->valuedouble);
+    }
+    if (!len) snprintf(c, SERVE_CELL, "-");
+}
+
+static void bound_cell(char *c, const cJSON *sc) {
+    char b[32];
+    const cJSON *met = get(sc, "met");
+    double bound = num(sc, "latency_bound");
+    if (!(bound > 0))
+        snprintf(c, SERVE_CELL, "-");
+    else if (cJSON_IsBool(met))
+        snprintf(c, SERVE_CELL, "%s %s", cJSON_IsTrue(met) ? "met" : "MISSED",
+                 fmt_time(bound, b, sizeof b));
+    else
+        snprintf(c, SERVE_CELL, "%s", fmt_time(bound, b, sizeof b));
+}
+
+static void row(const cJSON *t, int k, char cells[SERVE_COLS][SERVE_CELL]) {
+    const cJSON *sc = get(t, "scenario");
+    memset(cells, 0, sizeof(char) * SERVE_COLS * SERVE_CELL);
+    snprintf(cells[0], SERVE_CELL, "%s", str(t, "conversion"));
+    snprintf(cells[1], SERVE_CELL, "%.0f", num(t, "batch"));
+    snprintf(cells[2], SERVE_CELL, "%.0f", num(t, "threads"));
+    snprintf(cells[3], SERVE_CELL, "%d", scen_streams(t));
+    scen_fig f;
+    scen_figure(t, &f);
+    if (k == K_OFFLINE) {
+        rate_ci(cells[4], f.value, f.lo, f.hi);
+        per_stream(cells[5], sc);
+        snprintf(cells[6], SERVE_CELL, "%s", *str(sc, "stop") ? str(sc, "stop") : "-");
+    } else if (k == K_FIXED) {
+        count(num(sc, "rate"), cells[4], SERVE_CELL);
+        rate_ci(cells[5], num(sc, "achieved_rate"), NAN, NAN);
+        time_ci(cells[6], num(sc, "p50"), NAN, NAN);
+        time_ci(cells[7], num(sc, "p99"), num(sc, "p99_lo"), num(sc, "p99_hi"));
+        double u = num(sc, "utilisation");
+        snprintf(cells[8], SERVE_CELL, isfinite(u) ? "%.0f%%" : "-", u * 100);
+        bound_cell(cells[9], sc);
+    } else {
+        double batch = num(t, "batch") > 0 ? num(t, "batch") : 1;
+        rate_ci(cells[4], f.value / batch, f.lo / batch, f.hi / batch);
+        if (!isfinite(f.value)) snprintf(cells[4], SERVE_CELL, "none met");
+        snprintf(cells[5], SERVE_CELL, "%d", cJSON_GetArraySize(get(sc, "steps")));
+        time_ci(cells[6], num(sc, "p99"), NAN, NAN);
+        bound_cell(cells[7], sc);
+    }
+    if (!sc) snprintf(cells[4], SERVE_CELL, "%s", str(t, "status"));
+}
+
+/* Left-aligned first column, right-aligned numbers, no trailing blanks. */
+static void print_line(FILE *f, const char *const *cells, const int *width, int cols) {
+    for (int c = 0; c < cols; c++) {
+        if (c == cols - 1)
+            fprintf(f, "%s", cells[c]);
+        else
+            fprintf(f, c ? "%*s " : "%-*s ", width[c], cells[c]);
+    }
+    fputc('\n', f);
+}
+
+static void print_block(FILE *f, const cJSON *trials, int k) {
+    int cols = 0, width[SERVE_COLS] = {0}, n = 0;
+    while (cols < SERVE_COLS && heads[k][cols]) cols++;
+    char cells[SERVE_COLS][SERVE_CELL];
+    const char *line[SERVE_COLS];
+    for (int c = 0; c < cols; c++) line[c] = cells[c];
+    const cJSON *t;
+    for (int c = 0; c < cols; c++) width[c] = (int)strlen(heads[k][c]);
+    cJSON_ArrayForEach(t, trials) {
+        if (kind_of(t) != k) continue;
+        n++;
+        row(t, k, cells);
+        for (int c = 0; c < cols; c++)
+            if ((int)strlen(cells[c]) > width[c]) width[c] = (int)strlen(cells[c]);
+    }
+    if (!n) return;
+    fprintf(f, "%s\n", intro[k]);
+    print_line(f, heads[k], width, cols);
+    cJSON_ArrayForEach(t, trials) {
+        if (kind_of(t) != k) continue;
+        row(t, k, cells);
+        print_line(f, line, width, cols);
+    }
+}
+
+void bench_table_serving(FILE *f, const cJSON *trials) {
+    for (int k = 0; k < K_N; k++) print_block(f, trials, k);
+}
