@@ -87,6 +87,18 @@ void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o);
  * achieved rate, p50 and p99 latency with its interval, utilisation and the
  * bound; --rate auto the highest rate meeting it. Fits 100 columns. */
 void bench_table_serving(FILE *f, const cJSON *trials);
+/* The same rows for other renderers (Markdown, HTML): the kind of block a
+ * trial belongs in (BENCH_SERVE_OFFLINE, _FIXED, _AUTO; -1 for none), each
+ * kind's one-line introduction and column heads (NULL-terminated), and a
+ * trial's cells. */
+enum { BENCH_SERVE_OFFLINE, BENCH_SERVE_FIXED, BENCH_SERVE_AUTO, BENCH_SERVE_KINDS };
+#define BENCH_SERVE_CELL 80
+#define BENCH_SERVE_COLS 10
+int bench_serving_kind(const cJSON *trial);
+const char *bench_serving_intro(int kind);
+const char *const *bench_serving_heads(int kind);
+void bench_serving_row(const cJSON *trial, int kind,
+                       char cells[BENCH_SERVE_COLS][BENCH_SERVE_CELL]);
 
 /* report.json: calma version, model, plan, every trial (the journal's
  * per-process records combined: src/bench/combine.h), baseline, best. With

@@ -21,9 +21,13 @@ static void add_note(bench_note *notes, int *n, int cap, const char *kind, const
     }
     bench_note *x = &notes[i];
     size_t used = strlen(x->who);
+    char streams[24] = "";
+    if (journal_field(r, "streams"))
+        snprintf(streams, sizeof streams, " s%.0f", journal_num(r, "streams"));
     if (x->n < BENCH_NOTE_NAMED)
-        snprintf(x->who + used, sizeof x->who - used, "%s%s b%.0f t%.0f", x->n ? ", " : "",
-                 journal_str(r, "conversion"), journal_num(r, "batch"), journal_num(r, "threads"));
+        snprintf(x->who + used, sizeof x->who - used, "%s%s b%.0f t%.0f%s", x->n ? ", " : "",
+                 journal_str(r, "conversion"), journal_num(r, "batch"), journal_num(r, "threads"),
+                 streams);
     x->n++;
 }
 

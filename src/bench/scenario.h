@@ -122,6 +122,9 @@ typedef struct scen_fig {
 void scen_figure(const cJSON *trial, scen_fig *f);
 /* The per-process figures of a scenario trial into v (at most max); the count. */
 int scen_figure_processes(const cJSON *trial, double *v, int max);
+/* Are a and b judged on one thing: the same scenario and rate mode (and, for
+ * a server at a fixed rate, the same rate)? Two single trials are. */
+int scen_comparable(const cJSON *a, const cJSON *b);
 /* How much better a is than b on their figure (> 1: better); NAN when either
  * is unknown or they are judged on different things. */
 double scen_better_ratio(const cJSON *a, const cJSON *b);

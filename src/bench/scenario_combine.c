@@ -88,6 +88,7 @@ static void widen(cJSON *sc, double value, double lo, double hi, const char *k_l
     stats_process_interval(figs, k, &mean, &tlo, &thi);
     lo = isfinite(lo) ? fmin(lo, tlo) : tlo;
     hi = isfinite(hi) ? fmax(hi, thi) : thi;
+    lo = fmax(lo, 0); /* rates and latencies are never negative */
     set_num(sc, k_lo, fmin(lo, value));
     set_num(sc, k_hi, fmax(hi, value));
 }

@@ -80,9 +80,7 @@ int scen_figure_processes(const cJSON *t, double *v, int max) {
     return n;
 }
 
-/* Two trials are judged on one thing when their scenarios agree (and a
- * fixed-rate server ran both at the same rate). */
-static int comparable(const cJSON *a, const cJSON *b) {
+int scen_comparable(const cJSON *a, const cJSON *b) {
     const cJSON *sa = get(a, "scenario"), *sb = get(b, "scenario");
     if (kind_of(sa) != kind_of(sb) || is_auto(sa) != is_auto(sb)) return 0;
     if (kind_of(sa) != PLAN_SERVER || is_auto(sa)) return 1;
@@ -91,7 +89,7 @@ static int comparable(const cJSON *a, const cJSON *b) {
 }
 
 double scen_better_ratio(const cJSON *a, const cJSON *b) {
-    if (!comparable(a, b)) return NAN;
+    if (!scen_comparable(a, b)) return NAN;
     scen_fig fa, fb;
     scen_figure(a, &fa);
     scen_figure(b, &fb);

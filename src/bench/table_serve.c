@@ -10,8 +10,8 @@
 #include "bench/scenario.h"
 #include "util/fmt.h"
 
-#define SERVE_CELL 80
-#define SERVE_COLS 10
+#define SERVE_CELL BENCH_SERVE_CELL
+#define SERVE_COLS BENCH_SERVE_COLS
 
 static const cJSON *get(const cJSON *j, const char *k) {
     return j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
@@ -27,17 +27,21 @@ static const char *str(const cJSON *j, const char *k) {
     return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-/* The three kinds of block: offline, server at a fixed rate, the search. */
-enum { K_OFFLINE, K_FIXED, K_AUTO, K_N };
+enum {
+    K_OFFLINE = BENCH_SERVE_OFFLINE,
+    K_FIXED = BENCH_SERVE_FIXED,
+    K_AUTO = BENCH_SERVE_AUTO,
+    K_N = BENCH_SERVE_KINDS
+};
 
-static int kind_of(const cJSON *t) {
+int bench_serving_kind(const cJSON *t) {
     const cJSON *sc = get(t, "scenario");
     if (!sc) return -1;
     if (!strcmp(str(sc, "kind"), "offline")) return K_OFFLINE;
     return !strcmp(str(sc, "rate_mode"), "auto") ? K_AUTO : K_FIXED;
 }
 
-static const char *const heads[K_N][SERVE_COLS] = {
+static const char *const heads[K_N][SERVE_COLS + 1] = {
     [K_OFFLINE] = {"conversion", "batch", "thr", "str", "samples/s [95% CI]", "calls per stream",
                    "stopped by", NULL},
     [K_FIXED] = {"conversion", "batch", "thr", "str", "rate/s", "achieved", "p50", "p99 [95% CI]",
@@ -113,7 +117,15 @@ static void bound_cell(char *c, const cJSON *sc) {
         snprintf(c, SERVE_CELL, "%s", fmt_time(bound, b, sizeof b));
 }
 
-static void row(const cJSON *t, int k, char cells[SERVE_COLS][SERVE_CELL]) {
+const char *bench_serving_intro(int kind) {
+    return kind >= 0 && kind < K_N ? intro[kind] : "";
+}
+
+const char *const *bench_serving_heads(int kind) {
+    return heads[kind >= 0 && kind < K_N ? kind : 0];
+}
+
+void bench_serving_row(const cJSON *t, int k, char cells[SERVE_COLS][SERVE_CELL]) {
     const cJSON *sc = get(t, "scenario");
     memset(cells, 0, sizeof(char) * SERVE_COLS * SERVE_CELL);
     snprintf(cells[0], SERVE_CELL, "%s", str(t, "conversion"));
@@ -165,9 +177,9 @@ static void print_block(FILE *f, const cJSON *trials, int k) {
     const cJSON *t;
     for (int c = 0; c < cols; c++) width[c] = (int)strlen(heads[k][c]);
     cJSON_ArrayForEach(t, trials) {
-        if (kind_of(t) != k) continue;
+        if (bench_serving_kind(t) != k) continue;
         n++;
-        row(t, k, cells);
+        bench_serving_row(t, k, cells);
         for (int c = 0; c < cols; c++)
             if ((int)strlen(cells[c]) > width[c]) width[c] = (int)strlen(cells[c]);
     }
@@ -175,8 +187,8 @@ static void print_block(FILE *f, const cJSON *trials, int k) {
     fprintf(f, "%s\n", intro[k]);
     print_line(f, heads[k], width, cols);
     cJSON_ArrayForEach(t, trials) {
-        if (kind_of(t) != k) continue;
-        row(t, k, cells);
+        if (bench_serving_kind(t) != k) continue;
+        bench_serving_row(t, k, cells);
         print_line(f, line, width, cols);
     }
 }

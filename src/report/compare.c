@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/scenario.h"
 #include "bench/stats.h"
 #include "report/rdoc.h"
 #include "util/err.h"
@@ -16,6 +17,7 @@ typedef struct verdict {
     double ratio, lo, hi; /* cur / base medians, conservative interval */
     double p;             /* two-sided p-value, NAN when there are no medians */
     const char *test;     /* how p was computed */
+    const char *what;     /* the figure compared (src/bench/scenario.h: scen_figure) */
     const char *speed;    /* "faster", "slower", "same", "-" */
     char change[256];     /* status or validation change, "" if none */
     int fails;            /* this trial makes the comparison fail */
@@ -44,22 +46,59 @@ static double *numbers_of(const cJSON *t, const char *path, size_t *n) {
     return v;
 }
 
+/* The trial's figure as a cost (lower is better) with its interval: the
+ * median per call, or a scenario's figure (src/bench/scenario.h), samples/s
+ * and rates inverted so that a ratio above 1 is always slower. */
 static stats_summary summary_of(const cJSON *t) {
+    scen_fig f;
+    scen_figure(t, &f);
     stats_summary s = {0};
-    s.median = rd_num(t, "stats.median");
-    s.ci_lo = rd_num(t, "stats.ci_lo");
-    s.ci_hi = rd_num(t, "stats.ci_hi");
+    s.median = f.higher_better ? 1 / f.value : f.value;
+    s.ci_lo = f.higher_better ? 1 / f.hi : f.lo;
+    s.ci_hi = f.higher_better ? 1 / f.lo : f.hi;
     return s;
+}
+
+/* A scenario trial's per-process figures as costs, or NULL. */
+static double *process_costs(const cJSON *t, size_t *n) {
+    double v[COMPARE_MAX_PROCS];
+    int k = scen_figure_processes(t, v, COMPARE_MAX_PROCS);
+    *n = 0;
+    if (k < 2) return NULL;
+    double *out = malloc(sizeof *out * (size_t)k);
+    if (!out) return NULL;
+    scen_fig f;
+    scen_figure(t, &f);
+    for (int i = 0; i < k; i++) out[i] = f.higher_better ? 1 / v[i] : v[i];
+    *n = (size_t)k;
+    return out;
 }
 
 static int is_failure(const char *status) {
     return strcmp(status, "ok") && strcmp(status, "unavailable") && *status;
 }
 
-/* The p-value of "same speed" by the best test both reports allow. */
+/* The p-value of "same speed" by the best test both reports allow. A
+ * scenario trial's raw samples are per-call times, not its figure: it has
+ * the t-test on its per-process figures, else the intervals. */
 static double p_value(const cJSON *b, const cJSON *c, const char **test) {
     size_t nb, nc;
-    double *xb = numbers_of(b, "samples", &nb), *xc = numbers_of(c, "samples", &nc), p;
+    double p;
+    if (rd_get(b, "scenario") || rd_get(c, "scenario")) {
+        double *xb = process_costs(b, &nb), *xc = process_costs(c, &nc);
+        if (xb && xc) {
+            p = stats_welch_test(xb, (int)nb, xc, (int)nc);
+            *test = "t-test on per-process figures";
+        } else {
+            stats_summary sb = summary_of(b), sc = summary_of(c);
+            p = stats_interval_test(sb.median, sb.ci_lo, sb.ci_hi, sc.median, sc.ci_lo, sc.ci_hi);
+            *test = "from the figures' intervals";
+        }
+        free(xb);
+        free(xc);
+        return p;
+    }
+    double *xb = numbers_of(b, "samples", &nb), *xc = numbers_of(c, "samples", &nc);
     if (xb && xc && nb >= 2 && nc >= 2) {
         p = stats_rank_test(xb, nb, xc, nc, NULL);
         *test = "rank test on raw samples";
@@ -86,6 +125,9 @@ static void judge(const cJSON *b, const cJSON *c, const compare_opts *o, verdict
     v->ratio = v->lo = v->hi = v->p = NAN;
     v->speed = "-";
     v->test = "";
+    scen_fig f;
+    scen_figure(c, &f);
+    v->what = f.what;
     const char *sb = rd_str(b, "status"), *sc = rd_str(c, "status");
     if (strcmp(sb, sc)) {
         snprintf(v->change, sizeof v->change, "status %s -> %s", sb, sc);
@@ -97,6 +139,12 @@ static void judge(const cJSON *b, const cJSON *c, const compare_opts *o, verdict
         snprintf(v->change + used, sizeof v->change - used, "%svalidation newly fails (%s)",
                  used ? "; " : "", vc);
         v->fails = 1;
+    }
+    if (!scen_comparable(b, c)) {
+        size_t used = strlen(v->change);
+        snprintf(v->change + used, sizeof v->change - used,
+                 "%sthe scenario differs: not compared on speed", used ? "; " : "");
+        return;
     }
     stats_summary sb_s = summary_of(b), sc_s = summary_of(c);
     if (!(sb_s.median > 0) || !(sc_s.median > 0)) return;
@@ -195,6 +243,7 @@ static void print_json(FILE *f, const verdict *v, int n, int failed, const compa
             cJSON_AddNumberToObject(t, "p", v[i].p);
             cJSON_AddStringToObject(t, "test", v[i].test);
         }
+        cJSON_AddStringToObject(t, "judged_on", v[i].what ? v[i].what : "");
         cJSON_AddStringToObject(t, "speed", v[i].speed);
         cJSON_AddStringToObject(t, "change", v[i].change);
         cJSON_AddBoolToObject(t, "fails", v[i].fails);
@@ -269,6 +318,14 @@ int compare_reports(const cJSON *base, const cJSON *cur, const compare_opts *o, 
     only_in(base, cur, removed);
     const char *which[] = {"BASE", "NEW"};
     const cJSON *docs[] = {base, cur};
+    int scen = 0;
+    for (int i = 0; i < m; i++) scen |= rd_get(find_trial(cur, v[i].id), "scenario") != NULL;
+    if (scen)
+        cJSON_AddItemToArray(
+            notes, cJSON_CreateString(
+                       "scenario trials compare on their figure as a cost, so a ratio above 1 is "
+                       "always worse: offline and --rate auto on base samples/s over new, a "
+                       "server at a fixed rate on new p99 over base"));
     for (int k = 0; k < 2; k++)
         if (single_process(docs[k])) {
             char note[320];

@@ -53,6 +53,35 @@ static const char *const num_cols[][2] = {
     {"between_process_spread", "repeats.spread"},
 };
 
+/* A scenario run's own figures (src/bench/scenario.h), after the others:
+ * a run without a scenario keeps the columns it always had. */
+static const char *const scen_cols[][2] = {
+    {"scenario_samples_per_s", "scenario.samples_per_s"},
+    {"scenario_ci_lo", "scenario.ci_lo"},
+    {"scenario_ci_hi", "scenario.ci_hi"},
+    {"threads_per_stream", "scenario.threads_per_stream"},
+    {"rate_per_s", "scenario.rate"},
+    {"achieved_rate_per_s", "scenario.achieved_rate"},
+    {"latency_p50_s", "scenario.p50"},
+    {"latency_p90_s", "scenario.p90"},
+    {"latency_p99_s", "scenario.p99"},
+    {"latency_p99_lo_s", "scenario.p99_lo"},
+    {"latency_p99_hi_s", "scenario.p99_hi"},
+    {"latency_mean_s", "scenario.latency_mean"},
+    {"wait_mean_s", "scenario.wait_mean"},
+    {"utilisation", "scenario.utilisation"},
+    {"latency_bound_s", "scenario.latency_bound"},
+    {"best_rate_per_s", "scenario.best_rate"},
+};
+
+static int has_scenario(const cJSON *doc) {
+    const cJSON *t;
+    cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
+        if (rd_get(t, "scenario") || rd_get(t, "streams")) return 1;
+    }
+    return 0;
+}
+
 /* Largest absolute and relative error and smallest cosine over outputs. */
 static void worst_errors(const cJSON *t, double err[3]) {
     err[0] = err[1] = err[2] = NAN;
@@ -84,7 +113,15 @@ void report_csv(const cJSON *doc, FILE *f) {
     fputs("id,model,conversion,batch,threads,status", f);
     for (size_t c = 0; c < sizeof num_cols / sizeof num_cols[0]; c++)
         fprintf(f, ",%s", num_cols[c][0]);
-    fputs(",max_abs_error,max_rel_error,min_cosine,validation,message,warnings\n", f);
+    fputs(",max_abs_error,max_rel_error,min_cosine,validation,message,warnings", f);
+    int scen = has_scenario(doc);
+    if (scen) {
+        fputs(",scenario,streams", f);
+        for (size_t c = 0; c < sizeof scen_cols / sizeof scen_cols[0]; c++)
+            fprintf(f, ",%s", scen_cols[c][0]);
+        fputs(",met", f);
+    }
+    fputc('\n', f);
     const cJSON *t;
     cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
         csv_field(f, rd_str(t, "id"));
@@ -105,6 +142,15 @@ void report_csv(const cJSON *doc, FILE *f) {
         csv_field(f, rd_str(t, "message"));
         fputc(',', f);
         csv_warnings(f, t);
+        if (scen) {
+            fputc(',', f);
+            csv_field(f, rd_str(t, "scenario.kind"));
+            csv_num(f, rd_num(t, "streams"));
+            for (size_t c = 0; c < sizeof scen_cols / sizeof scen_cols[0]; c++)
+                csv_num(f, rd_num(t, scen_cols[c][1]));
+            const cJSON *met = rd_get(t, "scenario.met");
+            fputs(cJSON_IsBool(met) ? (cJSON_IsTrue(met) ? ",true" : ",false") : ",", f);
+        }
         fputc('\n', f);
     }
 }

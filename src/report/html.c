@@ -72,6 +72,11 @@ static void trials_table(FILE *f, const cJSON *doc) {
             char label[600];
             snprintf(label, sizeof label, "%s / %s", rd_str(t, "model"), rd_str(t, "conversion"));
             cell(f, label);
+        } else if (rd_get(t, "streams")) {
+            char label[300];
+            snprintf(label, sizeof label, "%s (%.0f stream%s)", rd_str(t, "conversion"),
+                     rd_num(t, "streams"), rd_num(t, "streams") > 1 ? "s" : "");
+            cell(f, label);
         } else {
             cell(f, rd_str(t, "conversion"));
         }
@@ -90,7 +95,7 @@ static void trials_table(FILE *f, const cJSON *doc) {
         }
         cell_time(f, rd_num(t, "stats.p90"));
         cell_time(f, rd_num(t, "stats.p99"));
-        cell(f, fmt_rate(rd_num(t, "throughput.per_s_median"), a, sizeof a));
+        cell(f, fmt_rate(bench_samples_per_s(t), a, sizeof a));
         cell(f, rd_speedup(doc, t, a, sizeof a));
         double spread = rd_num(t, "repeats.spread");
         snprintf(a, sizeof a, isfinite(spread) ? "%.1f%%" : "-", spread * 100);
@@ -103,6 +108,37 @@ static void trials_table(FILE *f, const cJSON *doc) {
         fputs("</tr>\n", f);
     }
     fputs("</table>\n", f);
+}
+
+/* A scenario run's own figures, one table per kind (src/bench/table_serve.c). */
+static void serving(FILE *f, const cJSON *doc) {
+    char cells[BENCH_SERVE_COLS][BENCH_SERVE_CELL];
+    for (int k = 0; k < BENCH_SERVE_KINDS; k++) {
+        const char *const *heads = bench_serving_heads(k);
+        int cols = 0, any = 0;
+        while (cols < BENCH_SERVE_COLS && heads[cols]) cols++;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
+            if (bench_serving_kind(t) != k) continue;
+            if (!any) {
+                fputs("<h2>Serving</h2>\n<p>", f);
+                rd_xml_escape(f, bench_serving_intro(k));
+                fputs(".</p>\n<table class='trials'>\n<tr>", f);
+                for (int c = 0; c < cols; c++) {
+                    fputs("<th>", f);
+                    rd_xml_escape(f, heads[c]);
+                    fputs("</th>", f);
+                }
+                fputs("</tr>\n", f);
+            }
+            any = 1;
+            bench_serving_row(t, k, cells);
+            fprintf(f, "<tr class='%s'>", rd_ok(t) ? "ok" : "bad");
+            for (int c = 0; c < cols; c++) cell(f, cells[c]);
+            fputs("</tr>\n", f);
+        }
+        if (any) fputs("</table>\n", f);
+    }
 }
 
 static void warnings(FILE *f, const cJSON *doc) {
@@ -130,11 +166,13 @@ static void winner(FILE *f, const char *what, const cJSON *t, int latency) {
     rd_xml_escape(f, what);
     fputs(":</strong> ", f);
     rd_xml_escape(f, rd_str(t, "conversion"));
-    fprintf(f, " at batch %.0f, threads %.0f: ", rd_num(t, "batch"), rd_num(t, "threads"));
+    fprintf(f, " at batch %.0f, threads %.0f", rd_num(t, "batch"), rd_num(t, "threads"));
+    if (rd_get(t, "streams")) fprintf(f, ", %.0f streams", rd_num(t, "streams"));
+    fputs(": ", f);
     if (latency)
         fprintf(f, "median %s per call.</p>\n", fmt_time(rd_num(t, "stats.median"), a, sizeof a));
     else
-        fprintf(f, "%.4g samples per second.</p>\n", rd_num(t, "throughput.per_s_median"));
+        fprintf(f, "%.4g samples per second.</p>\n", bench_samples_per_s(t));
 }
 
 static void failures(FILE *f, const cJSON *doc) {
@@ -246,6 +284,7 @@ void report_html(const cJSON *doc, FILE *f) {
               f);
     chart(f, doc);
     trials_table(f, doc);
+    serving(f, doc);
     warnings(f, doc);
     failures(f, doc);
     fputs("<h2>Machine and model</h2>\n", f);

@@ -1,5 +1,6 @@
 /* Opening a report: report.json, or a run folder's journal. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +19,12 @@ int report_check_version(const cJSON *doc, const char *what, calma_error *e) {
         return err_set(e, CALMA_E_UNSUPPORTED,
                        "%s: not a calma report (no schema_version; this calma reads version %d)",
                        what, REPORT_SCHEMA_VERSION);
-    if (v->valuedouble != REPORT_SCHEMA_VERSION)
+    /* Versions only add fields: every older one reads as the newest. */
+    double ver = v->valuedouble;
+    if (ver != floor(ver) || ver < REPORT_SCHEMA_OLDEST || ver > REPORT_SCHEMA_VERSION)
         return err_set(e, CALMA_E_UNSUPPORTED,
-                       "%s: report schema version %g, this calma reads version %d", what,
-                       v->valuedouble, REPORT_SCHEMA_VERSION);
+                       "%s: report schema version %g, this calma reads versions %d to %d", what,
+                       ver, REPORT_SCHEMA_OLDEST, REPORT_SCHEMA_VERSION);
     return CALMA_OK;
 }
 

@@ -34,6 +34,8 @@ static void md_row(FILE *f, const cJSON *doc, const cJSON *t) {
         fputs(" / ", f);
     }
     md_cell(f, rd_str(t, "conversion"));
+    if (rd_get(t, "streams"))
+        fprintf(f, " (%.0f stream%s)", rd_num(t, "streams"), rd_num(t, "streams") > 1 ? "s" : "");
     fprintf(f, " | %.0f | %.0f | %s | %s | ", rd_num(t, "batch"), rd_num(t, "threads"),
             rd_str(t, "status"), fmt_time(rd_num(t, "stats.median"), a, sizeof a));
     if (isfinite(rd_num(t, "stats.ci_lo")))
@@ -43,7 +45,7 @@ static void md_row(FILE *f, const cJSON *doc, const cJSON *t) {
         fputs("-", f);
     md_time(f, rd_num(t, "stats.p90"));
     md_time(f, rd_num(t, "stats.p99"));
-    fprintf(f, " | %s", fmt_rate(rd_num(t, "throughput.per_s_median"), a, sizeof a));
+    fprintf(f, " | %s", fmt_rate(bench_samples_per_s(t), a, sizeof a));
     fprintf(f, " | %s", rd_speedup(doc, t, a, sizeof a));
     double spread = rd_num(t, "repeats.spread");
     if (isfinite(spread))
@@ -63,11 +65,13 @@ static void md_winner(FILE *f, const char *what, const cJSON *t, int latency) {
     if (!t) return;
     fprintf(f, "**%s:** ", what);
     md_cell(f, rd_str(t, "conversion"));
-    fprintf(f, " at batch %.0f, threads %.0f: ", rd_num(t, "batch"), rd_num(t, "threads"));
+    fprintf(f, " at batch %.0f, threads %.0f", rd_num(t, "batch"), rd_num(t, "threads"));
+    if (rd_get(t, "streams")) fprintf(f, ", %.0f streams", rd_num(t, "streams"));
+    fputs(": ", f);
     if (latency)
         fprintf(f, "median %s per call.\n", fmt_time(rd_num(t, "stats.median"), a, sizeof a));
     else
-        fprintf(f, "%.4g samples per second.\n", rd_num(t, "throughput.per_s_median"));
+        fprintf(f, "%.4g samples per second.\n", bench_samples_per_s(t));
 }
 
 /* The winners scope (the document, or one of its models) names. */
@@ -83,6 +87,39 @@ static void md_winners(FILE *f, const cJSON *doc, const cJSON *scope) {
     if (tp && tp != lat) {
         fputc('\n', f);
         md_winner(f, "Best throughput (samples per second, any batch)", tp, 0);
+    }
+}
+
+/* A scenario run's own figures, one table per kind (src/bench/table_serve.c). */
+static void md_serving(FILE *f, const cJSON *doc) {
+    char cells[BENCH_SERVE_COLS][BENCH_SERVE_CELL];
+    for (int k = 0; k < BENCH_SERVE_KINDS; k++) {
+        const char *const *heads = bench_serving_heads(k);
+        int cols = 0, any = 0;
+        while (cols < BENCH_SERVE_COLS && heads[cols]) cols++;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
+            if (bench_serving_kind(t) != k) continue;
+            if (!any) {
+                fputs("**", f);
+                md_cell(f, bench_serving_intro(k));
+                fputs(".**\n\n|", f);
+                for (int c = 0; c < cols; c++) fprintf(f, " %s |", heads[c]);
+                fputs("\n|", f);
+                for (int c = 0; c < cols; c++) fputs(c ? "---:|" : "---|", f);
+                fputc('\n', f);
+            }
+            any = 1;
+            bench_serving_row(t, k, cells);
+            fputc('|', f);
+            for (int c = 0; c < cols; c++) {
+                fputc(' ', f);
+                md_cell(f, cells[c]);
+                fputs(" |", f);
+            }
+            fputc('\n', f);
+        }
+        if (any) fputc('\n', f);
     }
 }
 
@@ -111,6 +148,7 @@ void report_md(const cJSON *doc, FILE *f) {
         md_row(f, doc, t);
     }
     fputc('\n', f);
+    md_serving(f, doc);
     const cJSON *per = rd_get(doc, "per_model"), *m;
     if (per) {
         cJSON_ArrayForEach(m, per) {

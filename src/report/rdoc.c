@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "bench/scenario.h"
+
 const cJSON *rd_get(const cJSON *j, const char *path) {
     return journal_field(j, path);
 }
@@ -20,6 +22,9 @@ const char *rd_str(const cJSON *j, const char *path) {
 const char *rd_label(const cJSON *t, char *buf, size_t n) {
     snprintf(buf, n, "%s b%.0f t%.0f", rd_str(t, "conversion"), rd_num(t, "batch"),
              rd_num(t, "threads"));
+    size_t used = strlen(buf);
+    if (rd_get(t, "streams") && used < n)
+        snprintf(buf + used, n - used, " s%.0f", rd_num(t, "streams"));
     return buf;
 }
 
@@ -108,15 +113,17 @@ const char *rd_baseline_of(const cJSON *doc, const cJSON *t) {
 const char *rd_speedup(const cJSON *doc, const cJSON *t, char *buf, size_t n) {
     snprintf(buf, n, "-");
     const char *base = rd_baseline_of(doc, t);
-    double m = rd_num(t, "stats.median");
-    if (!*base || !rd_ok(t) || !(m > 0)) return buf;
+    if (!*base || !rd_ok(t)) return buf;
     const cJSON *b;
     cJSON_ArrayForEach(b, rd_get(doc, "trials")) {
+        /* on the figure each is judged on (src/bench/scenario.h) */
+        double up = scen_better_ratio(t, b);
         if (rd_ok(b) && !strcmp(rd_str(b, "conversion"), base) &&
             !strcmp(rd_str(b, "model"), rd_str(t, "model")) &&
             rd_num(b, "batch") == rd_num(t, "batch") &&
-            rd_num(b, "threads") == rd_num(t, "threads") && rd_num(b, "stats.median") > 0)
-            snprintf(buf, n, "%.2fx", rd_num(b, "stats.median") / m);
+            rd_num(b, "threads") == rd_num(t, "threads") && scen_streams(b) == scen_streams(t) &&
+            isfinite(up))
+            snprintf(buf, n, "%.2fx", up);
     }
     return buf;
 }
@@ -139,6 +146,7 @@ const char *rd_method(const cJSON *doc, char *buf, size_t n) {
                  " Speed-ups are against each model's baseline at the same batch and threads.");
     else if (*base && used >= 0 && (size_t)used < n)
         snprintf(buf + used, n - (size_t)used,
-                 " Speed-ups are against %s at the same batch and threads.", base);
+                 " Speed-ups are against %s at the same batch and threads%s.", base,
+                 rd_get(doc, "plan.scenario") ? " and streams, on each scenario's figure" : "");
     return buf;
 }

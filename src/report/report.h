@@ -11,16 +11,21 @@
 
 #include "calma/calma.h"
 
-#define REPORT_SCHEMA_VERSION 1
+/* 2 added serving scenarios (a trial's "streams" and "scenario", the
+ * plan's "scenario"); version 1 reports read as version 2 without them. */
+#define REPORT_SCHEMA_VERSION 2
+#define REPORT_SCHEMA_OLDEST 1
 
 /* Opens a report: a report.json file, or a run folder (rebuilt from its
  * plan.json and journal.jsonl, also for an interrupted run). A journal whose
  * last line was cut mid-write is rendered up to what is complete, and note
  * says what was cut ("" otherwise). A report of another schema version is
- * refused (CALMA_E_UNSUPPORTED naming both versions). */
+ * refused (CALMA_E_UNSUPPORTED naming both versions); versions
+ * REPORT_SCHEMA_OLDEST to REPORT_SCHEMA_VERSION are read. */
 int report_open(const char *path, cJSON **doc, char *note, size_t note_n, calma_error *e);
 
-/* Checks the document's schema version (CALMA_E_UNSUPPORTED otherwise). */
+/* Checks the document's schema version is one this calma reads
+ * (CALMA_E_UNSUPPORTED otherwise). */
 int report_check_version(const cJSON *doc, const char *what, calma_error *e);
 
 typedef enum report_format {

@@ -4,8 +4,10 @@
 #include <math.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "report/rdoc.h"
 #include "report/report.h"
+#include "report/svg_serve.h"
 #include "util/fmt.h"
 
 #define SVG_W 900
@@ -55,7 +57,7 @@ static double panel(FILE *f, const cJSON *trials, double y, int is_time) {
     const cJSON *t;
     cJSON_ArrayForEach(t, trials) {
         rows++;
-        double v = is_time ? rd_num(t, "stats.median") : rd_num(t, "throughput.per_s_median");
+        double v = is_time ? rd_num(t, "stats.median") : bench_samples_per_s(t);
         double a = is_time ? rd_num(t, "stats.ci_lo") : v,
                b = is_time ? rd_num(t, "stats.ci_hi") : v;
         if (!(v > 0)) continue;
@@ -80,7 +82,7 @@ static double panel(FILE *f, const cJSON *trials, double y, int is_time) {
         rd_xml_escape(f, rd_label(t, label, sizeof label));
         fputs("</text>\n", f);
         const char *status = rd_str(t, "status");
-        double v = is_time ? rd_num(t, "stats.median") : rd_num(t, "throughput.per_s_median");
+        double v = is_time ? rd_num(t, "stats.median") : bench_samples_per_s(t);
         if (!(v > 0)) {
             fprintf(f, "<text x='%d' y='%.1f' font-size='12' fill='#a00'>", LABEL_W + 4, cy + 4);
             rd_xml_escape(f, *status ? status : "no result");
@@ -113,7 +115,7 @@ static double panel(FILE *f, const cJSON *trials, double y, int is_time) {
 void report_svg(const cJSON *doc, FILE *f) {
     const cJSON *trials = rd_get(doc, "trials");
     int rows = cJSON_GetArraySize(trials);
-    double height = 40 + 2 * (PANEL_HEAD + rows * ROW_H + 24) + 10;
+    double height = 40 + 2 * (PANEL_HEAD + rows * ROW_H + 24) + 10 + report_svg_serving_height(doc);
     fprintf(f,
             "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%.0f' viewBox='0 0 %d "
             "%.0f' font-family='sans-serif'>\n",
@@ -123,6 +125,7 @@ void report_svg(const cJSON *doc, FILE *f) {
     rd_xml_escape(f, rd_str(doc, "model.name"));
     fputs("</text>\n", f);
     double y = panel(f, trials, 34, 1);
-    panel(f, trials, y, 0);
+    y = panel(f, trials, y, 0);
+    report_svg_serving(doc, f, y);
     fputs("</svg>\n", f);
 }
