@@ -290,7 +290,8 @@ void scen_add_quantile(cJSON *o, const char *key, const double *sorted, size_t n
 
 /* samples/s over [0, T] from time slices: *B slices (SCEN_SLICES, fewer
  * when a slice would average under five completions), their rates in
- * rates, the mean and its t interval (NAN with fewer than two slices). */
+ * rates, the mean and its t interval (NAN with fewer than two slices),
+ * widened to +- batch x S / T. */
 static size_t offline_interval(scen_ctx *x, double T, double *rates, int *B, double *mean,
                                double *lo, double *hi) {
     size_t counts[SCEN_SLICES] = {0}, n = 0;
@@ -318,6 +319,12 @@ static size_t offline_interval(scen_ctx *x, double T, double *rates, int *B, dou
     for (int j = 0; j < b; j++) rates[j] = batch * (double)counts[j] / (T / b);
     double m;
     stats_process_interval(rates, b, &m, lo, hi);
+    /* Never narrower than the calls in flight when the window closed (up to
+     * one per stream, not counted): slices of a very even conversion can
+     * hold equal counts, and a zero width would be a rounding artefact. */
+    double q = batch * (double)x->S / T;
+    *lo = fmin(*lo, m - q);
+    *hi = fmax(*hi, m + q);
     return n;
 }
 
@@ -345,7 +352,8 @@ static void offline_watch(scen_ctx *x) {
         double rates[SCEN_SLICES], mean, lo, hi;
         int B;
         offline_interval(x, el, rates, &B, &mean, &lo, &hi);
-        if (B >= 2 && mean > 0 && (hi - lo) / mean <= a->precision)
+        /* ten slices at least (fifty calls): fewer make a rough interval */
+        if (B >= SCEN_SLICES / 2 && mean > 0 && (hi - lo) / mean <= a->precision)
             x->why = stats_stop_name(STATS_STOP_PRECISION);
     }
     if (x->why) {
@@ -390,9 +398,11 @@ static int offline(scen_ctx *x, cJSON *obj, scen_outcome *out, calma_error *e) {
         cJSON_AddNumberToObject(obj, "ci_rel", rel);
         cJSON_AddItemToObject(obj, "slice_rates", cJSON_CreateDoubleArray(rates, B));
     }
-    char method[160];
+    char method[200];
     snprintf(method, sizeof method,
-             "batch means: %d equal time slices, mean +- t(%d) sd / sqrt(%d)", B, B - 1, B);
+             "batch means: %d equal time slices, mean +- t(%d) sd / sqrt(%d), at least +- batch "
+             "x streams / window",
+             B, B - 1, B);
     cJSON_AddStringToObject(obj, "ci_method", method);
     cJSON_AddStringToObject(obj, "stop", x->why);
     if (B < 2)

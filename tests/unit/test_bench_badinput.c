@@ -243,8 +243,42 @@ static void test_bad_flags(void **state) {
     expect_refused(e, "is a directory, not an .onnx file", (const char *[]){"/tmp", NULL});
 }
 
+/* The serving-scenario flags: each bad value or combination is named. */
+static void test_bad_scenario(void **state) {
+    env *e = *state;
+    expect_refused(e, "--scenario 'bogus'", (const char *[]){"--scenario", "bogus", NULL});
+    expect_refused(e, "--streams",
+                   (const char *[]){"--scenario", "offline", "--streams", "0", NULL});
+    expect_refused(e, "--streams",
+                   (const char *[]){"--scenario", "offline", "--streams", "1,1", NULL});
+    expect_refused(e, "--streams",
+                   (const char *[]){"--scenario", "offline", "--streams", "100000", NULL});
+    expect_refused(e, "--streams runs parallel streams", (const char *[]){"--streams", "2", NULL});
+    expect_refused(e, "--rate '0'", (const char *[]){"--scenario", "server", "--rate", "0", NULL});
+    expect_refused(e, "--rate '-5'",
+                   (const char *[]){"--scenario", "server", "--rate", "-5", NULL});
+    expect_refused(e, "--rate 'fast'",
+                   (const char *[]){"--scenario", "server", "--rate", "fast", NULL});
+    expect_refused(e, "--rate sets the arrival rate", (const char *[]){"--rate", "100", NULL});
+    expect_refused(e, "--rate sets the arrival rate",
+                   (const char *[]){"--scenario", "offline", "--rate", "100", NULL});
+    expect_refused(e, "--latency-bound judges", (const char *[]){"--latency-bound", "10ms", NULL});
+    expect_refused(e, "--latency-bound judges",
+                   (const char *[]){"--scenario", "offline", "--latency-bound", "10ms", NULL});
+    expect_refused(
+        e, "--latency-bound '0'",
+        (const char *[]){"--scenario", "server", "--rate", "10", "--latency-bound", "0", NULL});
+    expect_refused(
+        e, "--latency-bound 'soon'",
+        (const char *[]){"--scenario", "server", "--rate", "10", "--latency-bound", "soon", NULL});
+    expect_refused(e, "needs --rate", (const char *[]){"--scenario", "server", NULL});
+    expect_refused(e, "give --latency-bound",
+                   (const char *[]){"--scenario", "server", "--rate", "auto", NULL});
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_bad_scenario, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_conversion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_batch_threads, setup, teardown),

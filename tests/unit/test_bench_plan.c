@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,83 @@ static void test_trials_and_json(void **state) {
     plan_free(&p);
 }
 
+/* A scenario adds streams as the innermost dimension and "-sS" to ids;
+ * plan.json keeps it; the single scenario's ids and plan.json stay as they
+ * were. */
+static void test_scenario_plan(void **state) {
+    (void)state;
+    plan p;
+    calma_error e = {0};
+    assert_int_equal(
+        parse(&p,
+              (const char *[]){"--scenario", "server", "--streams", "1,2", "--rate", "250/s",
+                               "--latency-bound", "12ms", "--threads", "2", NULL},
+              &e),
+        0);
+    assert_int_equal(p.scenario, PLAN_SERVER);
+    assert_true(p.rate == 250 && !p.rate_auto);
+    assert_true(fabs(p.latency_bound - 0.012) < 1e-12);
+    p.n_conv = 2;
+    p.conv = calloc(2, sizeof *p.conv);
+    p.conv[0] = strdup("A");
+    p.conv[1] = strdup("B");
+    assert_int_equal(plan_add_model(&p, "m.onnx", &e), CALMA_OK);
+    p.models[0].path = strdup("/m.onnx");
+    p.models[0].name = strdup("m");
+    assert_int_equal(plan_n_trials(&p), 4);
+    char id[64];
+    const char *conv;
+    int64_t batch;
+    int threads;
+    plan_trial_id(&p, 0, id, sizeof id);
+    assert_string_equal(id, "A-b1-t2-s1");
+    plan_trial_id(&p, 1, id, sizeof id);
+    assert_string_equal(id, "A-b1-t2-s2");
+    plan_trial_id(&p, 3, id, sizeof id);
+    assert_string_equal(id, "B-b1-t2-s2");
+    plan_trial(&p, 3, &conv, &batch, &threads);
+    assert_string_equal(conv, "B");
+    assert_int_equal(threads, 2);
+    assert_int_equal(plan_trial_streams(&p, 3), 2);
+    assert_int_equal(plan_trial_model(&p, 3), 0);
+    cJSON *j = plan_to_json(&p);
+    plan q;
+    plan_init(&q);
+    assert_int_equal(plan_from_json(&q, j, &e), CALMA_OK);
+    assert_int_equal(q.scenario, PLAN_SERVER);
+    assert_int_equal(q.n_streams, 2);
+    assert_true(q.rate == 250 && q.latency_bound == p.latency_bound);
+    plan_trial_id(&q, 1, id, sizeof id);
+    assert_string_equal(id, "A-b1-t2-s2");
+    cJSON_Delete(j);
+    plan_free(&q);
+    plan_free(&p);
+    /* --rate auto round trip; single has no "scenario" in plan.json */
+    assert_int_equal(parse(&p,
+                           (const char *[]){"--scenario", "server", "--rate", "auto",
+                                            "--latency-bound", "5ms", NULL},
+                           &e),
+                     0);
+    assert_true(p.rate_auto);
+    p.n_conv = 1;
+    p.conv = calloc(1, sizeof *p.conv);
+    p.conv[0] = strdup("A");
+    assert_int_equal(plan_add_model(&p, "m.onnx", &e), CALMA_OK);
+    p.models[0].path = strdup("/m.onnx");
+    j = plan_to_json(&p);
+    plan_init(&q);
+    assert_int_equal(plan_from_json(&q, j, &e), CALMA_OK);
+    assert_true(q.rate_auto && q.latency_bound == 0.005);
+    cJSON_Delete(j);
+    plan_free(&q);
+    plan_free(&p);
+    assert_int_equal(parse(&p, (const char *[]){"--batch", "2", NULL}, &e), 0);
+    j = plan_to_json(&p);
+    assert_null(cJSON_GetObjectItem(j, "scenario"));
+    cJSON_Delete(j);
+    plan_free(&p);
+}
+
 /* A plan of several models: model-prefixed ids, models outermost; N shares
  * that hold every trial exactly once, the same every time, of similar
  * expected cost; one hash for every share of a plan, another for another. */
@@ -261,9 +339,9 @@ static void test_journal(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations_sizes), cmocka_unit_test(test_args),
-        cmocka_unit_test(test_trials_and_json), cmocka_unit_test(test_models_and_shards),
-        cmocka_unit_test(test_journal),
+        cmocka_unit_test(test_durations_sizes),   cmocka_unit_test(test_args),
+        cmocka_unit_test(test_trials_and_json),   cmocka_unit_test(test_scenario_plan),
+        cmocka_unit_test(test_models_and_shards), cmocka_unit_test(test_journal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,6 +49,36 @@ static void test_median_interval_ranks(void **state) {
     assert_int_equal(hi, 100000 - 1 - lo);
 }
 
+/* Order-statistic intervals of a quantile, from binomial(n, q) (the values
+ * checked against exact rational arithmetic), the same as the median's for
+ * q = 1/2, and absent for the p99 below 368 samples. */
+static void test_quantile_interval_ranks(void **state) {
+    (void)state;
+    size_t lo, hi;
+    assert_int_equal(stats_quantile_ci_ranks(1000, 0.99, 0.95, &lo, &hi), 1);
+    assert_int_equal(lo, 982);
+    assert_int_equal(hi, 996);
+    assert_int_equal(stats_quantile_ci_ranks(368, 0.99, 0.95, &lo, &hi), 1);
+    assert_int_equal(lo, 359);
+    assert_int_equal(hi, 367);
+    assert_int_equal(stats_quantile_ci_ranks(367, 0.99, 0.95, &lo, &hi), 0);
+    assert_int_equal(lo, 358);
+    assert_int_equal(hi, 366); /* the top sample: no upper bound */
+    assert_int_equal(stats_quantile_ci_ranks(100, 0.9, 0.95, &lo, &hi), 1);
+    assert_int_equal(lo, 83);
+    assert_int_equal(hi, 95);
+    for (size_t n = 6; n < 400; n++) {
+        size_t ml, mh;
+        stats_median_ci_ranks(n, 0.95, &ml, &mh);
+        stats_quantile_ci_ranks(n, 0.5, 0.95, &lo, &hi);
+        assert_int_equal(lo, ml);
+        assert_int_equal(hi, mh);
+    }
+    /* the normal approximation above 100000 lands within a rank or two */
+    assert_int_equal(stats_quantile_ci_ranks(200000, 0.99, 0.95, &lo, &hi), 1);
+    assert_true(lo >= 197900 && lo <= 197920 && hi >= 198080 && hi <= 198100);
+}
+
 static void test_mad_outliers(void **state) {
     (void)state;
     double s[20];
@@ -245,10 +275,15 @@ static void test_inplace_and_sort(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_percentiles),  cmocka_unit_test(test_median_interval_ranks),
-        cmocka_unit_test(test_mad_outliers), cmocka_unit_test(test_stopping_rule),
-        cmocka_unit_test(test_warm),         cmocka_unit_test(test_validate),
-        cmocka_unit_test(test_rank_test),    cmocka_unit_test(test_inplace_and_sort),
+        cmocka_unit_test(test_percentiles),
+        cmocka_unit_test(test_median_interval_ranks),
+        cmocka_unit_test(test_mad_outliers),
+        cmocka_unit_test(test_stopping_rule),
+        cmocka_unit_test(test_warm),
+        cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_rank_test),
+        cmocka_unit_test(test_inplace_and_sort),
+        cmocka_unit_test(test_quantile_interval_ranks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
