@@ -8,20 +8,12 @@
 #include <string.h>
 
 #include "bench/combine.h"
+#include "bench/journal.h"
 #include "bench/plan.h"
 #include "bench/scenario_internal.h"
 #include "bench/stats.h"
 
 #define SCEN_MAX_PROCS 1000
-
-static const cJSON *get(const cJSON *j, const char *k) {
-    return j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
-}
-
-static double num(const cJSON *j, const char *k) {
-    const cJSON *v = get(j, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
 
 static void set_num(cJSON *o, const char *k, double v) {
     cJSON_DeleteItemFromObjectCaseSensitive(o, k);
@@ -64,7 +56,7 @@ static double median_of(const procs *p, const char *key) {
     double v[SCEN_MAX_PROCS];
     int n = 0;
     for (int i = 0; i < p->k; i++) {
-        double x = num(p->sc[i], key);
+        double x = journal_num(p->sc[i], key);
         if (isfinite(x)) v[n++] = x;
     }
     return n ? median(v, n) : NAN;
@@ -73,7 +65,7 @@ static double median_of(const procs *p, const char *key) {
 static double sum_of(const procs *p, const char *key) {
     double s = 0;
     for (int i = 0; i < p->k; i++) {
-        double x = num(p->sc[i], key);
+        double x = journal_num(p->sc[i], key);
         if (isfinite(x)) s += x;
     }
     return s;
@@ -100,7 +92,7 @@ static void combine_offline(cJSON *sc, const procs *p) {
     int n = 0;
     for (int i = 0; rates && i < p->k; i++) {
         const cJSON *x;
-        cJSON_ArrayForEach(x, get(p->sc[i], "slice_rates")) {
+        cJSON_ArrayForEach(x, journal_field(p->sc[i], "slice_rates")) {
             if (cJSON_IsNumber(x)) rates[n++] = x->valuedouble;
         }
     }
@@ -109,7 +101,8 @@ static void combine_offline(cJSON *sc, const procs *p) {
     free(rates);
     set_num(sc, "samples_per_s", value);
     widen(sc, value, lo, hi, "ci_lo", "ci_hi", p->fig, p->k);
-    set_num(sc, "ci_rel", value > 0 ? (num(sc, "ci_hi") - num(sc, "ci_lo")) / value : NAN);
+    set_num(sc, "ci_rel",
+            value > 0 ? (journal_num(sc, "ci_hi") - journal_num(sc, "ci_lo")) / value : NAN);
     set_item(sc, "ci_method",
              cJSON_CreateString("median of the processes' samples/s; interval: the t interval of "
                                 "the per-process figures widened to the batch means of all their "
@@ -117,10 +110,10 @@ static void combine_offline(cJSON *sc, const procs *p) {
     set_num(sc, "completions", sum_of(p, "completions"));
     set_num(sc, "window_s", sum_of(p, "window_s"));
     cJSON *per = cJSON_CreateArray();
-    for (int s = 0; s < cJSON_GetArraySize(get(p->sc[0], "per_stream")); s++) {
+    for (int s = 0; s < cJSON_GetArraySize(journal_field(p->sc[0], "per_stream")); s++) {
         double c = 0;
         for (int i = 0; i < p->k; i++) {
-            const cJSON *x = cJSON_GetArrayItem(get(p->sc[i], "per_stream"), s);
+            const cJSON *x = cJSON_GetArrayItem(journal_field(p->sc[i], "per_stream"), s);
             if (cJSON_IsNumber(x)) c += x->valuedouble;
         }
         cJSON_AddItemToArray(per, cJSON_CreateNumber(c));
@@ -136,7 +129,7 @@ static double *pooled_latencies(const procs *p, size_t *n) {
     size_t cap = 0;
     *n = 0;
     for (int i = 0; i < p->k; i++) {
-        const cJSON *f = get(p->sc[i], "latency_file");
+        const cJSON *f = journal_field(p->sc[i], "latency_file");
         if (!cJSON_IsString(f) || combine_read_samples(f->valuestring, &v, n, &cap)) {
             free(v);
             *n = 0;
@@ -163,7 +156,7 @@ static void combine_fixed(cJSON *sc, const procs *p, double bound) {
         double figs[SCEN_MAX_PROCS], lo = NAN, hi = NAN;
         int m = 0;
         for (int i = 0; i < p->k; i++) {
-            double x = num(p->sc[i], qs[j].key);
+            double x = journal_num(p->sc[i], qs[j].key);
             figs[m++] = isfinite(x) ? x : INFINITY; /* unbounded: never served */
         }
         double value = median(figs, m);
@@ -177,11 +170,11 @@ static void combine_fixed(cJSON *sc, const procs *p, double bound) {
                                       "wait_mean",        "service_mean", "utilisation",
                                       "issue_delay_mean", "samples_per_s"};
     for (size_t j = 0; j < sizeof med / sizeof med[0]; j++)
-        if (get(sc, med[j])) set_num(sc, med[j], median_of(p, med[j]));
+        if (journal_field(sc, med[j])) set_num(sc, med[j], median_of(p, med[j]));
     static const char *const sums[] = {"requests", "served", "unserved"};
     for (size_t j = 0; j < sizeof sums / sizeof sums[0]; j++)
         set_num(sc, sums[j], sum_of(p, sums[j]));
-    if (bound > 0) set_item(sc, "met", cJSON_CreateBool(num(sc, "p99") <= bound));
+    if (bound > 0) set_item(sc, "met", cJSON_CreateBool(journal_num(sc, "p99") <= bound));
     set_item(sc, "pooled",
              cJSON_CreateString(lat ? "medians over processes; intervals widened to all "
                                       "latencies pooled"
@@ -202,7 +195,7 @@ static void combine_auto(cJSON *sc, const procs *p, double batch) {
                                             "bracket",      "bracket_hi_tried", "service_median",
                                             "capacity"};
     for (size_t j = 0; j < sizeof step_keys / sizeof step_keys[0]; j++) {
-        const cJSON *v = get(mid, step_keys[j]);
+        const cJSON *v = journal_field(mid, step_keys[j]);
         if (v)
             set_item(sc, step_keys[j], cJSON_Duplicate(v, 1));
         else
@@ -211,7 +204,7 @@ static void combine_auto(cJSON *sc, const procs *p, double batch) {
     double rates[SCEN_MAX_PROCS]; /* the figures are samples/s: batch x rate */
     for (int i = 0; i < p->k; i++) rates[i] = p->fig[i] / batch;
     double value = median(rates, p->k);
-    const cJSON *br = get(mid, "bracket");
+    const cJSON *br = journal_field(mid, "bracket");
     double lo = NAN, hi = NAN;
     if (cJSON_GetArraySize(br) == 2) {
         lo = cJSON_GetArrayItem(br, 0)->valuedouble;
@@ -234,7 +227,7 @@ static void add_warnings(cJSON *out, const procs *p, double precision, int fixed
     if (!w) w = cJSON_AddArrayToObject(out, "warnings");
     for (int i = 0; i < p->k; i++) {
         const cJSON *x;
-        cJSON_ArrayForEach(x, get(p->sc[i], "warnings")) {
+        cJSON_ArrayForEach(x, journal_field(p->sc[i], "warnings")) {
             int seen = 0;
             const cJSON *y;
             cJSON_ArrayForEach(y, w) {
@@ -245,8 +238,8 @@ static void add_warnings(cJSON *out, const procs *p, double precision, int fixed
                 cJSON_AddItemToArray(w, cJSON_Duplicate(x, 1));
         }
     }
-    const cJSON *sc = get(out, "scenario");
-    double rel = num(sc, "ci_rel");
+    const cJSON *sc = journal_field(out, "scenario");
+    double rel = journal_num(sc, "ci_rel");
     if (!fixed && isfinite(rel) && rel > precision) {
         char msg[200];
         snprintf(msg, sizeof msg,
@@ -269,13 +262,13 @@ void scen_combine(cJSON *out, const cJSON *const *recs, int n, double precision,
     }
     scen_fig f;
     for (int i = 0; i < n && p->k < SCEN_MAX_PROCS; i++) {
-        const cJSON *psc = get(recs[i], "scenario");
+        const cJSON *psc = journal_field(recs[i], "scenario");
         if (!psc) continue;
         scen_figure(recs[i], &f);
         double v = isfinite(f.value) ? f.value : f.higher_better ? 0 : INFINITY;
         cJSON *e = cJSON_Duplicate(psc, 1);
         cJSON_DeleteItemFromObjectCaseSensitive(e, "warnings");
-        cJSON_AddNumberToObject(e, "repeat", num(recs[i], "repeat"));
+        cJSON_AddNumberToObject(e, "repeat", journal_num(recs[i], "repeat"));
         cJSON_AddNumberToObject(e, "figure", v);
         cJSON_AddItemToArray(list, e);
         p->sc[p->k] = psc;
@@ -290,12 +283,13 @@ void scen_combine(cJSON *out, const cJSON *const *recs, int n, double precision,
         scen_figure(out, &f);
         if (f.scenario == PLAN_OFFLINE)
             combine_offline(sc, p);
-        else if (!strcmp(cJSON_IsString(get(sc, "rate_mode")) ? get(sc, "rate_mode")->valuestring
-                                                              : "",
+        else if (!strcmp(cJSON_IsString(journal_field(sc, "rate_mode"))
+                             ? journal_field(sc, "rate_mode")->valuestring
+                             : "",
                          "auto"))
-            combine_auto(sc, p, num(out, "batch") > 0 ? num(out, "batch") : 1);
+            combine_auto(sc, p, journal_num(out, "batch") > 0 ? journal_num(out, "batch") : 1);
         else
-            combine_fixed(sc, p, num(sc, "latency_bound"));
+            combine_fixed(sc, p, journal_num(sc, "latency_bound"));
     }
     if (p->k >= 2) add_warnings(out, p, precision, fixed);
     free(p);

@@ -6,26 +6,13 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "bench/journal.h"
 #include "bench/plan.h"
 #include "bench/scenario.h"
 #include "util/fmt.h"
 
 #define SERVE_CELL BENCH_SERVE_CELL
 #define SERVE_COLS BENCH_SERVE_COLS
-
-static const cJSON *get(const cJSON *j, const char *k) {
-    return j ? cJSON_GetObjectItemCaseSensitive(j, k) : NULL;
-}
-
-static double num(const cJSON *j, const char *k) {
-    const cJSON *v = get(j, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
-
-static const char *str(const cJSON *j, const char *k) {
-    const cJSON *v = get(j, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 enum {
     K_OFFLINE = BENCH_SERVE_OFFLINE,
@@ -35,10 +22,10 @@ enum {
 };
 
 int bench_serving_kind(const cJSON *t) {
-    const cJSON *sc = get(t, "scenario");
+    const cJSON *sc = journal_field(t, "scenario");
     if (!sc) return -1;
-    if (!strcmp(str(sc, "kind"), "offline")) return K_OFFLINE;
-    return !strcmp(str(sc, "rate_mode"), "auto") ? K_AUTO : K_FIXED;
+    if (!strcmp(journal_str(sc, "kind"), "offline")) return K_OFFLINE;
+    return !strcmp(journal_str(sc, "rate_mode"), "auto") ? K_AUTO : K_FIXED;
 }
 
 static const char *const heads[K_N][SERVE_COLS + 1] = {
@@ -93,7 +80,7 @@ static void per_stream(char *c, const cJSON *sc) {
     const cJSON *x;
     size_t len = 0;
     c[0] = '\0';
-    cJSON_ArrayForEach(x, get(sc, "per_stream")) {
+    cJSON_ArrayForEach(x, journal_field(sc, "per_stream")) {
         if (len + 12 >= SERVE_CELL) {
             snprintf(c + len, SERVE_CELL - len, "...");
             break;
@@ -106,8 +93,8 @@ static void per_stream(char *c, const cJSON *sc) {
 
 static void bound_cell(char *c, const cJSON *sc) {
     char b[32];
-    const cJSON *met = get(sc, "met");
-    double bound = num(sc, "latency_bound");
+    const cJSON *met = journal_field(sc, "met");
+    double bound = journal_num(sc, "latency_bound");
     if (!(bound > 0))
         snprintf(c, SERVE_CELL, "-");
     else if (cJSON_IsBool(met))
@@ -126,35 +113,37 @@ const char *const *bench_serving_heads(int kind) {
 }
 
 void bench_serving_row(const cJSON *t, int k, char cells[SERVE_COLS][SERVE_CELL]) {
-    const cJSON *sc = get(t, "scenario");
+    const cJSON *sc = journal_field(t, "scenario");
     memset(cells, 0, sizeof(char) * SERVE_COLS * SERVE_CELL);
-    snprintf(cells[0], SERVE_CELL, "%s", str(t, "conversion"));
-    snprintf(cells[1], SERVE_CELL, "%.0f", num(t, "batch"));
-    snprintf(cells[2], SERVE_CELL, "%.0f", num(t, "threads"));
+    snprintf(cells[0], SERVE_CELL, "%s", journal_str(t, "conversion"));
+    snprintf(cells[1], SERVE_CELL, "%.0f", journal_num(t, "batch"));
+    snprintf(cells[2], SERVE_CELL, "%.0f", journal_num(t, "threads"));
     snprintf(cells[3], SERVE_CELL, "%d", scen_streams(t));
     scen_fig f;
     scen_figure(t, &f);
     if (k == K_OFFLINE) {
         rate_ci(cells[4], f.value, f.lo, f.hi);
         per_stream(cells[5], sc);
-        snprintf(cells[6], SERVE_CELL, "%s", *str(sc, "stop") ? str(sc, "stop") : "-");
+        snprintf(cells[6], SERVE_CELL, "%s",
+                 *journal_str(sc, "stop") ? journal_str(sc, "stop") : "-");
     } else if (k == K_FIXED) {
-        count(num(sc, "rate"), cells[4], SERVE_CELL);
-        rate_ci(cells[5], num(sc, "achieved_rate"), NAN, NAN);
-        time_ci(cells[6], num(sc, "p50"), NAN, NAN);
-        time_ci(cells[7], num(sc, "p99"), num(sc, "p99_lo"), num(sc, "p99_hi"));
-        double u = num(sc, "utilisation");
+        count(journal_num(sc, "rate"), cells[4], SERVE_CELL);
+        rate_ci(cells[5], journal_num(sc, "achieved_rate"), NAN, NAN);
+        time_ci(cells[6], journal_num(sc, "p50"), NAN, NAN);
+        time_ci(cells[7], journal_num(sc, "p99"), journal_num(sc, "p99_lo"),
+                journal_num(sc, "p99_hi"));
+        double u = journal_num(sc, "utilisation");
         snprintf(cells[8], SERVE_CELL, isfinite(u) ? "%.0f%%" : "-", u * 100);
         bound_cell(cells[9], sc);
     } else {
-        double batch = num(t, "batch") > 0 ? num(t, "batch") : 1;
+        double batch = journal_num(t, "batch") > 0 ? journal_num(t, "batch") : 1;
         rate_ci(cells[4], f.value / batch, f.lo / batch, f.hi / batch);
         if (!isfinite(f.value)) snprintf(cells[4], SERVE_CELL, "none met");
-        snprintf(cells[5], SERVE_CELL, "%d", cJSON_GetArraySize(get(sc, "steps")));
-        time_ci(cells[6], num(sc, "p99"), NAN, NAN);
+        snprintf(cells[5], SERVE_CELL, "%d", cJSON_GetArraySize(journal_field(sc, "steps")));
+        time_ci(cells[6], journal_num(sc, "p99"), NAN, NAN);
         bound_cell(cells[7], sc);
     }
-    if (!sc) snprintf(cells[4], SERVE_CELL, "%s", str(t, "status"));
+    if (!sc) snprintf(cells[4], SERVE_CELL, "%s", journal_str(t, "status"));
 }
 
 /* Left-aligned first column, right-aligned numbers, no trailing blanks. */

@@ -30,28 +30,11 @@
 #include <sys/wait.h>
 
 #include "test_files.h"
+#include "test_identity.h"
 
 #include <cjson/cJSON.h>
 
-#include "ir/ir.h"
-#include "onnx/onnx.h"
-
 static char dir[] = "/tmp/calma-scenario-XXXXXX";
-
-static void write_identity_model(const char *path) {
-    ir_graph *g = ir_graph_new();
-    calma_error e = {0};
-    int64_t dims[] = {-1, 4};
-    const char *params[] = {"N", NULL};
-    assert_int_equal(ir_graph_set_opset(g, "", 17), 0);
-    assert_int_equal(ir_graph_add_input(g, "x", CALMA_DT_FLOAT, 2, dims, params), 0);
-    assert_int_equal(ir_graph_add_output(g, "y", CALMA_DT_FLOAT, 2, dims, params), 0);
-    assert_non_null(
-        ir_graph_add_node(g, "Identity", "id", 1, (const char *[]){"x"}, 1, (const char *[]){"y"}));
-    assert_int_equal(ir_graph_sort(g, &e), CALMA_OK);
-    assert_int_equal(onnx_save(g, path, &e), CALMA_OK);
-    ir_graph_free(g);
-}
 
 /* calma bench on FAULT_SLEEP sleeping us per call with the flags in extra;
  * returns report.json (kept for the schema check) and the exit code. */
