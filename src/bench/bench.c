@@ -135,6 +135,8 @@ static void worker_argv(const run *r, argv_buf *a, int model, const char *conv, 
     arg(a, a->store[a->ns++]);
     if (p->samples > 0) {
         argf(a, "--samples", "%.0f", (double)p->samples);
+        if (p->scenario == PLAN_SERVER && !oracle) /* each rate step's budget */
+            argf(a, "--max-time", "%.17g", p->max_time / p->repeats);
     } else {
         argf(a, "--precision", "%.17g", p->precision);
         /* The trial's budget is shared by its processes. */

@@ -444,7 +444,8 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
     }
     if (have_tier && p->conversions_csv)
         return err_set(e, CALMA_E_USAGE, "give --tier or --conversions, not both");
-    if (have_samples && have_adaptive)
+    /* A server step's --samples N requests still arrive within a budget. */
+    if (have_samples && have_adaptive && p->scenario != PLAN_SERVER)
         return err_set(e, CALMA_E_USAGE,
                        "--samples fixes the count; it cannot be combined with --precision, "
                        "--max-time or --min-time");

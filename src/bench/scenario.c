@@ -323,7 +323,7 @@ static size_t offline_interval(scen_ctx *x, double T, double *rates, int *B, dou
      * one per stream, not counted): slices of a very even conversion can
      * hold equal counts, and a zero width would be a rounding artefact. */
     double q = batch * (double)x->S / T;
-    *lo = fmin(*lo, m - q);
+    *lo = fmax(0, fmin(*lo, m - q)); /* and never below zero */
     *hi = fmax(*hi, m + q);
     return n;
 }

@@ -22,7 +22,7 @@
  *   order-statistic interval of the p99 needs at least 367), or as many as
  *   arrive within the step's budget (the process's share of --max-time).
  *   --rate auto measures the single-stream service time D, then bisects
- *   the rate (geometric midpoints) between capacity/32 and the capacity
+ *   the rate (geometric midpoints) between capacity/16 and the capacity
  *   S / D, each step a full server run; the answer is the highest rate
  *   whose p99 met --latency-bound.
  *

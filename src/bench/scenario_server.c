@@ -11,9 +11,9 @@
 #include "bench/stats.h"
 
 #define SCEN_SEARCH_STEPS 7    /* the low step and up to six bisections */
-#define SCEN_SEARCH_LOW 32.0   /* the low step runs at capacity / 32 */
+#define SCEN_SEARCH_LOW 16.0   /* the low step runs at capacity / 16 */
 #define SCEN_SEARCH_CLOSE 1.05 /* stop when the bracket is this narrow */
-#define SCEN_MIN_STEP_REQUESTS 20
+#define SCEN_MIN_STEP_REQUESTS 10
 #define SCEN_SPIN_S 50e-6     /* the last stretch before an arrival is spun, not slept */
 #define SCEN_SERVICE_CALLS 50 /* --rate auto: single-stream calls that give the service time */
 #define SCEN_SERVICE_TIME 0.25
@@ -283,7 +283,7 @@ static int fixed_rate(scen_ctx *x, cJSON *obj, const double *cum, size_t N, doub
     return rc;
 }
 
-/* Bisection on log rate between capacity / 32 and the capacity S / D: the
+/* Bisection on log rate between capacity / 16 and the capacity S / D: the
  * highest step that met the bound is the answer. */
 static int search(scen_ctx *x, cJSON *obj, const double *cum, size_t N, double budget,
                   scen_outcome *out, calma_error *e) {
