@@ -14,7 +14,8 @@
  * warnings[] (noise: high CV, outliers, slow first run, timer resolution,
  * busy machine, governor, precision not reached), engine_version,
  * samples_file, exit {code, signal}, last_phase, wall_s,
- * stderr_tail[].
+ * stderr_tail[]; in a serving scenario also streams and scenario {...}
+ * (src/bench/scenario.h, docs/report.md).
  * Fields a trial never reached are absent. Times are seconds. */
 #ifndef CALMA_BENCH_BENCH_H
 #define CALMA_BENCH_BENCH_H
@@ -89,16 +90,20 @@ void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o);
 void bench_table_serving(FILE *f, const cJSON *trials);
 /* The same rows for other renderers (Markdown, HTML): the kind of block a
  * trial belongs in (BENCH_SERVE_OFFLINE, _FIXED, _AUTO; -1 for none), each
- * kind's one-line introduction and column heads (NULL-terminated), and a
- * trial's cells. */
+ * kind's one-line introduction, and a trial's cells. */
 enum { BENCH_SERVE_OFFLINE, BENCH_SERVE_FIXED, BENCH_SERVE_AUTO, BENCH_SERVE_KINDS };
 #define BENCH_SERVE_CELL 80
 #define BENCH_SERVE_COLS 10
 int bench_serving_kind(const cJSON *trial);
 const char *bench_serving_intro(int kind);
-const char *const *bench_serving_heads(int kind);
 void bench_serving_row(const cJSON *trial, int kind,
                        char cells[BENCH_SERVE_COLS][BENCH_SERVE_CELL]);
+/* Each kind present in trials, in order: OPEN with the column heads as
+ * cells, a ROW per trial of that kind, CLOSE (cells NULL). */
+typedef enum { BENCH_SERVE_OPEN, BENCH_SERVE_ROW, BENCH_SERVE_CLOSE } bench_serve_event;
+typedef void (*bench_serve_fn)(void *ctx, bench_serve_event ev, int kind, int cols,
+                               const char *const *cells, const cJSON *trial);
+void bench_serving_visit(const cJSON *trials, bench_serve_fn fn, void *ctx);
 
 /* report.json: calma version, model, plan, every trial (the journal's
  * per-process records combined: src/bench/combine.h), baseline, best. With

@@ -11,6 +11,7 @@
 #include "bench/scenario_internal.h"
 #include "bench/stats.h"
 #include "bench/super.h"
+#include "bench/warnings.h"
 
 int scen_threads_per_stream(int threads, int streams) {
     int t = streams > 0 ? threads / streams : threads;
@@ -19,15 +20,6 @@ int scen_threads_per_stream(int threads, int streams) {
 
 double scen_now(void) {
     return super_now();
-}
-
-void scen_warn(cJSON *warnings, const char *fmt, ...) {
-    char msg[400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cJSON_AddItemToArray(warnings, cJSON_CreateString(msg));
 }
 
 int scen_call(scen_stream *s, double *took) {
@@ -406,24 +398,24 @@ static int offline(scen_ctx *x, cJSON *obj, scen_outcome *out, calma_error *e) {
     cJSON_AddStringToObject(obj, "ci_method", method);
     cJSON_AddStringToObject(obj, "stop", x->why);
     if (B < 2)
-        scen_warn(out->warnings,
-                  "only %zu calls completed in the %.3g s window: no interval of "
-                  "the throughput (raise --min-time)",
-                  n, T);
+        warn_add(out->warnings,
+                 "only %zu calls completed in the %.3g s window: no interval of "
+                 "the throughput (raise --min-time)",
+                 n, T);
     else if (B < SCEN_SLICES)
-        scen_warn(out->warnings,
-                  "few calls (%zu): the throughput's interval comes from %d time slices, not %d", n,
-                  B, SCEN_SLICES);
+        warn_add(out->warnings,
+                 "few calls (%zu): the throughput's interval comes from %d time slices, not %d", n,
+                 B, SCEN_SLICES);
     if (x->a->samples <= 0 && rel > x->a->precision)
-        scen_warn(out->warnings,
-                  "precision not reached: the throughput's interval is %.1f%% wide at the %gs "
-                  "budget (target %.1f%%)",
-                  rel * 100, x->a->max_time, x->a->precision * 100);
+        warn_add(out->warnings,
+                 "precision not reached: the throughput's interval is %.1f%% wide at the %gs "
+                 "budget (target %.1f%%)",
+                 rel * 100, x->a->max_time, x->a->precision * 100);
     if (x->S > 1 && lo_n > 0 && (double)hi_n > 1.5 * (double)lo_n)
-        scen_warn(out->warnings,
-                  "streams were served unevenly: %zu to %zu calls each (the engine or the OS "
-                  "favoured some streams)",
-                  lo_n, hi_n);
+        warn_add(out->warnings,
+                 "streams were served unevenly: %zu to %zu calls each (the engine or the OS "
+                 "favoured some streams)",
+                 lo_n, hi_n);
     return CALMA_OK;
 }
 

@@ -122,6 +122,20 @@ static void combine_offline(cJSON *sc, const procs *p) {
     cJSON_DeleteItemFromObjectCaseSensitive(sc, "slice_rates");
 }
 
+/* An offline trial's GFLOP/s are those of all its streams together (as
+ * each process reported them), from the combined samples/s: combine.c
+ * recomputed them from the median per call, the rate of one stream. */
+static void offline_efficiency(cJSON *out, double samples_per_s) {
+    cJSON *ef = cJSON_GetObjectItemCaseSensitive(out, "efficiency");
+    double flops = journal_num(ef, "flops_per_inference"), batch = journal_num(out, "batch");
+    if (!ef || !(flops > 0) || !(batch > 0) || !(samples_per_s > 0)) return;
+    double g = flops * samples_per_s / batch / 1e9, fma = journal_num(ef, "fma_peak_gflops"),
+           sgemm = journal_num(ef, "sgemm_gflops");
+    set_num(ef, "gflops", g);
+    if (fma > 0) set_num(ef, "share_of_fma_peak", g / fma);
+    if (sgemm > 0) set_num(ef, "share_of_sgemm", g / sgemm);
+}
+
 /* Every process's request latencies (+inf for those never served),
  * sorted; NULL when a file is gone. */
 static double *pooled_latencies(const procs *p, size_t *n) {
@@ -244,8 +258,8 @@ static void add_warnings(cJSON *out, const procs *p, double precision, int fixed
         char msg[200];
         snprintf(msg, sizeof msg,
                  "precision not reached: the throughput's interval is %.1f%% wide over %d "
-                 "processes (target %.1f%%)",
-                 rel * 100, p->k, precision * 100);
+                 "process%s (target %.1f%%)",
+                 rel * 100, p->k, p->k == 1 ? "" : "es", precision * 100);
         cJSON_AddItemToArray(w, cJSON_CreateString(msg));
     }
 }
@@ -279,18 +293,15 @@ void scen_combine(cJSON *out, const cJSON *const *recs, int n, double precision,
     for (int i = 0; i < p->k; i++)
         if (fabs(p->fig[i] - m) < fabs(p->fig[p->mid] - m)) p->mid = i;
     set_item(sc, "processes", list);
-    if (p->k >= 2) {
-        scen_figure(out, &f);
-        if (f.scenario == PLAN_OFFLINE)
-            combine_offline(sc, p);
-        else if (!strcmp(cJSON_IsString(journal_field(sc, "rate_mode"))
-                             ? journal_field(sc, "rate_mode")->valuestring
-                             : "",
-                         "auto"))
-            combine_auto(sc, p, journal_num(out, "batch") > 0 ? journal_num(out, "batch") : 1);
-        else
-            combine_fixed(sc, p, journal_num(sc, "latency_bound"));
-    }
-    if (p->k >= 2) add_warnings(out, p, precision, fixed);
+    scen_figure(out, &f);
+    double batch = journal_num(out, "batch") > 0 ? journal_num(out, "batch") : 1;
+    if (p->k >= 2 && f.scenario == PLAN_OFFLINE)
+        combine_offline(sc, p);
+    else if (p->k >= 2 && !strcmp(journal_str(sc, "rate_mode"), "auto"))
+        combine_auto(sc, p, batch);
+    else if (p->k >= 2)
+        combine_fixed(sc, p, journal_num(sc, "latency_bound"));
+    if (f.scenario == PLAN_OFFLINE) offline_efficiency(out, journal_num(sc, "samples_per_s"));
+    add_warnings(out, p, precision, fixed);
     free(p);
 }

@@ -95,6 +95,5 @@ double scen_percentile(const double *sorted, size_t n, double p);
 /* Adds a percentile of sorted latencies and its 95% order-statistic
  * interval to o as key, key_lo, key_hi (the interval only where it exists). */
 void scen_add_quantile(cJSON *o, const char *key, const double *sorted, size_t n, double q);
-void scen_warn(cJSON *warnings, const char *fmt, ...) ERR_PRINTF(2, 3);
 
 #endif

@@ -9,6 +9,7 @@
 #include "bench/plan.h"
 #include "bench/scenario_internal.h"
 #include "bench/stats.h"
+#include "bench/warnings.h"
 
 #define SCEN_SEARCH_STEPS 7    /* the low step and up to six bisections */
 #define SCEN_SEARCH_LOW 16.0   /* the low step runs at capacity / 16 */
@@ -247,23 +248,23 @@ static void warn_step(scen_ctx *x, const step *r, size_t N, double budget, doubl
                       cJSON *w) {
     char b[64];
     if (r->n_req < N)
-        scen_warn(w, "at %.4g/s only %zu of %zu requests arrive within the step's %.3g s budget%s",
-                  r->rate, r->n_req, N, budget,
-                  r->n_req < SCEN_P99_MIN_REQUESTS
-                      ? ": the p99's 95% interval needs 368 (raise --max-time)"
-                      : "");
+        warn_add(w, "at %.4g/s only %zu of %zu requests arrive within the step's %.3g s budget%s",
+                 r->rate, r->n_req, N, budget,
+                 r->n_req < SCEN_P99_MIN_REQUESTS
+                     ? ": the p99's 95% interval needs 368 (raise --max-time)"
+                     : "");
     if (r->rate >= capacity || r->served < r->n_req)
-        scen_warn(w,
-                  "the offered %.4g/s is at or above what %d stream%s can serve (about %.4g/s at "
-                  "the measured service time): the queue grows without bound, so latency grows "
-                  "with the length of the run%s",
-                  r->rate, x->S, x->S > 1 ? "s" : "", capacity,
-                  r->served < r->n_req ? "; some requests were never served" : "");
+        warn_add(w,
+                 "the offered %.4g/s is at or above what %d stream%s can serve (about %.4g/s at "
+                 "the measured service time): the queue grows without bound, so latency grows "
+                 "with the length of the run%s",
+                 r->rate, x->S, x->S > 1 ? "s" : "", capacity,
+                 r->served < r->n_req ? "; some requests were never served" : "");
     if (r->met == 0) {
         snprintf(b, sizeof b, "%.3g ms", r->p99 * 1e3);
-        scen_warn(w, "the p99 latency %s is over the bound %.3g ms at %.4g/s",
-                  isfinite(r->p99) ? b : "(unbounded: requests never served)", x->a->bound * 1e3,
-                  r->rate);
+        warn_add(w, "the p99 latency %s is over the bound %.3g ms at %.4g/s",
+                 isfinite(r->p99) ? b : "(unbounded: requests never served)", x->a->bound * 1e3,
+                 r->rate);
     }
 }
 
@@ -340,23 +341,23 @@ static int search(scen_ctx *x, cJSON *obj, const double *cum, size_t N, double b
     cJSON_AddItemToArray(br, cJSON_CreateNumber(hi));
     cJSON_AddBoolToObject(obj, "bracket_hi_tried", any_missed);
     if (!any_met)
-        scen_warn(out->warnings,
-                  "no rate met the bound: at %.4g/s (1/%g of the capacity %.4g/s) the p99 was "
-                  "%.3g ms, over %.3g ms",
-                  best.rate, SCEN_SEARCH_LOW, capacity, best.p99 * 1e3, x->a->bound * 1e3);
+        warn_add(out->warnings,
+                 "no rate met the bound: at %.4g/s (1/%g of the capacity %.4g/s) the p99 was "
+                 "%.3g ms, over %.3g ms",
+                 best.rate, SCEN_SEARCH_LOW, capacity, best.p99 * 1e3, x->a->bound * 1e3);
     else if (!any_missed)
-        scen_warn(out->warnings,
-                  "every rate tried met the bound, up to %.4g/s; the capacity %.4g/s (%d / the "
-                  "median service time) was not tried",
-                  lo, capacity, x->S);
+        warn_add(out->warnings,
+                 "every rate tried met the bound, up to %.4g/s; the capacity %.4g/s (%d / the "
+                 "median service time) was not tried",
+                 lo, capacity, x->S);
     if (short_steps)
-        scen_warn(out->warnings,
-                  "%d of %d rate steps served fewer than %zu requests within their %.3g s "
-                  "budget (fewest %zu)%s",
-                  short_steps, cJSON_GetArraySize(steps), N, budget, fewest,
-                  fewest < SCEN_P99_MIN_REQUESTS
-                      ? ": the p99's 95% interval needs 368 (raise --max-time)"
-                      : "");
+        warn_add(out->warnings,
+                 "%d of %d rate steps served fewer than %zu requests within their %.3g s "
+                 "budget (fewest %zu)%s",
+                 short_steps, cJSON_GetArraySize(steps), N, budget, fewest,
+                 fewest < SCEN_P99_MIN_REQUESTS
+                     ? ": the p99's 95% interval needs 368 (raise --max-time)"
+                     : "");
     step_free(&best);
     return CALMA_OK;
 }

@@ -108,10 +108,6 @@ const char *bench_serving_intro(int kind) {
     return kind >= 0 && kind < K_N ? intro[kind] : "";
 }
 
-const char *const *bench_serving_heads(int kind) {
-    return heads[kind >= 0 && kind < K_N ? kind : 0];
-}
-
 void bench_serving_row(const cJSON *t, int k, char cells[SERVE_COLS][SERVE_CELL]) {
     const cJSON *sc = journal_field(t, "scenario");
     memset(cells, 0, sizeof(char) * SERVE_COLS * SERVE_CELL);
@@ -146,42 +142,53 @@ void bench_serving_row(const cJSON *t, int k, char cells[SERVE_COLS][SERVE_CELL]
     if (!sc) snprintf(cells[4], SERVE_CELL, "%s", journal_str(t, "status"));
 }
 
-/* Left-aligned first column, right-aligned numbers, no trailing blanks. */
-static void print_line(FILE *f, const char *const *cells, const int *width, int cols) {
-    for (int c = 0; c < cols; c++) {
-        if (c == cols - 1)
-            fprintf(f, "%s", cells[c]);
-        else
-            fprintf(f, c ? "%*s " : "%-*s ", width[c], cells[c]);
-    }
-    fputc('\n', f);
-}
-
-static void print_block(FILE *f, const cJSON *trials, int k) {
-    int cols = 0, width[SERVE_COLS] = {0}, n = 0;
-    while (cols < SERVE_COLS && heads[k][cols]) cols++;
+void bench_serving_visit(const cJSON *trials, bench_serve_fn fn, void *ctx) {
     char cells[SERVE_COLS][SERVE_CELL];
     const char *line[SERVE_COLS];
-    for (int c = 0; c < cols; c++) line[c] = cells[c];
-    const cJSON *t;
-    for (int c = 0; c < cols; c++) width[c] = (int)strlen(heads[k][c]);
-    cJSON_ArrayForEach(t, trials) {
-        if (bench_serving_kind(t) != k) continue;
-        n++;
-        bench_serving_row(t, k, cells);
-        for (int c = 0; c < cols; c++)
-            if ((int)strlen(cells[c]) > width[c]) width[c] = (int)strlen(cells[c]);
+    for (int c = 0; c < SERVE_COLS; c++) line[c] = cells[c];
+    for (int k = 0; k < K_N; k++) {
+        int cols = 0, open = 0;
+        while (cols < SERVE_COLS && heads[k][cols]) cols++;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, trials) {
+            if (bench_serving_kind(t) != k) continue;
+            if (!open) fn(ctx, BENCH_SERVE_OPEN, k, cols, heads[k], NULL);
+            open = 1;
+            bench_serving_row(t, k, cells);
+            fn(ctx, BENCH_SERVE_ROW, k, cols, line, t);
+        }
+        if (open) fn(ctx, BENCH_SERVE_CLOSE, k, cols, NULL, NULL);
     }
-    if (!n) return;
-    fprintf(f, "%s\n", intro[k]);
-    print_line(f, heads[k], width, cols);
-    cJSON_ArrayForEach(t, trials) {
-        if (bench_serving_kind(t) != k) continue;
-        bench_serving_row(t, k, cells);
-        print_line(f, line, width, cols);
+}
+
+/* The terminal: a first pass for the widths, a second that prints. */
+typedef struct grid {
+    FILE *f;
+    int print;
+    int width[K_N][SERVE_COLS];
+} grid;
+
+static void grid_cells(void *ctx, bench_serve_event ev, int k, int cols, const char *const *cells,
+                       const cJSON *t) {
+    grid *g = ctx;
+    (void)t;
+    if (ev == BENCH_SERVE_CLOSE) return;
+    if (g->print && ev == BENCH_SERVE_OPEN) fprintf(g->f, "%s\n", intro[k]);
+    for (int c = 0; c < cols; c++) {
+        int w = (int)strlen(cells[c]);
+        if (!g->print) {
+            if (w > g->width[k][c]) g->width[k][c] = w;
+        } else if (c == cols - 1) { /* left-aligned first, numbers right, no trailing blanks */
+            fprintf(g->f, "%s\n", cells[c]);
+        } else {
+            fprintf(g->f, c ? "%*s " : "%-*s ", g->width[k][c], cells[c]);
+        }
     }
 }
 
 void bench_table_serving(FILE *f, const cJSON *trials) {
-    for (int k = 0; k < K_N; k++) print_block(f, trials, k);
+    grid g = {.f = f};
+    bench_serving_visit(trials, grid_cells, &g);
+    g.print = 1;
+    bench_serving_visit(trials, grid_cells, &g);
 }

@@ -7,14 +7,25 @@
 
 #include "util/err.h"
 
+static void vwarn(cJSON *w, const char *fmt, va_list ap) {
+    char msg[400];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    cJSON_AddItemToArray(w, cJSON_CreateString(msg));
+}
+
 static void warn(cJSON *w, const char *fmt, ...) ERR_PRINTF(2, 3);
 static void warn(cJSON *w, const char *fmt, ...) {
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    vwarn(w, fmt, ap);
     va_end(ap);
-    cJSON_AddItemToArray(w, cJSON_CreateString(msg));
+}
+
+void warn_add(cJSON *w, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vwarn(w, fmt, ap);
+    va_end(ap);
 }
 
 void warn_add_all(cJSON *w, const warn_facts *f) {

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "bench/stats.h"
+#include "util/err.h"
 
 typedef struct warn_facts {
     const stats_summary *s;
@@ -19,6 +20,9 @@ typedef struct warn_facts {
     const char *precision_where; /* "at the 5s budget", "over 3 processes" */
     double gflops, fma_peak;     /* 0 when unknown */
 } warn_facts;
+
+/* Appends one warning, formatted as printf does, to arr. */
+void warn_add(cJSON *arr, const char *fmt, ...) ERR_PRINTF(2, 3);
 
 /* Appends every warning the facts call for to arr. */
 void warn_add_all(cJSON *arr, const warn_facts *f);

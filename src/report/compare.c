@@ -69,7 +69,13 @@ static double *process_costs(const cJSON *t, size_t *n) {
     if (!out) return NULL;
     scen_fig f;
     scen_figure(t, &f);
-    for (int i = 0; i < k; i++) out[i] = f.higher_better ? 1 / v[i] : v[i];
+    for (int i = 0; i < k; i++) {
+        out[i] = f.higher_better ? 1 / v[i] : v[i];
+        if (!isfinite(out[i]) || !(out[i] > 0)) { /* a process that met nothing */
+            free(out);
+            return NULL;
+        }
+    }
     *n = (size_t)k;
     return out;
 }
@@ -82,38 +88,26 @@ static int is_failure(const char *status) {
  * scenario trial's raw samples are per-call times, not its figure: it has
  * the t-test on its per-process figures, else the intervals. */
 static double p_value(const cJSON *b, const cJSON *c, const char **test) {
-    size_t nb, nc;
+    int scen = rd_get(b, "scenario") || rd_get(c, "scenario");
+    size_t nb = 0, nc = 0;
     double p;
-    if (rd_get(b, "scenario") || rd_get(c, "scenario")) {
-        double *xb = process_costs(b, &nb), *xc = process_costs(c, &nc);
-        if (xb && xc) {
-            p = stats_welch_test(xb, (int)nb, xc, (int)nc);
-            *test = "t-test on per-process figures";
-        } else {
-            stats_summary sb = summary_of(b), sc = summary_of(c);
-            p = stats_interval_test(sb.median, sb.ci_lo, sb.ci_hi, sc.median, sc.ci_lo, sc.ci_hi);
-            *test = "from the figures' intervals";
-        }
-        free(xb);
-        free(xc);
-        return p;
-    }
-    double *xb = numbers_of(b, "samples", &nb), *xc = numbers_of(c, "samples", &nc);
+    double *xb = scen ? NULL : numbers_of(b, "samples", &nb);
+    double *xc = scen ? NULL : numbers_of(c, "samples", &nc);
     if (xb && xc && nb >= 2 && nc >= 2) {
         p = stats_rank_test(xb, nb, xc, nc, NULL);
         *test = "rank test on raw samples";
     } else {
         free(xb);
         free(xc);
-        xb = numbers_of(b, "repeats.medians", &nb);
-        xc = numbers_of(c, "repeats.medians", &nc);
+        xb = scen ? process_costs(b, &nb) : numbers_of(b, "repeats.medians", &nb);
+        xc = scen ? process_costs(c, &nc) : numbers_of(c, "repeats.medians", &nc);
         if (xb && xc && nb >= 2 && nc >= 2) {
             p = stats_welch_test(xb, (int)nb, xc, (int)nc);
-            *test = "t-test on per-process medians";
+            *test = scen ? "t-test on per-process figures" : "t-test on per-process medians";
         } else {
             stats_summary sb = summary_of(b), sc = summary_of(c);
             p = stats_interval_test(sb.median, sb.ci_lo, sb.ci_hi, sc.median, sc.ci_lo, sc.ci_hi);
-            *test = "from the medians' intervals";
+            *test = scen ? "from the figures' intervals" : "from the medians' intervals";
         }
     }
     free(xb);

@@ -111,34 +111,26 @@ static void trials_table(FILE *f, const cJSON *doc) {
 }
 
 /* A scenario run's own figures, one table per kind (src/bench/table_serve.c). */
-static void serving(FILE *f, const cJSON *doc) {
-    char cells[BENCH_SERVE_COLS][BENCH_SERVE_CELL];
-    for (int k = 0; k < BENCH_SERVE_KINDS; k++) {
-        const char *const *heads = bench_serving_heads(k);
-        int cols = 0, any = 0;
-        while (cols < BENCH_SERVE_COLS && heads[cols]) cols++;
-        const cJSON *t;
-        cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
-            if (bench_serving_kind(t) != k) continue;
-            if (!any) {
-                fputs("<h2>Serving</h2>\n<p>", f);
-                rd_xml_escape(f, bench_serving_intro(k));
-                fputs(".</p>\n<table class='trials'>\n<tr>", f);
-                for (int c = 0; c < cols; c++) {
-                    fputs("<th>", f);
-                    rd_xml_escape(f, heads[c]);
-                    fputs("</th>", f);
-                }
-                fputs("</tr>\n", f);
-            }
-            any = 1;
-            bench_serving_row(t, k, cells);
-            fprintf(f, "<tr class='%s'>", rd_ok(t) ? "ok" : "bad");
-            for (int c = 0; c < cols; c++) cell(f, cells[c]);
-            fputs("</tr>\n", f);
-        }
-        if (any) fputs("</table>\n", f);
+static void serving_cells(void *ctx, bench_serve_event ev, int k, int cols,
+                          const char *const *cells, const cJSON *t) {
+    FILE *f = ctx;
+    if (ev == BENCH_SERVE_CLOSE) {
+        fputs("</table>\n", f);
+        return;
     }
+    if (ev == BENCH_SERVE_OPEN) {
+        fputs("<h2>Serving</h2>\n<p>", f);
+        rd_xml_escape(f, bench_serving_intro(k));
+        fputs(".</p>\n<table class='trials'>\n<tr>", f);
+    } else {
+        fprintf(f, "<tr class='%s'>", rd_ok(t) ? "ok" : "bad");
+    }
+    for (int c = 0; c < cols; c++) {
+        fputs(ev == BENCH_SERVE_OPEN ? "<th>" : "<td>", f);
+        rd_xml_escape(f, cells[c]);
+        fputs(ev == BENCH_SERVE_OPEN ? "</th>" : "</td>", f);
+    }
+    fputs("</tr>\n", f);
 }
 
 static void warnings(FILE *f, const cJSON *doc) {
@@ -284,7 +276,7 @@ void report_html(const cJSON *doc, FILE *f) {
               f);
     chart(f, doc);
     trials_table(f, doc);
-    serving(f, doc);
+    bench_serving_visit(rd_get(doc, "trials"), serving_cells, f);
     warnings(f, doc);
     failures(f, doc);
     fputs("<h2>Machine and model</h2>\n", f);

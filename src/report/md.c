@@ -91,35 +91,30 @@ static void md_winners(FILE *f, const cJSON *doc, const cJSON *scope) {
 }
 
 /* A scenario run's own figures, one table per kind (src/bench/table_serve.c). */
-static void md_serving(FILE *f, const cJSON *doc) {
-    char cells[BENCH_SERVE_COLS][BENCH_SERVE_CELL];
-    for (int k = 0; k < BENCH_SERVE_KINDS; k++) {
-        const char *const *heads = bench_serving_heads(k);
-        int cols = 0, any = 0;
-        while (cols < BENCH_SERVE_COLS && heads[cols]) cols++;
-        const cJSON *t;
-        cJSON_ArrayForEach(t, rd_get(doc, "trials")) {
-            if (bench_serving_kind(t) != k) continue;
-            if (!any) {
-                fputs("**", f);
-                md_cell(f, bench_serving_intro(k));
-                fputs(".**\n\n|", f);
-                for (int c = 0; c < cols; c++) fprintf(f, " %s |", heads[c]);
-                fputs("\n|", f);
-                for (int c = 0; c < cols; c++) fputs(c ? "---:|" : "---|", f);
-                fputc('\n', f);
-            }
-            any = 1;
-            bench_serving_row(t, k, cells);
-            fputc('|', f);
-            for (int c = 0; c < cols; c++) {
-                fputc(' ', f);
-                md_cell(f, cells[c]);
-                fputs(" |", f);
-            }
-            fputc('\n', f);
-        }
-        if (any) fputc('\n', f);
+static void md_serving_cells(void *ctx, bench_serve_event ev, int k, int cols,
+                             const char *const *cells, const cJSON *t) {
+    FILE *f = ctx;
+    (void)t;
+    if (ev == BENCH_SERVE_CLOSE) {
+        fputc('\n', f);
+        return;
+    }
+    if (ev == BENCH_SERVE_OPEN) {
+        fputs("**", f);
+        md_cell(f, bench_serving_intro(k));
+        fputs(".**\n\n", f);
+    }
+    fputc('|', f);
+    for (int c = 0; c < cols; c++) {
+        fputc(' ', f);
+        md_cell(f, cells[c]);
+        fputs(" |", f);
+    }
+    fputc('\n', f);
+    if (ev == BENCH_SERVE_OPEN) {
+        fputc('|', f);
+        for (int c = 0; c < cols; c++) fputs(c ? "---:|" : "---|", f);
+        fputc('\n', f);
     }
 }
 
@@ -148,7 +143,7 @@ void report_md(const cJSON *doc, FILE *f) {
         md_row(f, doc, t);
     }
     fputc('\n', f);
-    md_serving(f, doc);
+    bench_serving_visit(rd_get(doc, "trials"), md_serving_cells, f);
     const cJSON *per = rd_get(doc, "per_model"), *m;
     if (per) {
         cJSON_ArrayForEach(m, per) {

@@ -99,13 +99,17 @@ static void test_offline(void **state) {
                 *s2 = cJSON_GetObjectItem(two, "scenario");
     assert_string_equal(cJSON_GetObjectItem(s1, "kind")->valuestring, "offline");
     double tp1 = num(s1, "samples_per_s", NULL), tp2 = num(s2, "samples_per_s", NULL);
-    double mean1 = num(one, "stats", "mean");
-    printf("offline: 1 stream %.1f/s (1/D %.1f/s, 1/mean call %.1f/s), 2 streams %.1f/s\n", tp1,
-           1 / 2e-3, 1 / mean1, tp2);
-    /* a stream is never idle: its rate is one over its mean call time */
+    double mean1 = num(one, "stats", "mean"), mean2 = num(two, "stats", "mean");
+    printf("offline: 1 stream %.1f/s (1/D %.1f/s, 1/mean call %.1f/s), 2 streams %.1f/s (2/mean "
+           "call %.1f/s)\n",
+           tp1, 1 / 2e-3, 1 / mean1, tp2, 2 / mean2);
+    /* a stream is never idle: S streams complete S over the mean call time
+     * (Little's law), whatever the machine's load does to the calls */
     assert_true(fabs(tp1 * mean1 - 1) < 0.1);
+    assert_true(fabs(tp2 * mean2 / 2 - 1) < 0.1);
     assert_true(tp1 > 0.5 / 2e-3 && tp1 < 1.02 / 2e-3);
-    assert_true(tp2 / tp1 > 1.7 && tp2 / tp1 < 2.2);
+    /* two sleeping streams double it; a busy machine wakes them late */
+    assert_true(tp2 / tp1 > 1.4 && tp2 / tp1 < 2.2);
     assert_true(num(s1, "ci_lo", NULL) <= tp1 && tp1 <= num(s1, "ci_hi", NULL));
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s2, "per_stream")), 2);
     assert_int_equal((int)num(s2, "threads_per_stream", NULL), 1);
@@ -197,30 +201,33 @@ static void test_rate_auto(void **state) {
     /* the formula itself, against a simulation: rho 0.5 gives p99 4.34 D */
     assert_true(fabs(mdl_rate_for_p99(4.3363, 1.0) - 0.5) < 0.003);
     int code;
-    cJSON *r = bench("server-auto", 2000,
-                     "--scenario server --rate auto --latency-bound 20ms --repeats 1 "
-                     "--max-time 1.2s",
+    /* 5 ms calls and a 50 ms bound: the low step (capacity / 16) fails only
+     * if the machine stalls a request for 45 ms */
+    cJSON *r = bench("server-auto", 5000,
+                     "--scenario server --rate auto --latency-bound 50ms --repeats 1 "
+                     "--max-time 1.5s",
                      &code);
     assert_int_equal(code, 0);
     const cJSON *t = trial(r, 0), *sc = cJSON_GetObjectItem(t, "scenario");
     double D = num(sc, "service_mean", NULL), best = num(sc, "best_rate", NULL);
-    double theory = mdl_rate_for_p99(0.020, D);
+    double theory = mdl_rate_for_p99(0.050, D);
     int steps = cJSON_GetArraySize(cJSON_GetObjectItem(sc, "steps"));
-    printf("rate auto: %.1f/s meets p99 <= 20 ms in %d steps; M/D/1 at D = %.3f ms: %.1f/s\n", best,
+    printf("rate auto: %.1f/s meets p99 <= 50 ms in %d steps; M/D/1 at D = %.3f ms: %.1f/s\n", best,
            steps, D * 1e3, theory);
     assert_true(steps >= 3 && steps <= 7);
     /* A burst of load on the machine can fail one step's p99 below the
      * answer (bisection never goes back up), so the lower tolerance is wide;
-     * luck cannot carry a step far above it: M/D/1's p99 at 1.15 times the
-     * rate is past 30 ms. */
-    assert_true(best / theory > 0.5 && best / theory < 1.15);
+     * one seed's arrivals and a p99 from a few hundred requests can carry it
+     * a little above, not far: M/D/1's p99 at 1.15 times the rate is twice
+     * the bound. */
+    assert_true(best / theory > 0.5 && best / theory < 1.25);
     assert_true(cJSON_IsTrue(cJSON_GetObjectItem(sc, "met")));
     /* the bisection's invariant: the answer is the highest rate met, and
      * every rate tried above it missed */
     const cJSON *s;
     double top_met = 0, low_missed = INFINITY;
     cJSON_ArrayForEach(s, cJSON_GetObjectItem(sc, "steps")) {
-        assert_true(num(s, "requests", NULL) >= 20);
+        assert_true(num(s, "requests", NULL) >= 10);
         double rate = num(s, "rate", NULL);
         if (cJSON_IsTrue(cJSON_GetObjectItem(s, "met")))
             top_met = fmax(top_met, rate);
