@@ -103,19 +103,24 @@ static void test_args(void **state) {
     }
 }
 
+/* What set-up would resolve: n conversions "A", "B", ... and model m. */
+static void conversions_and_model(plan *p, int n) {
+    calma_error e = {0};
+    p->n_conv = n;
+    p->conv = calloc((size_t)n, sizeof *p->conv);
+    for (int i = 0; i < n; i++) p->conv[i] = strdup((const char[]){(char)('A' + i), 0});
+    assert_int_equal(plan_add_model(p, "m.onnx", &e), CALMA_OK);
+    p->models[0].path = strdup("/m.onnx");
+    p->models[0].name = strdup("m");
+}
+
 static void test_trials_and_json(void **state) {
     (void)state;
     plan p;
     calma_error e = {0};
     assert_int_equal(parse(&p, (const char *[]){"--batch", "1,4", "--threads", "1,2", NULL}, &e),
                      0);
-    p.n_conv = 2;
-    p.conv = calloc(2, sizeof *p.conv);
-    p.conv[0] = strdup("A");
-    p.conv[1] = strdup("B");
-    assert_int_equal(plan_add_model(&p, "m.onnx", &e), CALMA_OK);
-    p.models[0].path = strdup("/m.onnx");
-    p.models[0].name = strdup("m");
+    conversions_and_model(&p, 2);
     assert_int_equal(plan_n_trials(&p), 8);
     char id[64];
     plan_trial_id(&p, 0, id, sizeof id);
@@ -157,13 +162,7 @@ static void test_scenario_plan(void **state) {
     assert_int_equal(p.scenario, PLAN_SERVER);
     assert_true(p.rate == 250 && !p.rate_auto);
     assert_true(fabs(p.latency_bound - 0.012) < 1e-12);
-    p.n_conv = 2;
-    p.conv = calloc(2, sizeof *p.conv);
-    p.conv[0] = strdup("A");
-    p.conv[1] = strdup("B");
-    assert_int_equal(plan_add_model(&p, "m.onnx", &e), CALMA_OK);
-    p.models[0].path = strdup("/m.onnx");
-    p.models[0].name = strdup("m");
+    conversions_and_model(&p, 2);
     assert_int_equal(plan_n_trials(&p), 4);
     char id[64];
     const char *conv;
@@ -199,11 +198,7 @@ static void test_scenario_plan(void **state) {
                            &e),
                      0);
     assert_true(p.rate_auto);
-    p.n_conv = 1;
-    p.conv = calloc(1, sizeof *p.conv);
-    p.conv[0] = strdup("A");
-    assert_int_equal(plan_add_model(&p, "m.onnx", &e), CALMA_OK);
-    p.models[0].path = strdup("/m.onnx");
+    conversions_and_model(&p, 1);
     j = plan_to_json(&p);
     plan_init(&q);
     assert_int_equal(plan_from_json(&q, j, &e), CALMA_OK);
