@@ -81,7 +81,9 @@ static void test_tiers(void **state) {
         assert_int_equal(s1.conv[i]->tier, 1);
     }
     assert_true(has_ref && has_ort);
-    assert_int_equal(s3.n, registry_count(r));
+    /* tier 3: every conversion, then each transform before ORT_CPU */
+    assert_int_equal(s3.n, registry_count(r) + 3);
+    assert_string_equal(s3.entry[s3.n - 1].name, "INT8+ORT_CPU");
     registry_selection_free(&s1);
     registry_selection_free(&s2);
     registry_selection_free(&s3);
