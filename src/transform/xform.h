@@ -41,14 +41,15 @@ const xform_info *xform_find(const char *name);
 typedef struct xform_opts {
     xform_calib_opts calib;
     calma_dtype act; /* INT8 activations: CALMA_DT_UINT8 (default) or CALMA_DT_INT8 */
-    int test_break;  /* test builds only: quantize the first op's weights wrongly */
+    int test_break;  /* test builds only: weights and biases quantized with the wrong sign */
 } xform_opts;
 
 /* Defaults, then the "xform." keys of options (NULL or "" for none):
  *   xform.calibrate=minmax|percentile   how ranges are taken (default minmax)
  *   xform.percentile=P                  share kept by percentile, 50 < P <= 100 (99.99)
  *   xform.activations=uint8|int8        INT8 activation type (uint8)
- *   xform.test_break=1                  only when built with CALMA_TEST_HOOKS
+ *   xform.test_break=1                  only when built with CALMA_TEST_HOOKS: every
+ *                                       quantized weight and bias gets the wrong sign
  * Other keys belong to other modules and are ignored; an unknown "xform."
  * key or a bad value is CALMA_E_USAGE. */
 int xform_parse_options(const char *options, xform_opts *o, calma_error *e);

@@ -291,7 +291,6 @@ typedef struct emit8 {
     const char **sname; /* per qp value: scale initializer */
     const char **zname; /* per qp value: zero point initializer */
     float *scale;       /* per qp value */
-    int weighted_seen;
 } emit8;
 
 static int qparams(emit8 *m, int v) {
@@ -386,13 +385,12 @@ static const char *quant_weight(emit8 *m, const ir_tensor *w, int axis, const ch
     for (int d = axis + 1; d < w->rank; d++) inner *= (size_t)w->dims[d];
     const float *src = w->data;
     int8_t *dst = q.data;
-    int flip = m->test_break && m->weighted_seen == 0; /* the test hook: a wrong sign */
+    int flip = m->test_break; /* the test hook: every weight with the wrong sign */
     for (size_t i = 0; i < n; i++) {
         double v = nearbyint((double)src[i] / sw[(i / inner) % ch]);
         v = v < -127 ? -127 : v > 127 ? 127 : v;
         dst[i] = (int8_t)(flip ? -v : v);
     }
-    m->weighted_seen++;
     int64_t count = (int64_t)ch;
     return dq_const(m, base, "quantized", &q, sw, count, 1, axis);
 }
@@ -413,7 +411,8 @@ static const char *quant_bias(emit8 *m, const ir_tensor *b, float sx, const floa
     for (int64_t c = 0; c < count; c++) {
         sb[c] = sx * sw[c];
         double v = sb[c] > 0 ? nearbyint((double)src[c] / sb[c]) : 0;
-        dst[c] = (int32_t)(v < -2147483647.0 ? -2147483647.0 : v > 2147483647.0 ? 2147483647.0 : v);
+        v = v < -2147483647.0 ? -2147483647.0 : v > 2147483647.0 ? 2147483647.0 : v;
+        dst[c] = (int32_t)(m->test_break ? -v : v);
     }
     const char *out = dq_const(m, base, "quantized", &q, sb, count, 0, 0);
     free(sb);

@@ -26,6 +26,10 @@
 /* 0 when op (of domain, at the model's default-domain opset) may run in
  * dtype to; else the XFORM_KEEP_* reasons. */
 unsigned xform_float_keep(const char *op, const char *domain, int64_t opset, calma_dtype to);
+/* The table itself (for the test that checks it against ONNX's schemas):
+ * op i's first opsets with float16 and bfloat16 forms (0: none). */
+int xform_optable_count(void);
+const char *xform_optable_at(int i, int *f16, int *bf16);
 /* A sentence for the reasons in why. */
 const char *xform_keep_reason(unsigned why, calma_dtype to, int64_t opset, char *buf, size_t n);
 

@@ -194,3 +194,14 @@ const char *xform_keep_reason(unsigned why, calma_dtype to, int64_t opset, char 
         snprintf(buf, n, "-");
     return buf;
 }
+
+int xform_optable_count(void) {
+    return (int)(sizeof table / sizeof table[0]);
+}
+
+const char *xform_optable_at(int i, int *f16, int *bf16) {
+    if (i < 0 || i >= xform_optable_count()) return NULL;
+    *f16 = table[i].f16;
+    *bf16 = table[i].bf16;
+    return table[i].op;
+}
