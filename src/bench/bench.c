@@ -174,10 +174,14 @@ static void on_event(void *ctx, const cJSON *ev) {
     fflush(stderr);
 }
 
-static void oracle_status(const char *dir, int ok, const char *reason, int batches) {
+/* status.json: did the oracle run, how many validation batches it wrote and
+ * how long its worker took (the oracle's cost, for people to see). */
+static void oracle_status(const char *dir, int ok, const char *reason, int batches,
+                          double seconds) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddBoolToObject(j, "ok", ok);
     if (ok) cJSON_AddNumberToObject(j, "batches", batches);
+    cJSON_AddNumberToObject(j, "seconds", seconds);
     if (!ok) cJSON_AddStringToObject(j, "reason", reason);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
@@ -210,11 +214,11 @@ static int ensure_oracle(run *r, int model, int64_t batch, calma_error *e) {
         r->interrupted = 1;
     } else if (!strcmp(o.status, "ok")) {
         const cJSON *nb = cJSON_GetObjectItemCaseSensitive(o.result, "oracle_batches");
-        oracle_status(dir, 1, NULL, cJSON_IsNumber(nb) ? (int)nb->valuedouble : 1);
+        oracle_status(dir, 1, NULL, cJSON_IsNumber(nb) ? (int)nb->valuedouble : 1, o.wall_s);
     } else {
         char reason[1200];
         snprintf(reason, sizeof reason, "%s: %s", o.status, o.message);
-        oracle_status(dir, 0, reason, 0);
+        oracle_status(dir, 0, reason, 0, o.wall_s);
         if (!r->p.quiet)
             fprintf(stderr,
                     "%scalma bench: the oracle cannot run batch %lld (%s); trials are "
