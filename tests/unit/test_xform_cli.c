@@ -18,6 +18,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "io/gen.h"
+#include "io/npy.h"
 #include "test_files.h"
 
 static int run(const char *cmd, char *out, size_t n) {
@@ -203,6 +205,36 @@ static void test_user_bounds(void **state) {
     free(out);
 }
 
+/* With every input from a file, calibration and validation use that one batch. */
+static void test_user_inputs(void **state) {
+    (void)state;
+    char dir[1024], npy[1100], args[2400], *out = malloc(1 << 16);
+    run_dir("xform-inputs", dir, sizeof dir);
+    snprintf(npy, sizeof npy, "%s-input.npy", dir);
+    ir_tensor t = {0};
+    calma_error e = {0};
+    int64_t dims[4] = {1, 3, 224, 224};
+    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, 4, dims, &e), CALMA_OK);
+    gen_fill(&t, 5, 0, 0);
+    assert_int_equal(npy_write(npy, &t, &e), CALMA_OK);
+    ir_tensor_free(&t);
+    snprintf(args, sizeof args,
+             "simple --conversions INT8+REFERENCE --input input=%s --samples 2 --calibration 5 "
+             "--quiet",
+             npy);
+    assert_int_equal(bench(dir, args, out, 1 << 16), 0);
+    cJSON *rep = report(dir);
+    const cJSON *tr = trial(rep, "INT8+REFERENCE-b1-t1");
+    assert_string_equal(str(tr, "status"), "ok");
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(tr, "transform"), "calibration");
+    assert_string_equal(str(c, "inputs"), "user");
+    assert_true(num(c, "batches") == 1);
+    assert_true(num(tr, "validation.batches") == 1);
+    cJSON_Delete(rep);
+    free(out);
+}
+
 static void refused(const char *args, const char *want) {
     char dir[1024], *out = malloc(1 << 16);
     run_dir("xform-refused", dir, sizeof dir);
@@ -251,6 +283,7 @@ int main(void) {
         cmocka_unit_test(test_transforms_run),
         cmocka_unit_test(test_broken_quantization_is_mismatch),
         cmocka_unit_test(test_user_bounds),
+        cmocka_unit_test(test_user_inputs),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_list_mentions_transforms),
     };
