@@ -22,19 +22,6 @@
 #include "io/npy.h"
 #include "test_files.h"
 
-static int run(const char *cmd, char *out, size_t n) {
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t used = 0, got;
-    while (used + 1 < n && (got = fread(out + used, 1, n - 1 - used, p)) > 0) used += got;
-    out[used] = '\0';
-    char sink[4096];
-    while (fread(sink, 1, sizeof sink, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static const char *calma_bin(void) {
     const char *bin = getenv("CALMA_BIN");
     if (!bin || access(bin, X_OK) != 0) skip();
@@ -54,16 +41,13 @@ static const char *run_dir(const char *name, char *buf, size_t n) {
 static int bench(const char *dir, const char *args, char *out, size_t n) {
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "'%s' bench %s --run-dir '%s' 2>&1", calma_bin(), args, dir);
-    return run(cmd, out, n);
+    return run_capture(cmd, out, n);
 }
 
 static cJSON *report(const char *dir) {
     char path[4300];
     snprintf(path, sizeof path, "%s/report.json", dir);
-    char *text = slurp(path);
-    assert_non_null(text);
-    cJSON *j = cJSON_Parse(text);
-    free(text);
+    cJSON *j = slurp_json(path);
     assert_non_null(j);
     return j;
 }
@@ -271,7 +255,7 @@ static void test_list_mentions_transforms(void **state) {
     (void)state;
     char cmd[4200], *out = malloc(1 << 16);
     snprintf(cmd, sizeof cmd, "'%s' list 2>&1", calma_bin());
-    assert_int_equal(run(cmd, out, 1 << 16), 0);
+    assert_int_equal(run_capture(cmd, out, 1 << 16), 0);
     assert_non_null(strstr(out, "Model transforms, written TRANSFORM+CONVERSION"));
     assert_non_null(strstr(out, "INT8   int8"));
     assert_non_null(strstr(out, "INT8+ORT_CPU\n")); /* the end of tier 3 */

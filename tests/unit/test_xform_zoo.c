@@ -53,10 +53,8 @@ static cJSON *bench(const char *model, int want_exit) {
     int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     char path[1100];
     snprintf(path, sizeof path, "%s/report.json", dir);
-    char *text = slurp(path);
-    assert_non_null(text);
-    cJSON *rep = cJSON_Parse(text);
-    free(text);
+    cJSON *rep = slurp_json(path);
+    assert_non_null(rep);
     const cJSON *t;
     cJSON_ArrayForEach(t, get(rep, "trials")) {
         if (!strcmp(str(t, "status"), "unavailable")) {
