@@ -259,6 +259,12 @@ static void test_list_mentions_transforms(void **state) {
     assert_non_null(strstr(out, "Model transforms, written TRANSFORM+CONVERSION"));
     assert_non_null(strstr(out, "INT8   int8"));
     assert_non_null(strstr(out, "INT8+ORT_CPU\n")); /* the end of tier 3 */
+    snprintf(cmd, sizeof cmd, "'%s' list --resolve int8+onnx_cpu,ORT_CPU 2>&1", calma_bin());
+    assert_int_equal(run_capture(cmd, out, 1 << 16), 0);
+    assert_string_equal(out, "INT8+ORT_CPU\nORT_CPU\n");
+    snprintf(cmd, sizeof cmd, "'%s' list --json 2>&1", calma_bin());
+    assert_int_equal(run_capture(cmd, out, 1 << 16), 0);
+    assert_non_null(strstr(out, "\"reads_onnx\":\ttrue"));
     free(out);
 }
 
