@@ -67,6 +67,7 @@ typedef struct argv_buf {
     char inbuf[PLAN_MAX_LIST][1024];
     char exbuf[PLAN_MAX_LIST][1024];
     char oracle_dir[4300];
+    char xform_dir[4300];
     int n, ns;
 } argv_buf;
 
@@ -104,6 +105,16 @@ static void worker_argv(const run *r, argv_buf *a, int model, const char *conv, 
     oracle_dir(r, model, batch, a->oracle_dir, sizeof a->oracle_dir);
     arg(a, "--oracle-dir");
     arg(a, a->oracle_dir);
+    if (conv && strchr(conv, '+')) {
+        /* transformed models and calibrations, cached per model */
+        if (p->n_models > 1)
+            snprintf(a->xform_dir, sizeof a->xform_dir, "%s/transforms/%s", p->run_dir,
+                     p->models[model].name);
+        else
+            snprintf(a->xform_dir, sizeof a->xform_dir, "%s/transforms", p->run_dir);
+        arg(a, "--transform-dir");
+        arg(a, a->xform_dir);
+    }
     arg(a, "--run-dir");
     arg(a, p->run_dir);
     arg(a, "--id");

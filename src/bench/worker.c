@@ -38,6 +38,7 @@
 typedef struct wargs {
     const char *model, *conversion, *run_dir, *id;
     const char *oracle_dir; /* --oracle-dir, else run_dir/oracle/b<batch> */
+    const char *xform_dir;  /* --transform-dir, else run_dir/transforms */
     int64_t batch;
     int threads;
     uint64_t seed;
@@ -765,6 +766,7 @@ static int transform(trial *t, double *seconds, calma_error *e) {
                       .model_path = a->model,
                       .g = t->g,
                       .run_dir = a->run_dir,
+                      .dir = a->xform_dir,
                       .options = a->options,
                       .seed = a->seed,
                       .calibration = a->calibration,
@@ -905,6 +907,8 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
             a->run_dir = v;
         else if (!strcmp(f, "--oracle-dir"))
             a->oracle_dir = v;
+        else if (!strcmp(f, "--transform-dir"))
+            a->xform_dir = v;
         else if (!strcmp(f, "--id"))
             a->id = v;
         else if (!strcmp(f, "--batch"))

@@ -165,7 +165,10 @@ int wxform_run(const wxform_args *a, wxform_out *out, calma_error *e) {
     o.calib.progress_ctx = a->progress_ctx;
     char key[8192], dir[4096];
     describe(a, &o, key, sizeof key);
-    snprintf(dir, sizeof dir, "%s/transforms", a->run_dir);
+    if (a->dir)
+        snprintf(dir, sizeof dir, "%s", a->dir);
+    else
+        snprintf(dir, sizeof dir, "%s/transforms", a->run_dir);
     rc = journal_make_dir(dir, e);
     if (rc) return rc;
     out->info = read_cache(dir, a->x->name, key);

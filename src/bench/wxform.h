@@ -2,7 +2,8 @@
  *
  * Runs once per trial process, before the conversion loads the model, and is
  * timed as convert time. The transformed model and, for INT8, its
- * calibration are cached in RUN_DIR/transforms/ (NAME.onnx, NAME.ranges,
+ * calibration are cached in RUN_DIR/transforms/ (RUN_DIR/transforms/MODEL/
+ * in a plan of several models: the supervisor names it) (NAME.onnx, NAME.ranges,
  * NAME.json, NAME.key): the first trial of a run pays for the calibration,
  * every later trial of the same transform (other batch sizes, thread counts,
  * conversions) loads the cached model. The cache is used only while NAME.key
@@ -21,6 +22,7 @@ typedef struct wxform_args {
     const char *model_path; /* the original .onnx */
     const ir_graph *g;      /* it, parsed, before the batch is fixed */
     const char *run_dir;
+    const char *dir;     /* the cache folder; NULL: run_dir/transforms */
     const char *options; /* --options */
     uint64_t seed;
     int calibration;           /* --calibration N */

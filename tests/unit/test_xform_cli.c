@@ -153,10 +153,11 @@ static void test_broken_quantization_is_mismatch(void **state) {
     (void)state;
     char dir[1024], *out = malloc(1 << 16);
     run_dir("xform-broken", dir, sizeof dir);
-    int rc = bench(dir,
-                   "simple --conversions INT8+REFERENCE,INT8+ORT_CPU --options xform.test_break=1 "
-                   "--samples 3 --calibration 2 --validation-batches 2 --quiet",
-                   out, 1 << 16);
+    int rc = bench(
+        dir,
+        "simple --conversions INT8+REFERENCE,INT8+ORT_CPU --options xform.test_break=1 --repeats 1 "
+        "--samples 3 --calibration 2 --validation-batches 2 --quiet",
+        out, 1 << 16);
     assert_int_equal(rc, 1);
     keep_report(dir, "xform-broken");
     cJSON *rep = report(dir);
@@ -176,10 +177,11 @@ static void test_user_bounds(void **state) {
     (void)state;
     char dir[1024], *out = malloc(1 << 16);
     run_dir("xform-bounds", dir, sizeof dir);
-    int rc = bench(dir,
-                   "simple --conversions INT8+REFERENCE --min-cosine int8=0.99999999 --samples 3 "
-                   "--calibration 2 --validation-batches 1 --quiet",
-                   out, 1 << 16);
+    int rc = bench(
+        dir,
+        "simple --conversions INT8+REFERENCE --min-cosine int8=0.99999999 --samples 3 --repeats 1 "
+        "--calibration 2 --validation-batches 1 --quiet",
+        out, 1 << 16);
     assert_int_equal(rc, 1);
     cJSON *rep = report(dir);
     const cJSON *t = trial(rep, "INT8+REFERENCE-b1-t1");
@@ -203,7 +205,8 @@ static void test_user_inputs(void **state) {
     assert_int_equal(npy_write(npy, &t, &e), CALMA_OK);
     ir_tensor_free(&t);
     snprintf(args, sizeof args,
-             "simple --conversions INT8+REFERENCE --input input=%s --samples 2 --calibration 5 "
+             "simple --conversions INT8+REFERENCE --input input=%s --samples 2 --repeats 1 "
+             "--calibration 5 "
              "--quiet",
              npy);
     assert_int_equal(bench(dir, args, out, 1 << 16), 0);
@@ -216,6 +219,25 @@ static void test_user_inputs(void **state) {
     assert_true(num(c, "batches") == 1);
     assert_true(num(tr, "validation.batches") == 1);
     cJSON_Delete(rep);
+    free(out);
+}
+
+/* Several models in one plan: each its own transformed model and calibration. */
+static void test_several_models(void **state) {
+    (void)state;
+    char dir[1024], path[1200], *out = malloc(1 << 16);
+    run_dir("xform-several", dir, sizeof dir);
+    int rc = bench(dir,
+                   "simple mlp --conversions INT8+REFERENCE --samples 2 --repeats 1 "
+                   "--calibration 2 --validation-batches 1 --quiet",
+                   out, 1 << 16);
+    if (rc) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rc, 0);
+    const char *models[2] = {"simple", "mlp"};
+    for (int m = 0; m < 2; m++) {
+        snprintf(path, sizeof path, "%s/transforms/%s/INT8.onnx", dir, models[m]);
+        assert_int_equal(access(path, R_OK), 0);
+    }
     free(out);
 }
 
@@ -274,6 +296,7 @@ int main(void) {
         cmocka_unit_test(test_broken_quantization_is_mismatch),
         cmocka_unit_test(test_user_bounds),
         cmocka_unit_test(test_user_inputs),
+        cmocka_unit_test(test_several_models),
         cmocka_unit_test(test_refused),
         cmocka_unit_test(test_list_mentions_transforms),
     };

@@ -46,7 +46,7 @@ static cJSON *bench(const char *model, int want_exit) {
     snprintf(dir, sizeof dir, "%s/test-runs/xform-zoo-%s", build ? build : "/tmp", model);
     snprintf(cmd, sizeof cmd,
              "rm -rf '%s' && '%s' bench %s --conversions FP16+ORT_CPU,INT8+ORT_CPU --samples 3 "
-             "--calibration 4 --validation-batches 2 --quiet --run-dir '%s' "
+             "--repeats 1 --calibration 4 --validation-batches 2 --quiet --run-dir '%s' "
              "> '%s.log' 2>&1",
              dir, bin, model, dir, dir);
     int st = system(cmd);
