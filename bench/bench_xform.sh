@@ -7,15 +7,16 @@
 # and what the oracle and the INT8 calibration cost.
 #
 # Each (batch, threads) point is its own `calma bench` run of the three
-# conversions, so their trials run back to back (a few seconds apart); the
-# points are visited round-robin ROUNDS times and the ratio given is the
-# median over the rounds (each round's ratio is listed too). The oracle's
+# conversions, so their trials run back to back, each in calma's 3 worker
+# processes interleaved (A B C A B C); the points are visited round-robin
+# ROUNDS times and the ratio given is the median over the rounds (each
+# round's ratio is listed too). The oracle's
 # outputs and the INT8 calibration are made once, in a first run, and copied
 # into every later run folder, where calma finds and reuses them.
 #
 # usage: bench/bench_xform.sh [BUILD_DIR] [MODEL...]
 #        (default: build, resnet18 mobilenet_v2; needs ONNX Runtime fetched)
-# Environment: ROUNDS (default 3), MAXTIME per trial (default 5s), CALIB
+# Environment: ROUNDS (default 2), MAXTIME per trial (default 5s), CALIB
 # calibration batches (32), VALID validation batches (8), OPTIONS for
 # --options (e.g. xform.activations=int8).
 set -euo pipefail
@@ -40,8 +41,8 @@ for model in "${MODELS[@]}"; do
   echo "== $model: load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
   # the oracle (batch 1 and 8), the calibration and BF16's answer, once
   "$B/calma" bench "$m/model.onnx" --conversions INT8+ORT_CPU,FP16+ORT_CPU,BF16+ORT_CPU \
-    --batch 1,8 --samples 1 "${common[@]}" --run-dir "$m/prep" >"$m/prep.log" 2>&1 || true
-  for round in $(seq 1 "${ROUNDS:-3}"); do
+    --batch 1,8 --samples 1 --repeats 1 "${common[@]}" --run-dir "$m/prep" >"$m/prep.log" 2>&1 || true
+  for round in $(seq 1 "${ROUNDS:-2}"); do
     for b in 1 8; do
       for t in 1 2; do
         d="$m/r$round-b$b-t$t"
@@ -54,7 +55,7 @@ for model in "${MODELS[@]}"; do
     done
   done
   echo "   load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-  /usr/bin/python3 - "$m" "$model" "${ROUNDS:-3}" <<'PY'
+  /usr/bin/python3 - "$m" "$model" "${ROUNDS:-2}" <<'PY'
 import json, statistics, sys
 m, model, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 def load(path):
