@@ -75,11 +75,13 @@ int check_optable(const std::string &path) {
         int f16 = 0, bf16 = 0;
         if (!(in >> op >> f16 >> bf16)) continue;
         rows++;
-        int want16 = first_opset(op, "tensor(float16)"), wantbf = first_opset(op, "tensor(bfloat16)");
+        int want16 = first_opset(op, "tensor(float16)"),
+            wantbf = first_opset(op, "tensor(bfloat16)");
         if (!onnx::OpSchemaRegistry::Schema(op, 17)) continue; // newer than this ONNX
         if (f16 != want16 || bf16 != wantbf) {
-            std::cerr << path << ": " << op << " says float16 from opset " << f16 << ", bfloat16 from "
-                      << bf16 << "; ONNX's schemas say " << want16 << " and " << wantbf << "\n";
+            std::cerr << path << ": " << op << " says float16 from opset " << f16
+                      << ", bfloat16 from " << bf16 << "; ONNX's schemas say " << want16 << " and "
+                      << wantbf << "\n";
             bad++;
         }
     }
@@ -103,7 +105,8 @@ int main(int argc, char **argv) {
     std::vector<std::string> models;
     while (struct dirent *e = readdir(d)) {
         std::string n = e->d_name;
-        if (n.size() > 5 && n.compare(n.size() - 5, 5, ".onnx") == 0) models.push_back(dir + "/" + n);
+        if (n.size() > 5 && n.compare(n.size() - 5, 5, ".onnx") == 0)
+            models.push_back(dir + "/" + n);
     }
     closedir(d);
     int bad = 0;
