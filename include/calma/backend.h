@@ -14,7 +14,16 @@
 extern "C" {
 #endif
 
-#define CALMA_BACKEND_ABI 1
+/* ABI 2 added calma_backend.flags; plugins built for ABI 1 still load. */
+#define CALMA_BACKEND_ABI 2
+
+/* calma_backend.flags */
+/* load runs any ONNX model it is given (from calma_model.path or .graph), so
+ * calma's model transforms (INT8+ORT_CPU, ...) may come before its
+ * conversions. Backends that build their own graph from the ops they know
+ * leave it unset. */
+#define CALMA_BACKEND_READS_ONNX 1u
+
 #define CALMA_TENSOR_MAX_RANK 8
 
 /* A view on memory the caller owns. */
@@ -69,6 +78,8 @@ typedef struct calma_backend {
                calma_error *e);
     /* Frees everything load and convert made. state may be NULL. */
     void (*release)(void *state);
+    /* ABI 2: CALMA_BACKEND_* bits (0 for a backend of ABI 1). */
+    unsigned flags;
 } calma_backend;
 
 struct calma_conversion {

@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "onnx/onnx.h"
 #include "ref/ref.h"
+#include "transform/xform.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "zoo/zoo.h"
@@ -67,6 +68,7 @@ typedef struct argv_buf {
     char inbuf[PLAN_MAX_LIST][1024];
     char exbuf[PLAN_MAX_LIST][1024];
     char oracle_dir[4300];
+    char xform_dir[4300];
     int n, ns;
 } argv_buf;
 
@@ -120,6 +122,16 @@ static void worker_argv(const run *r, argv_buf *a, int model, const char *conv, 
     oracle_dir(r, model, batch, a->oracle_dir, sizeof a->oracle_dir);
     arg(a, "--oracle-dir");
     arg(a, a->oracle_dir);
+    if (conv && strchr(conv, '+')) {
+        /* transformed models and calibrations, cached per model */
+        if (p->n_models > 1)
+            snprintf(a->xform_dir, sizeof a->xform_dir, "%s/transforms/%s", p->run_dir,
+                     p->models[model].name);
+        else
+            snprintf(a->xform_dir, sizeof a->xform_dir, "%s/transforms", p->run_dir);
+        arg(a, "--transform-dir");
+        arg(a, a->xform_dir);
+    }
     arg(a, "--run-dir");
     arg(a, p->run_dir);
     arg(a, "--id");
@@ -146,6 +158,13 @@ static void worker_argv(const run *r, argv_buf *a, int model, const char *conv, 
     if (p->atol >= 0) argf(a, "--atol", "%.17g", p->atol);
     if (p->rtol >= 0) argf(a, "--rtol", "%.17g", p->rtol);
     if (!oracle) scenario_argv(p, a, streams);
+    argf(a, "--validation-batches", "%.0f", p->validation_batches);
+    int prec = plan_precision_index(conv ? registry_precision_of(r->reg, conv) : "fp32");
+    if (conv && strchr(conv, '+')) argf(a, "--calibration", "%.0f", p->calibration);
+    if (prec >= 0 && p->min_cosine[prec] >= 0)
+        argf(a, "--min-cosine", "%.17g", p->min_cosine[prec]);
+    if (prec >= 0 && p->min_top1[prec] >= 0) argf(a, "--min-top1", "%.17g", p->min_top1[prec]);
+    if (prec >= 0 && p->min_top5[prec] >= 0) argf(a, "--min-top5", "%.17g", p->min_top5[prec]);
     for (int i = 0; i < p->n_plugins; i++) {
         arg(a, "--plugin");
         arg(a, p->plugins[i]);
@@ -186,9 +205,14 @@ static void on_event(void *ctx, const cJSON *ev) {
     fflush(stderr);
 }
 
-static void oracle_status(const char *dir, int ok, const char *reason) {
+/* status.json: did the oracle run, how many validation batches it wrote and
+ * how long its worker took (the oracle's cost, for people to see). */
+static void oracle_status(const char *dir, int ok, const char *reason, int batches,
+                          double seconds) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddBoolToObject(j, "ok", ok);
+    if (ok) cJSON_AddNumberToObject(j, "batches", batches);
+    cJSON_AddNumberToObject(j, "seconds", seconds);
     if (!ok) cJSON_AddStringToObject(j, "reason", reason);
     char *text = cJSON_Print(j);
     cJSON_Delete(j);
@@ -220,11 +244,12 @@ static int ensure_oracle(run *r, int model, int64_t batch, calma_error *e) {
     if (!strcmp(o.status, "interrupted")) {
         r->interrupted = 1;
     } else if (!strcmp(o.status, "ok")) {
-        oracle_status(dir, 1, NULL);
+        const cJSON *nb = cJSON_GetObjectItemCaseSensitive(o.result, "oracle_batches");
+        oracle_status(dir, 1, NULL, cJSON_IsNumber(nb) ? (int)nb->valuedouble : 1, o.wall_s);
     } else {
         char reason[1200];
         snprintf(reason, sizeof reason, "%s: %s", o.status, o.message);
-        oracle_status(dir, 0, reason);
+        oracle_status(dir, 0, reason, 0, o.wall_s);
         if (!r->p.quiet)
             fprintf(stderr,
                     "%scalma bench: the oracle cannot run batch %lld (%s); trials are "
@@ -303,6 +328,7 @@ static cJSON *make_record(const run *r, int i, int k, super_outcome *o) {
     cJSON_AddStringToObject(rec, "id", id);
     cJSON_AddStringToObject(rec, "model", r->p.models[plan_trial_model(&r->p, i)].name);
     cJSON_AddStringToObject(rec, "conversion", conv);
+    cJSON_AddStringToObject(rec, "precision", registry_precision_of(r->reg, conv));
     cJSON_AddNumberToObject(rec, "batch", (double)batch);
     cJSON_AddNumberToObject(rec, "threads", threads);
     if (r->p.scenario != PLAN_SINGLE)
@@ -313,7 +339,7 @@ static cJSON *make_record(const run *r, int i, int k, super_outcome *o) {
     if (o->result) {
         static const char *const keep[] = {
             "phases",       "stats",    "throughput", "validation", "memory",   "engine_version",
-            "samples_file", "load_avg", "warnings",   "efficiency", "scenario", NULL};
+            "samples_file", "load_avg", "warnings",   "efficiency", "scenario", "transform", NULL};
         for (int k = 0; keep[k]; k++) {
             cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o->result, keep[k]);
             if (v) cJSON_AddItemToObject(rec, keep[k], v);

@@ -3,12 +3,17 @@
  * trial the moment it ends, then prints the table and writes report.json.
  *
  * A trial record (one journal line, one element of report.json's "trials")
- * is a JSON object: id, conversion, batch, threads, status, message, phases
- * {parse_s, load_s, convert_s, first_s, warmup_runs, warmup_s}, stats
+ * is a JSON object: id, conversion, precision (fp32, fp16, bf16, int8),
+ * batch, threads, status, message, phases {parse_s, transform_s,
+ * calibration_s, load_s, convert_s (includes transform_s), first_s,
+ * warmup_runs, warmup_s}, transform {name, precision, nodes, converted, kept,
+ * kept_ops[], cached, model, ...} for TRANSFORM+CONVERSION, stats
  * {n, min, max, mean, median, stddev, cv, p90, p95, p99, ci_lo, ci_hi, ci_rel,
  * mad, outliers, total_s, stop}, throughput {per_s_median, per_s_total},
- * validation {verdict, outputs[{name, pass, max_abs, max_rel, cosine,
- * nonfinite, bad, worst_index, worst_ref, worst_got, atol, rtol, why}]},
+ * validation {verdict, precision, batches, outputs[{name, pass, max_abs,
+ * max_rel, cosine, nonfinite, bad, worst_index, worst_ref, worst_got, atol,
+ * rtol, batches, rows, top1, top5, judged, min_cosine, min_top1, min_top5,
+ * why}]},
  * memory {rss_before_load, rss_after_load, rss_after_convert, added_by_model,
  * model_file, peak} (bytes), load_avg (1-minute load average after sampling),
  * warnings[] (noise: high CV, outliers, slow first run, timer resolution,
@@ -41,6 +46,9 @@ typedef struct bench_winners {
     double latency_batch;    /* the batch size the latency winner was judged at */
 } bench_winners;
 void bench_find_winners(const cJSON *trials, bench_winners *w);
+/* The same among the trials of one precision ("fp32", ...; NULL: all):
+ * "best fp32" beside a winner of lower precision. */
+void bench_find_winners_of(const cJSON *trials, const char *precision, bench_winners *w);
 
 /* Samples per second a trial is credited with: a scenario's own figure
  * (offline: what S streams completed; server: batch x the achieved rate, or
@@ -55,6 +63,12 @@ const char *bench_baseline_name(const cJSON *plan_json, const cJSON *trials);
 /* The ok trial of conversion name at the batch, threads and streams of
  * like, or NULL. */
 const cJSON *bench_baseline_trial(const cJSON *trials, const char *name, const cJSON *like);
+
+/* precision.c: a trial's precision ("fp32" for records that name none), and
+ * the validation cell's text: verdict, and for a reduced-precision trial the
+ * worst cosine and top-1 agreement it was judged on. */
+const char *bench_trial_precision(const cJSON *rec);
+const char *bench_accuracy_text(const cJSON *rec, const char *verdict, char *buf, size_t n);
 
 /* A reason (a failed trial's message, kind = its status) or a warning
  * (kind "warning"), with the trials it applies to: the first

@@ -10,8 +10,20 @@
 #include "util/err.h"
 #include "util/mem.h"
 
+const char *const plan_precisions[PLAN_N_PRECISIONS] = {"fp32", "fp16", "bf16", "int8"};
+
+int plan_precision_index(const char *precision) {
+    for (int i = 0; precision && i < PLAN_N_PRECISIONS; i++)
+        if (!strcmp(plan_precisions[i], precision)) return i;
+    return -1;
+}
+
 void plan_init(plan *p) {
     memset(p, 0, sizeof *p);
+    p->validation_batches = PLAN_DEFAULT_VALIDATION_BATCHES;
+    p->calibration = PLAN_DEFAULT_CALIBRATION;
+    for (int i = 0; i < PLAN_N_PRECISIONS; i++)
+        p->min_cosine[i] = p->min_top1[i] = p->min_top5[i] = -1;
     p->tier = 1;
     p->n_batch = 1;
     p->batch[0] = 1;
@@ -65,6 +77,9 @@ void plan_usage(FILE *f) {
         "                   [--plugin FILE.so]... [--input NAME=FILE.npy]... [--keep-samples]\n"
         "                   [--inputs-dir DIR] [--expected NAME=FILE.npy]... [--expected-dir DIR]\n"
         "                   [--repeats K] [--baseline NAME] [--options KEY=VALUE,...]\n"
+        "                   [--validation-batches 8] [--calibration 32]\n"
+        "                   [--min-cosine [PREC=]X] [--min-top1 [PREC=]P%%] [--min-top5 "
+        "[PREC=]P%%]\n"
         "                   [--wide] [--strict] [--quiet]\n"
         "                   [--scenario single|offline|server] [--streams 1,2]\n"
         "                   [--rate R|auto] [--latency-bound 10ms]\n\n"
@@ -90,7 +105,14 @@ void plan_usage(FILE *f) {
         "it. Each rate step serves --samples N requests (default 1000) or those\n"
         "arriving within the trial's share of --max-time.\n"
         "--options passes engine settings to every conversion (spin=1: let\n"
-        "ONNX Runtime's threads spin-wait).\n"
+        "ONNX Runtime's threads spin-wait; xform.calibrate=minmax|percentile,\n"
+        "xform.percentile=99.99, xform.activations=uint8|int8 for INT8+ conversions).\n"
+        "A conversion may follow a model transform: FP16+ORT_CPU, BF16+ORT_CPU,\n"
+        "INT8+ORT_CPU (calibrated on --calibration batches with the oracle).\n"
+        "Outputs are compared with the oracle over --validation-batches batches:\n"
+        "fp32 trials element-wise (--atol, --rtol), fp16/bf16/int8 trials on cosine\n"
+        "similarity and top-1/top-5 agreement (--min-cosine 0.995 for every reduced\n"
+        "precision, or per precision: --min-cosine int8=0.98,fp16=0.999).\n"
         "Exit: 0 all ok or unavailable, 1 a trial failed (mismatch, timeout, crashed,\n"
         "oom, error; also unavailable with --strict), 2 bad plan, 130 interrupted.\n");
 }
@@ -261,6 +283,58 @@ int plan_parse_shard(const char *s, int *k, int *n) {
     return 0;
 }
 
+/* One bound: a cosine in [-1, 1], or an agreement share as "98%" or 0.98. */
+static int parse_bound(const char *flag, const char *s, int share, double *out, calma_error *e) {
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (share && !errno && end != s && *end == '%') v /= 100, end++;
+    int ok = !errno && end != s && !*end && isfinite(v) &&
+             (share ? v >= 0 && v <= 1 : v >= -1 && v <= 1);
+    if (!ok)
+        return err_set(e, CALMA_E_USAGE, "%s '%s': give %s", flag, s,
+                       share ? "a share like 98% or 0.98" : "a cosine from -1 to 1, like 0.995");
+    *out = v;
+    return CALMA_OK;
+}
+
+/* --min-cosine X (every reduced precision) or PREC=X,PREC=Y (fp32 too). */
+static int parse_bounds(const char *flag, const char *val, plan *p, calma_error *e) {
+    double *dst = !strcmp(flag, "--min-cosine") ? p->min_cosine
+                  : !strcmp(flag, "--min-top1") ? p->min_top1
+                                                : p->min_top5;
+    int share = dst != p->min_cosine;
+    if (!strchr(val, '=')) {
+        double v;
+        int rc = parse_bound(flag, val, share, &v, e);
+        if (rc) return rc;
+        for (int i = 1; i < PLAN_N_PRECISIONS; i++) dst[i] = v;
+        return CALMA_OK;
+    }
+    const char *q = val;
+    while (*q) {
+        const char *comma = strchr(q, ',');
+        size_t len = comma ? (size_t)(comma - q) : strlen(q);
+        char item[64];
+        if (len == 0 || len >= sizeof item)
+            return err_set(e, CALMA_E_USAGE, "%s '%s': an empty or overlong item", flag, val);
+        memcpy(item, q, len);
+        item[len] = '\0';
+        char *eq = strchr(item, '=');
+        if (!eq) return err_set(e, CALMA_E_USAGE, "%s '%s': give PREC=VALUE items", flag, item);
+        *eq = '\0';
+        int k = plan_precision_index(item);
+        if (k < 0)
+            return err_set(e, CALMA_E_USAGE,
+                           "%s: unknown precision '%s' (give fp32, fp16, bf16 or int8)", flag,
+                           item);
+        int rc = parse_bound(flag, eq + 1, share, &dst[k], e);
+        if (rc) return rc;
+        q = comma ? comma + 1 : q + len;
+    }
+    return CALMA_OK;
+}
+
 int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
     *help = 0;
     int have_tier = 0, have_samples = 0, have_adaptive = 0, have_min = 0;
@@ -295,15 +369,7 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             if (!strcmp(flag, "--quiet")) p->quiet = 1;
             continue;
         }
-        static const char *const valued[] = {
-            "--tier",         "--conversions",  "--batch",         "--threads",
-            "--samples",      "--precision",    "--max-time",      "--min-time",
-            "--seed",         "--atol",         "--rtol",          "--memory-limit",
-            "--timeout",      "--load-timeout", "--output",        "--run-dir",
-            "--resume",       "--plugin",       "--input",         "--options",
-            "--inputs-dir",   "--repeats",      "--baseline",      "--expected",
-            "--expected-dir", "--models-from",  "--shard",         "--scenario",
-            "--streams",      "--rate",         "--latency-bound", NULL};
+        static const char *const valued[] = {"--tier", "--conversions", "--batch", "--threads", "--samples", "--precision", "--max-time", "--min-time", "--seed", "--atol", "--rtol", "--memory-limit", "--timeout", "--load-timeout", "--output", "--run-dir", "--resume", "--plugin", "--input", "--options", "--inputs-dir", "--repeats", "--baseline", "--expected", "--expected-dir", "--models-from", "--shard", "--scenario", "--streams", "--rate", "--latency-bound", "--validation-batches", "--calibration", "--min-cosine", "--min-top1", "--min-top5", NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= !strcmp(flag, valued[k]);
         if (!known)
@@ -443,6 +509,22 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             free(p->options);
             p->options = mem_strdup(val);
             if (!p->options) return err_set(e, CALMA_E_NOMEM, "out of memory");
+        } else if (!strcmp(flag, "--validation-batches") || !strcmp(flag, "--calibration")) {
+            int calib = !strcmp(flag, "--calibration");
+            long most = calib ? PLAN_MAX_CALIBRATION : PLAN_MAX_VALIDATION_BATCHES;
+            errno = 0;
+            long v = strtol(val, &end, 10);
+            if (errno || *end || end == val || v < 1 || v > most)
+                return err_set(e, CALMA_E_USAGE, "%s '%s': need an integer from 1 to %ld", flag,
+                               val, most);
+            if (calib)
+                p->calibration = (int)v;
+            else
+                p->validation_batches = (int)v;
+        } else if (!strcmp(flag, "--min-cosine") || !strcmp(flag, "--min-top1") ||
+                   !strcmp(flag, "--min-top5")) {
+            int rc = parse_bounds(flag, val, p, e);
+            if (rc) return rc;
         } else if (!strcmp(flag, "--plugin")) {
             if (p->n_plugins >= PLAN_MAX_LIST)
                 return err_set(e, CALMA_E_USAGE, "more than %d plugins", PLAN_MAX_LIST);
@@ -561,6 +643,18 @@ cJSON *plan_to_json(const plan *p) {
         cJSON_AddNumberToObject(tol, "rtol", p->rtol);
     else
         cJSON_AddNullToObject(tol, "rtol");
+    static const char *const bound_keys[3] = {"min_cosine", "min_top1", "min_top5"};
+    const double *bounds[3] = {p->min_cosine, p->min_top1, p->min_top5};
+    for (int b = 0; b < 3; b++) {
+        cJSON *o = NULL;
+        for (int k = 0; k < PLAN_N_PRECISIONS; k++) {
+            if (bounds[b][k] < 0) continue;
+            if (!o) o = cJSON_AddObjectToObject(tol, bound_keys[b]);
+            cJSON_AddNumberToObject(o, plan_precisions[k], bounds[b][k]);
+        }
+    }
+    cJSON_AddNumberToObject(j, "validation_batches", p->validation_batches);
+    cJSON_AddNumberToObject(j, "calibration", p->calibration);
     cJSON_AddNumberToObject(j, "memory_limit", (double)p->memory_limit);
     cJSON_AddNumberToObject(j, "timeout", p->timeout);
     cJSON_AddNumberToObject(j, "load_timeout", p->load_timeout);
@@ -675,7 +769,17 @@ int plan_from_json(plan *p, const cJSON *j, calma_error *e) {
     if (tol) {
         if (get_num(tol, "atol", &p->atol)) p->atol = -1;
         if (get_num(tol, "rtol", &p->rtol)) p->rtol = -1;
+        static const char *const bound_keys[3] = {"min_cosine", "min_top1", "min_top5"};
+        double *bounds[3] = {p->min_cosine, p->min_top1, p->min_top5};
+        for (int b = 0; b < 3; b++)
+            for (int k = 0; k < PLAN_N_PRECISIONS; k++)
+                if (get_num(get(tol, bound_keys[b]), plan_precisions[k], &bounds[b][k]))
+                    bounds[b][k] = -1;
     }
+    if (!get_num(j, "validation_batches", &d) && d >= 1 && d <= PLAN_MAX_VALIDATION_BATCHES)
+        p->validation_batches = (int)d;
+    if (!get_num(j, "calibration", &d) && d >= 1 && d <= PLAN_MAX_CALIBRATION)
+        p->calibration = (int)d;
     if (!get_num(j, "memory_limit", &d)) p->memory_limit = (uint64_t)d;
     get_num(j, "timeout", &p->timeout);
     get_num(j, "load_timeout", &p->load_timeout);

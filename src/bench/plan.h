@@ -29,6 +29,17 @@ typedef struct plan_model {
     int zoo;    /* a built-in model, written into the run folder */
 } plan_model;
 
+/* Precisions a trial can have, in this order in the per-precision arrays. */
+#define PLAN_N_PRECISIONS 4
+extern const char *const plan_precisions[PLAN_N_PRECISIONS]; /* "fp32", "fp16", "bf16", "int8" */
+/* Index of a precision name in plan_precisions, or -1. */
+int plan_precision_index(const char *precision);
+
+#define PLAN_DEFAULT_VALIDATION_BATCHES 8
+#define PLAN_MAX_VALIDATION_BATCHES 1000
+#define PLAN_DEFAULT_CALIBRATION 32
+#define PLAN_MAX_CALIBRATION 100000
+
 typedef struct plan {
     int n_models; /* MODEL... and --models-from; none given: "simple" */
     plan_model models[PLAN_MAX_MODELS];
@@ -76,6 +87,11 @@ typedef struct plan {
     int rate_auto;           /* --rate auto: the highest rate whose p99 meets the bound */
     double latency_bound;    /* --latency-bound: the p99 bound in seconds (server), 0 = none */
     unsigned scenario_given; /* which scenario flags the command line gave (plan_scenario.c) */
+    int validation_batches; /* --validation-batches V: batches compared with the oracle */
+    int calibration;        /* --calibration N: INT8+ calibration batches */
+    /* --min-cosine, --min-top1, --min-top5 per precision (index as in
+     * plan_precisions); < 0: the precision's default (bench/validate.h) */
+    double min_cosine[PLAN_N_PRECISIONS], min_top1[PLAN_N_PRECISIONS], min_top5[PLAN_N_PRECISIONS];
 } plan;
 
 #define PLAN_DEFAULT_REPEATS 3

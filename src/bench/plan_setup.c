@@ -15,6 +15,7 @@
 #include "bench/plan.h"
 #include "bench/registry.h"
 #include "onnx/onnx.h"
+#include "transform/xform.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "util/sha256.h"
@@ -163,22 +164,16 @@ static int read_models_from(plan *p, calma_error *e) {
 /* --baseline names a conversion of this plan, by any of its names. */
 static int check_baseline(plan *p, const registry *reg, calma_error *e) {
     if (!p->baseline) return CALMA_OK;
-    const calma_conversion *c = registry_find(reg, p->baseline);
-    if (!c) {
-        char sug[256];
-        if (registry_suggest(reg, p->baseline, sug, sizeof sug, 3))
-            return err_set(e, CALMA_E_USAGE,
-                           "--baseline '%s': unknown conversion; did you mean %s?", p->baseline,
-                           sug);
-        return err_set(e, CALMA_E_USAGE,
-                       "--baseline '%s': unknown conversion (calma list shows them)", p->baseline);
-    }
+    registry_entry en;
+    calma_error why;
+    if (registry_resolve(reg, p->baseline, &en, &why))
+        return err_set(e, CALMA_E_USAGE, "--baseline '%s': %s", p->baseline, why.msg);
     char names[512] = "";
     size_t len = 0;
     for (int i = 0; i < p->n_conv; i++) {
-        if (!strcmp(p->conv[i], c->name)) {
+        if (!strcmp(p->conv[i], en.name)) {
             free(p->baseline);
-            p->baseline = mem_strdup(c->name);
+            p->baseline = mem_strdup(en.name);
             return p->baseline ? CALMA_OK : err_set(e, CALMA_E_NOMEM, "out of memory");
         }
         if (len + 40 < sizeof names)
@@ -188,7 +183,7 @@ static int check_baseline(plan *p, const registry *reg, calma_error *e) {
     return err_set(e, CALMA_E_USAGE,
                    "--baseline %s is not among this run's conversions (%s); add it to "
                    "--conversions",
-                   c->name, names);
+                   en.name, names);
 }
 
 /* More threads than CPUs measures time-sharing, not the conversion. */
@@ -231,9 +226,16 @@ static int select_conversions(plan *p, const registry *reg, calma_error *e) {
     if (sel.warnings[0]) fprintf(stderr, "calma bench: %s\n", sel.warnings);
     p->n_conv = sel.n;
     p->conv = calloc((size_t)sel.n + 1, sizeof *p->conv);
-    for (int i = 0; p->conv && i < sel.n; i++) p->conv[i] = mem_strdup(sel.conv[i]->name);
+    /* full names: TRANSFORM+CONVERSION stays in trial ids and the plan */
+    for (int i = 0; p->conv && i < sel.n; i++) p->conv[i] = mem_strdup(sel.entry[i].name);
+    int any_xform = 0;
+    for (int i = 0; i < sel.n; i++) any_xform |= sel.entry[i].xform != NULL;
     registry_selection_free(&sel);
-    return p->conv ? CALMA_OK : err_set(e, CALMA_E_NOMEM, "out of memory");
+    if (!p->conv) return err_set(e, CALMA_E_NOMEM, "out of memory");
+    /* the transforms' own --options keys are checked before anything runs */
+    xform_opts xo;
+    if (any_xform && xform_parse_options(p->options, &xo, e)) return err_prefix(e, "--options");
+    return CALMA_OK;
 }
 
 /* The run folder of a new run: the default name, or --run-dir when it holds
@@ -395,12 +397,15 @@ int plan_setup_resume(plan *p, const registry *reg, const cJSON *plan_json, int 
             return err_set(e, CALMA_E_USAGE, "--resume %s: the run's %s is missing", p->run_dir,
                            rel);
     }
-    for (int i = 0; i < p->n_conv; i++)
-        if (!registry_find(reg, p->conv[i]))
+    for (int i = 0; i < p->n_conv; i++) {
+        registry_entry en;
+        calma_error why;
+        if (registry_resolve(reg, p->conv[i], &en, &why))
             return err_set(e, CALMA_E_USAGE,
                            "--resume %s: the plan names conversion %s, which this calma does not "
-                           "know (a plugin missing?)",
-                           p->run_dir, p->conv[i]);
+                           "know (a plugin missing?): %s",
+                           p->run_dir, p->conv[i], why.msg);
+    }
     for (int i = 0; i < p->n_models; i++) {
         ir_graph *g = NULL;
         rc = onnx_load(p->models[i].path, &g, e);

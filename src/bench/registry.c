@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "backends/backends.h"
+#include "transform/xform.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -152,9 +153,9 @@ static int load_plugin(registry *r, const char *path, calma_error *e) {
     if (!p)
         return err_set(e, CALMA_E_USAGE, "plugin %s: %s returned nothing", path,
                        CALMA_PLUGIN_ENTRY);
-    if (p->abi != CALMA_BACKEND_ABI)
+    if (p->abi < 1 || p->abi > CALMA_BACKEND_ABI)
         return err_set(e, CALMA_E_USAGE,
-                       "plugin %s: built for calma backend ABI %d, this calma speaks %d", path,
+                       "plugin %s: built for calma backend ABI %d, this calma speaks 1 to %d", path,
                        p->abi, CALMA_BACKEND_ABI);
     if (p->n_conversions <= 0 || !p->conversions)
         return err_set(e, CALMA_E_USAGE, "plugin %s: offers no conversions", path);
@@ -163,8 +164,8 @@ static int load_plugin(registry *r, const char *path, calma_error *e) {
         if (!valid_name(c->name))
             return err_set(e, CALMA_E_USAGE, "plugin %s: conversion name '%s' is not UPPER_SNAKE",
                            path, c->name ? c->name : "(null)");
-        if (!c->backend || c->backend->abi != CALMA_BACKEND_ABI || !c->backend->load ||
-            !c->backend->run)
+        if (!c->backend || c->backend->abi < 1 || c->backend->abi > CALMA_BACKEND_ABI ||
+            !c->backend->load || !c->backend->run)
             return err_set(e, CALMA_E_USAGE,
                            "plugin %s: conversion %s has no usable backend (load and run are "
                            "required)",
@@ -291,6 +292,7 @@ int registry_suggest(const registry *r, const char *name, char *buf, size_t n, i
 
 void registry_selection_free(registry_selection *s) {
     free(s->conv);
+    free(s->entry);
     memset(s, 0, sizeof *s);
 }
 
@@ -304,20 +306,153 @@ static void append(char *buf, size_t n, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* ---- transforms before conversions ---- */
+
+int registry_reads_onnx(const calma_conversion *c) {
+    return c && c->backend && c->backend->abi >= 2 &&
+           (c->backend->flags & CALMA_BACKEND_READS_ONNX);
+}
+
+/* The conversions that take transforms, "A, B or C" into buf. */
+static void onnx_readers(const registry *r, char *buf, size_t n) {
+    buf[0] = '\0';
+    int total = 0, k = 0;
+    for (int i = 0; i < r->n; i++) total += registry_reads_onnx(r->conv[i]);
+    for (int i = 0; i < r->n; i++) {
+        if (!registry_reads_onnx(r->conv[i])) continue;
+        append(buf, n, "%s%s", k == 0 ? "" : (k == total - 1 ? " or " : ", "), r->conv[i]->name);
+        k++;
+    }
+}
+
+static int unknown_transform(const char *tname, const char *full, calma_error *e) {
+    char want[64], sug[128] = "", all[128] = "";
+    canon(tname, want, sizeof want);
+    for (int i = 0, k = 0; i < xform_count(); i++) {
+        const char *x = xform_at(i)->name;
+        append(all, sizeof all, "%s%s", i ? ", " : "", x);
+        int d = edit_distance(want, x);
+        if (d <= 2 || (strlen(want) >= 2 && (strstr(x, want) || strstr(want, x))))
+            append(sug, sizeof sug, "%s%s", k++ ? " or " : "", x);
+    }
+    if (sug[0])
+        return err_set(e, CALMA_E_USAGE,
+                       "unknown transform '%s' in '%s'; did you mean %s? (transforms: %s)", tname,
+                       full, sug, all);
+    return err_set(e, CALMA_E_USAGE, "unknown transform '%s' in '%s' (transforms: %s)", tname, full,
+                   all);
+}
+
+static int unknown_conversion(const registry *r, const char *name, calma_error *e) {
+    const char *why = registry_foreign(name);
+    if (why) return err_set(e, CALMA_E_USAGE, "%s: not offered by calma: %s", name, why);
+    if (xform_find(name))
+        return err_set(e, CALMA_E_USAGE,
+                       "'%s' is a model transform, not a conversion: write it before one, e.g. "
+                       "%s+ORT_CPU",
+                       name, xform_find(name)->name);
+    char sug[256];
+    if (registry_suggest(r, name, sug, sizeof sug, 3))
+        return err_set(e, CALMA_E_USAGE, "unknown conversion '%s'; did you mean %s?", name, sug);
+    return err_set(e, CALMA_E_USAGE, "unknown conversion '%s'; `calma list` shows them all", name);
+}
+
+int registry_resolve(const registry *r, const char *name, registry_entry *out, calma_error *e) {
+    memset(out, 0, sizeof *out);
+    const char *plus = strchr(name, '+');
+    const char *cname = plus ? plus + 1 : name;
+    if (plus) {
+        char tname[64];
+        size_t len = (size_t)(plus - name);
+        if (len >= sizeof tname) len = sizeof tname - 1;
+        memcpy(tname, name, len);
+        tname[len] = '\0';
+        if (strchr(cname, '+'))
+            return err_set(e, CALMA_E_USAGE,
+                           "'%s': one transform per conversion (TRANSFORM+CONVERSION, e.g. "
+                           "INT8+ORT_CPU)",
+                           name);
+        out->xform = xform_find(tname);
+        if (!out->xform) return unknown_transform(tname, name, e);
+    }
+    out->conv = registry_find(r, cname);
+    if (!out->conv) return unknown_conversion(r, cname, e);
+    if (out->xform && !registry_reads_onnx(out->conv)) {
+        char readers[512];
+        onnx_readers(r, readers, sizeof readers);
+        return err_set(e, CALMA_E_USAGE,
+                       "'%s': %s cannot take a model transform: its backend (%s) does not declare "
+                       "that it runs any ONNX model it is given. Transforms go before %s",
+                       name, out->conv->name,
+                       out->conv->backend->name ? out->conv->backend->name : "?", readers);
+    }
+    snprintf(out->name, sizeof out->name, "%s%s%s", out->xform ? out->xform->name : "",
+             out->xform ? "+" : "", out->conv->name);
+    return CALMA_OK;
+}
+
+static int ends_with(const char *s, const char *tail) {
+    size_t n = strlen(s), m = strlen(tail);
+    return n > m && !strcmp(s + n - m, tail);
+}
+
+const char *registry_precision(const registry_entry *en) {
+    if (en->xform) return en->xform->precision;
+    const char *n = en->conv ? en->conv->name : "";
+    if (ends_with(n, "_FP16")) return "fp16";
+    if (ends_with(n, "_BF16")) return "bf16";
+    if (ends_with(n, "_INT8")) return "int8";
+    return "fp32";
+}
+
+const char *registry_precision_of(const registry *r, const char *name) {
+    registry_entry en;
+    calma_error e;
+    return registry_resolve(r, name, &en, &e) == CALMA_OK ? registry_precision(&en) : "fp32";
+}
+
+/* Pairs of tier 3 ("everything"): each transform before the default engine. */
+static const char *const tier3_transformed[] = {"FP16+ORT_CPU", "BF16+ORT_CPU", "INT8+ORT_CPU",
+                                                NULL};
+
+static void add_entry(registry_selection *out, const registry_entry *en) {
+    out->entry[out->n] = *en;
+    out->conv[out->n] = en->conv;
+    out->n++;
+}
+
+static int select_tier(const registry *r, int tier, registry_selection *out, calma_error *e) {
+    if (tier < 1 || tier > 3) {
+        registry_selection_free(out);
+        return err_set(e, CALMA_E_USAGE, "--tier must be 1, 2 or 3 (got %d)", tier);
+    }
+    for (int i = 0; i < r->n; i++) {
+        if (r->conv[i]->tier > tier) continue;
+        registry_entry en = {.conv = r->conv[i]};
+        snprintf(en.name, sizeof en.name, "%s", r->conv[i]->name);
+        add_entry(out, &en);
+    }
+    for (int k = 0; tier >= 3 && tier3_transformed[k]; k++) {
+        registry_entry en;
+        calma_error ignored;
+        if (registry_resolve(r, tier3_transformed[k], &en, &ignored) == CALMA_OK)
+            add_entry(out, &en);
+    }
+    return CALMA_OK;
+}
+
 int registry_select(const registry *r, const char *names_csv, int tier, registry_selection *out,
                     calma_error *e) {
     memset(out, 0, sizeof *out);
-    out->conv = calloc((size_t)r->n + 1, sizeof *out->conv);
-    if (!out->conv) return err_set(e, CALMA_E_NOMEM, "out of memory");
-    if (!names_csv) {
-        if (tier < 1 || tier > 3) {
-            registry_selection_free(out);
-            return err_set(e, CALMA_E_USAGE, "--tier must be 1, 2 or 3 (got %d)", tier);
-        }
-        for (int i = 0; i < r->n; i++)
-            if (r->conv[i]->tier <= tier) out->conv[out->n++] = r->conv[i];
-        return CALMA_OK;
+    size_t cap = (size_t)r->n + 8;
+    for (const char *q = names_csv; q && *q; q++) cap += *q == ',';
+    out->conv = calloc(cap, sizeof *out->conv);
+    out->entry = calloc(cap, sizeof *out->entry);
+    if (!out->conv || !out->entry) {
+        registry_selection_free(out);
+        return err_set(e, CALMA_E_NOMEM, "out of memory");
     }
+    if (!names_csv) return select_tier(r, tier, out, e);
     char problems[CALMA_ERROR_MAX] = "";
     const char *p = names_csv;
     for (;;) {
@@ -330,27 +465,21 @@ int registry_select(const registry *r, const char *names_csv, int tier, registry
         memcpy(name, p, len);
         name[len] = '\0';
         if (len) {
-            const calma_conversion *c = registry_find(r, name);
-            const char *why = c ? NULL : registry_foreign(name);
-            if (c) {
+            registry_entry en;
+            calma_error why;
+            if (registry_resolve(r, name, &en, &why)) {
+                size_t ml = strlen(why.msg);
+                int ends = ml && (why.msg[ml - 1] == '?' || why.msg[ml - 1] == '.');
+                append(problems, sizeof problems, "%s%s ", why.msg, ends ? "" : ".");
+            } else {
                 int dup = 0;
-                for (int k = 0; k < out->n; k++) dup |= out->conv[k] == c;
+                for (int k = 0; k < out->n; k++) dup |= !strcmp(out->entry[k].name, en.name);
                 if (dup)
                     append(out->warnings, sizeof out->warnings,
-                           "%s is listed more than once (last as '%s'); it runs once. ", c->name,
+                           "%s is listed more than once (last as '%s'); it runs once. ", en.name,
                            name);
-                else
-                    out->conv[out->n++] = c;
-            } else if (why) {
-                append(problems, sizeof problems, "%s: not offered by calma: %s. ", name, why);
-            } else {
-                char sug[256];
-                if (registry_suggest(r, name, sug, sizeof sug, 3))
-                    append(problems, sizeof problems, "unknown conversion '%s'; did you mean %s? ",
-                           name, sug);
-                else
-                    append(problems, sizeof problems,
-                           "unknown conversion '%s'; `calma list` shows them all. ", name);
+                else if ((size_t)out->n < cap)
+                    add_entry(out, &en);
             }
         }
         if (!comma) break;
@@ -404,8 +533,21 @@ void registry_print(const registry *r, FILE *f) {
         fprintf(f, "  %d  %s:", t, what[t]);
         for (int i = 0; i < r->n; i++)
             if (r->conv[i]->tier <= t) fprintf(f, " %s", r->conv[i]->name);
+        for (int k = 0; t == 3 && tier3_transformed[k]; k++) {
+            registry_entry en;
+            calma_error ignored;
+            if (registry_resolve(r, tier3_transformed[k], &en, &ignored) == CALMA_OK)
+                fprintf(f, " %s", en.name);
+        }
         fprintf(f, "\n");
     }
+    char readers[512];
+    onnx_readers(r, readers, sizeof readers);
+    fprintf(f, "\nModel transforms, written TRANSFORM+CONVERSION (e.g. INT8+ORT_CPU), before %s:\n",
+            readers[0] ? readers : "(no conversion here reads ONNX)");
+    for (int i = 0; i < xform_count(); i++)
+        fprintf(f, "  %-6s %-5s %s\n", xform_at(i)->name, xform_at(i)->precision,
+                xform_at(i)->description);
     fprintf(f, "\nNames from other tools that calma recognises but does not offer:\n");
     for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++)
         fprintf(f, "  %-32s %s\n", foreign[i].name, foreign[i].answer);

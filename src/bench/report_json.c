@@ -43,8 +43,8 @@ static void add_winner(cJSON *r, const char *key, const cJSON *t, const char *ju
         return;
     }
     cJSON *b = cJSON_AddObjectToObject(r, key);
-    const char *keys[] = {"id", "conversion", "batch", "threads"};
-    for (int i = 0; i < 4; i++) {
+    const char *keys[] = {"id", "conversion", "precision", "batch", "threads"};
+    for (int i = 0; i < 5; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, keys[i]);
         if (v) cJSON_AddItemToObject(b, keys[i], cJSON_Duplicate(v, 1));
     }
@@ -76,6 +76,11 @@ static void add_judgement(cJSON *o, const cJSON *plan_json, const cJSON *trials)
                    ? "samples per second, any batch (the scenario's figure)"
                    : "samples per second, any batch",
                bench_samples_per_s(w.throughput));
+    /* the latency winner among float32 trials, beside a reduced-precision best */
+    bench_winners w32;
+    bench_find_winners_of(trials, "fp32", &w32);
+    add_winner(o, "best_fp32", w32.latency, "median per call at the smallest batch, fp32 trials",
+               field(w32.latency, "stats", "median"));
 }
 
 cJSON *bench_report_build(const cJSON *plan_json, const cJSON *records, int interrupted,
@@ -154,6 +159,7 @@ cJSON *bench_report_build(const cJSON *plan_json, const cJSON *records, int inte
         cJSON_AddNullToObject(r, "best");
         cJSON_AddNullToObject(r, "best_latency");
         cJSON_AddNullToObject(r, "best_throughput");
+        cJSON_AddNullToObject(r, "best_fp32");
     } else {
         add_judgement(r, plan_json, trials);
     }

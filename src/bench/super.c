@@ -190,7 +190,8 @@ static void on_line(watch *w, char *line) {
         if (cJSON_IsString(ph)) {
             snprintf(w->out->phase, sizeof w->out->phase, "%s", ph->valuestring);
             if (strcmp(ph->valuestring, "start") && strcmp(ph->valuestring, "probe") &&
-                strcmp(ph->valuestring, "load") && strcmp(ph->valuestring, "convert"))
+                strcmp(ph->valuestring, "load") && strcmp(ph->valuestring, "transform") &&
+                strcmp(ph->valuestring, "convert"))
                 w->loaded = 1;
         }
     }

@@ -165,7 +165,8 @@ static void row_cells(const cJSON *trials, const cJSON *r, const char *base,
     worst_error(r, &err, &cos);
     snprintf(cells[C_ERR], TABLE_CELL, isfinite(err) ? "%.2g" : "-", err);
     snprintf(cells[C_COS], TABLE_CELL, isfinite(cos) ? "%.6f" : "-", cos);
-    snprintf(cells[C_VALID], TABLE_CELL, "%s", short_verdict(r));
+    /* a reduced-precision trial: the cosine and top-1 it was judged on */
+    bench_accuracy_text(r, short_verdict(r), cells[C_VALID], TABLE_CELL);
 }
 
 static const char *status_color(const char *st) {
@@ -309,12 +310,17 @@ static void print_section(FILE *f, const cJSON *trials, const char *base, const 
         char rate[32];
         fprintf(f, "      lowest latency and most samples per second: %s samples/s\n",
                 fmt_count(bench_samples_per_s(w.latency), rate, sizeof rate));
-        return;
+    } else {
+        char what[64];
+        snprintf(what, sizeof what, "best latency (batch %.0f)", w.latency_batch);
+        print_winner(f, what, w.latency, trials, base, 1);
+        if (w.throughput) print_winner(f, "best throughput", w.throughput, trials, base, 0);
     }
-    char what[64];
-    snprintf(what, sizeof what, "best latency (batch %.0f)", w.latency_batch);
-    print_winner(f, what, w.latency, trials, base, 1);
-    if (w.throughput) print_winner(f, "best throughput", w.throughput, trials, base, 0);
+    /* A reduced-precision winner: name the fastest float32 trial too. */
+    bench_winners w32;
+    bench_find_winners_of(trials, "fp32", &w32);
+    if (w32.latency && w32.latency != w.latency)
+        print_winner(f, "best fp32", w32.latency, trials, base, 1);
 }
 
 void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o) {

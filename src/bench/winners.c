@@ -16,18 +16,23 @@ double bench_samples_per_s(const cJSON *t) {
 }
 
 void bench_find_winners(const cJSON *trials, bench_winners *w) {
+    bench_find_winners_of(trials, NULL, w);
+}
+
+void bench_find_winners_of(const cJSON *trials, const char *precision, bench_winners *w) {
     memset(w, 0, sizeof *w);
     w->latency_batch = NAN;
     const cJSON *t;
     cJSON_ArrayForEach(t, trials) {
         double b = journal_num(t, "batch");
-        if (is_ok(t) && isfinite(journal_num(t, "stats.median")) &&
+        if (is_ok(t) && (!precision || !strcmp(bench_trial_precision(t), precision)) &&
+            isfinite(journal_num(t, "stats.median")) &&
             (!isfinite(w->latency_batch) || b < w->latency_batch))
             w->latency_batch = b;
     }
     double best_m = INFINITY, best_tp = 0;
     cJSON_ArrayForEach(t, trials) {
-        if (!is_ok(t)) continue;
+        if (!is_ok(t) || (precision && strcmp(bench_trial_precision(t), precision))) continue;
         double m = journal_num(t, "stats.median"), tp = bench_samples_per_s(t);
         if (journal_num(t, "batch") == w->latency_batch && m < best_m) best_m = m, w->latency = t;
         if (isfinite(tp) && tp > best_tp) best_tp = tp, w->throughput = t;

@@ -19,6 +19,7 @@
 #include "bench/super.h"
 #include "bench/validate.h"
 #include "bench/warnings.h"
+#include "bench/wxform.h"
 #include "io/gen.h"
 #include "io/npy.h"
 #include "machine/machine.h"
@@ -38,6 +39,7 @@
 typedef struct wargs {
     const char *model, *conversion, *run_dir, *id;
     const char *oracle_dir; /* --oracle-dir, else run_dir/oracle/b<batch> */
+    const char *xform_dir;  /* --transform-dir, else run_dir/transforms */
     int64_t batch;
     int threads;
     uint64_t seed;
@@ -57,6 +59,9 @@ typedef struct wargs {
     double rate;         /* --rate R, or 0 with rate_auto */
     int rate_auto;       /* --rate auto */
     double bound;        /* --latency-bound, 0 = none */
+    int validation_batches; /* --validation-batches V */
+    int calibration;        /* --calibration N (0: the transform's default) */
+    double min_cosine, min_top1, min_top5; /* < 0: the precision's default */
 } wargs;
 
 typedef struct trial {
@@ -67,7 +72,12 @@ typedef struct trial {
     cJSON *phases, *mem;
     registry *reg;
     const calma_conversion *c;
-    ir_graph *g;
+    registry_entry en;     /* the conversion and its transform, if any */
+    const char *precision; /* "fp32", "int8", ... */
+    ir_graph *g;           /* the model as given */
+    ir_graph *xg;          /* the transformed model the conversion loads, or NULL */
+    char xpath[4400];
+    double t_xform0;
     int n_in, n_out;
     ir_tensor *in, *out;
     calma_tensor *cin, *cout;
@@ -249,13 +259,14 @@ static const char *file_for(const char *const *list, int n, const char *name) {
     return path;
 }
 
-/* The validation inputs: the user's files where given, else generated. */
-static int fill_inputs(trial *t, calma_error *e) {
+/* Validation batch `sample`'s inputs: the user's files where given (the same
+ * for every batch), else generated. */
+static int fill_inputs(trial *t, uint64_t sample, calma_error *e) {
     for (int i = 0; i < t->n_in; i++) {
         const char *name = t->cin[i].name;
         const char *path = file_for(t->a->inputs, t->a->n_inputs, name);
         if (!path) {
-            gen_fill(&t->in[i], t->a->seed, i, 0);
+            gen_fill(&t->in[i], t->a->seed, i, sample);
             continue;
         }
         ir_tensor f = {0};
@@ -285,9 +296,30 @@ static void trial_oracle_dir(const trial *t, char *buf, unsigned n) {
         worker_oracle_dir(t->a->run_dir, t->a->batch, buf, n);
 }
 
-static int write_oracle(trial *t, calma_error *e) {
-    char dir[4096], path[4200];
+/* Validation batch v of the oracle: the oracle folder itself for the first
+ * (where runs before several batches kept it), v<v>/ in it for the others. */
+static void oracle_batch_dir(const trial *t, int v, char *buf, size_t n) {
+    char dir[4096];
     trial_oracle_dir(t, dir, sizeof dir);
+    if (v == 0)
+        snprintf(buf, n, "%s", dir);
+    else
+        snprintf(buf, n, "%s/v%d", dir, v);
+}
+
+/* How many validation batches there are: one when every input comes from
+ * a file (all batches would be the same), else --validation-batches. */
+static int validation_batches(const trial *t) {
+    int from_files = 0;
+    for (int i = 0; i < t->n_in; i++)
+        from_files += file_for(t->a->inputs, t->a->n_inputs, t->cin[i].name) != NULL;
+    if (t->n_in > 0 && from_files == t->n_in) return 1;
+    return t->a->validation_batches > 0 ? t->a->validation_batches : 1;
+}
+
+static int write_oracle_batch(trial *t, int v, calma_error *e) {
+    char dir[4200], path[4300];
+    oracle_batch_dir(t, v, dir, sizeof dir);
     int rc = journal_make_dir(dir, e);
     if (rc) return rc;
     for (int k = 0; k < t->n_out; k++) {
@@ -305,16 +337,34 @@ static int write_oracle(trial *t, calma_error *e) {
     return CALMA_OK;
 }
 
+/* The oracle's outputs for every validation batch; the first inference
+ * (batch 0) has already run. */
+static int write_oracle(trial *t, calma_error *e) {
+    int nb = validation_batches(t);
+    int rc = write_oracle_batch(t, 0, e);
+    for (int v = 1; !rc && v < nb; v++) {
+        double dt;
+        send_progress(t, "oracle", (size_t)v, 0);
+        rc = fill_inputs(t, (uint64_t)v, e);
+        if (!rc) rc = run_once(t, &dt, e);
+        if (!rc) rc = write_oracle_batch(t, v, e);
+    }
+    if (!rc) cJSON_AddNumberToObject(t->res, "oracle_batches", nb);
+    return rc;
+}
+
 static int read_oracle(const char *dir, int k, ir_tensor *out, calma_error *e) {
-    char path[4200];
+    char path[4300];
     snprintf(path, sizeof path, "%s/output_%d.npy", dir, k);
     if (access(path, F_OK) == 0) return npy_read(path, out, e);
     snprintf(path, sizeof path, "%s/output_%d.pb", dir, k);
     return onnx_load_tensor(path, out, NULL, e);
 }
 
-/* Did the oracle run for this batch? *why says why not. */
-static int oracle_ran(const char *dir, char *why, size_t n) {
+/* Did the oracle run for this batch size? *why says why not; *batches is
+ * how many validation batches it wrote (1 for runs made before there were
+ * several). */
+static int oracle_ran(const char *dir, int *batches, char *why, size_t n) {
     char path[4200];
     snprintf(path, sizeof path, "%s/status.json", dir);
     char *text = NULL;
@@ -324,85 +374,164 @@ static int oracle_ran(const char *dir, char *why, size_t n) {
     free(text);
     int ok = cJSON_IsTrue(st ? cJSON_GetObjectItemCaseSensitive(st, "ok") : NULL);
     const cJSON *r = st ? cJSON_GetObjectItemCaseSensitive(st, "reason") : NULL;
+    const cJSON *nb = st ? cJSON_GetObjectItemCaseSensitive(st, "batches") : NULL;
+    *batches = cJSON_IsNumber(nb) && nb->valuedouble >= 1 ? (int)nb->valuedouble : 1;
     snprintf(why, n, "%s", cJSON_IsString(r) ? r->valuestring : "the oracle did not run");
     cJSON_Delete(st);
     return ok;
 }
 
-/* Compares the outputs of the first inference with the reference: the
- * user's --expected file for an output where given, else the oracle's. Sets
- * status mismatch on a difference but never stops the trial. */
-static void validate(trial *t) {
+/* The rule output k is judged by: its precision's, with the user's bounds. */
+static validate_rule rule_for(const trial *t, int k) {
+    validate_rule r = validate_default_rule(t->precision, t->out[k].dtype);
+    if (t->a->atol >= 0) r.tol.atol = t->a->atol;
+    if (t->a->rtol >= 0) r.tol.rtol = t->a->rtol;
+    if (t->a->min_cosine >= 0) r.min_cosine = t->a->min_cosine;
+    if (t->a->min_top1 >= 0) r.min_top1 = t->a->min_top1;
+    if (t->a->min_top5 >= 0) r.min_top5 = t->a->min_top5;
+    return r;
+}
+
+static void add_opt_number(cJSON *o, const char *key, double v) {
+    if (v >= 0) cJSON_AddNumberToObject(o, key, v);
+}
+
+static void output_json(cJSON *o, const validate_result *r, const validate_rule *rule) {
+    cJSON_AddBoolToObject(o, "pass", r->pass);
+    cJSON_AddNumberToObject(o, "max_abs", r->max_abs);
+    cJSON_AddNumberToObject(o, "max_rel", r->max_rel);
+    cJSON_AddNumberToObject(o, "cosine", r->cosine);
+    cJSON_AddNumberToObject(o, "nonfinite", (double)r->nonfinite);
+    cJSON_AddNumberToObject(o, "bad", (double)r->bad);
+    cJSON_AddNumberToObject(o, "worst_index", (double)r->worst_index);
+    cJSON_AddNumberToObject(o, "worst_ref", r->worst_ref);
+    cJSON_AddNumberToObject(o, "worst_got", r->worst_got);
+    cJSON_AddNumberToObject(o, "atol", rule->tol.atol);
+    cJSON_AddNumberToObject(o, "rtol", rule->tol.rtol);
+    cJSON_AddNumberToObject(o, "batches", r->batches);
+    if (r->rows) cJSON_AddNumberToObject(o, "rows", (double)r->rows);
+    add_opt_number(o, "top1", r->top1);
+    add_opt_number(o, "top5", r->top5);
+    cJSON_AddStringToObject(o, "judged", rule->elementwise ? "elementwise" : "accuracy");
+    add_opt_number(o, "min_cosine", rule->min_cosine);
+    add_opt_number(o, "min_top1", rule->min_top1);
+    add_opt_number(o, "min_top5", rule->min_top5);
+    if (!r->pass) cJSON_AddStringToObject(o, "why", r->why);
+}
+
+/* Where validation compares against, per output. */
+typedef struct refs {
+    const char **expected; /* per output: the user's --expected file, or NULL */
+    int oracle_ok;
+    char oracle_why[1024];
+} refs;
+
+/* Adds validation batch b (whose outputs are in t->out) to the tallies: the
+ * oracle's outputs, and for b == 0 the user's expected ones where given
+ * (they belong to the user's one input). The first reference that cannot be
+ * read is kept in bad[k]. */
+static void compare_batch(trial *t, int b, const refs *rf, validate_acc *acc, char (*bad)[600]) {
+    char dir[4200];
+    oracle_batch_dir(t, b, dir, sizeof dir);
+    for (int k = 0; k < t->n_out; k++) {
+        if (bad[k][0] || (b > 0 && rf->expected[k])) continue;
+        ir_tensor ref = {0};
+        calma_error e = {0};
+        validate_rule rule = rule_for(t, k);
+        int rc = rf->expected[k] ? worker_read_input(rf->expected[k], &ref, &e)
+                 : rf->oracle_ok
+                     ? read_oracle(dir, k, &ref, &e)
+                     : err_set(&e, CALMA_E_UNAVAILABLE, "no oracle: %s", rf->oracle_why);
+        if (rc || validate_acc_add(&acc[k], &ref, &t->out[k], rule.tol, &e))
+            snprintf(bad[k], sizeof bad[k], "%.500s", e.msg);
+        ir_tensor_free(&ref);
+    }
+}
+
+/* The verdict over every output's tallies; mismatch on a difference. */
+static void judge(trial *t, cJSON *v, const refs *rf, validate_acc *acc, char (*bad)[600]) {
+    cJSON *outs = cJSON_AddArrayToObject(v, "outputs");
+    int all = 1;
+    char first_bad[1200] = "";
+    for (int k = 0; k < t->n_out; k++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(outs, o);
+        cJSON_AddStringToObject(o, "name", t->cout[k].name);
+        cJSON_AddStringToObject(o, "reference", rf->expected[k] ? rf->expected[k] : "oracle");
+        validate_rule rule = rule_for(t, k);
+        validate_result r;
+        validate_acc_finish(&acc[k], &rule, &r);
+        if (bad[k][0]) {
+            cJSON_AddBoolToObject(o, "pass", 0);
+            cJSON_AddStringToObject(o, "why", bad[k]);
+            r.pass = 0;
+            snprintf(r.why, sizeof r.why, "%.250s", bad[k]);
+        } else {
+            output_json(o, &r, &rule);
+        }
+        if (!r.pass && all)
+            snprintf(first_bad, sizeof first_bad, "output '%.200s': %s", t->cout[k].name, r.why);
+        all &= r.pass;
+    }
+    cJSON_AddStringToObject(v, "verdict", all ? "pass" : "fail");
+    if (!all) fail(t, "mismatch", first_bad);
+}
+
+/* Compares the outputs of the first inference (validation batch 0) and of
+ * the other validation batches with the reference: the user's --expected
+ * file for an output where given (batch 0 only), else the oracle's. Sets
+ * status mismatch on a difference; stops the trial only when an inference
+ * fails. */
+static int validate(trial *t, calma_error *ev) {
     cJSON *v = cJSON_AddObjectToObject(t->res, "validation");
-    char dir[4096], why[1024];
+    cJSON_AddStringToObject(v, "precision", t->precision);
+    char dir[4096];
     trial_oracle_dir(t, dir, sizeof dir);
-    int n_expected = 0;
-    for (int k = 0; k < t->n_out; k++)
-        n_expected += file_for(t->a->expected, t->a->n_expected, t->cout[k].name) != NULL;
-    int oracle_ok = n_expected < t->n_out && oracle_ran(dir, why, sizeof why);
-    if (n_expected == 0 && !oracle_ok) {
+    refs rf = {0};
+    int have = 1, n_expected = 0;
+    rf.expected = calloc((size_t)t->n_out + 1, sizeof *rf.expected);
+    validate_acc *acc = calloc((size_t)t->n_out + 1, sizeof *acc);
+    char(*bad)[600] = calloc((size_t)t->n_out + 1, sizeof *bad);
+    if (!rf.expected || !acc || !bad) {
+        free(rf.expected);
+        free(acc);
+        free(bad);
+        return err_set(ev, CALMA_E_NOMEM, "out of memory for validation");
+    }
+    for (int k = 0; k < t->n_out; k++) {
+        rf.expected[k] = file_for(t->a->expected, t->a->n_expected, t->cout[k].name);
+        n_expected += rf.expected[k] != NULL;
+        validate_acc_init(&acc[k]);
+    }
+    rf.oracle_ok =
+        n_expected < t->n_out && oracle_ran(dir, &have, rf.oracle_why, sizeof rf.oracle_why);
+    int rc = CALMA_OK;
+    if (n_expected == 0 && !rf.oracle_ok) {
         char verdict[1200];
-        snprintf(verdict, sizeof verdict, "no oracle: %s", why);
+        snprintf(verdict, sizeof verdict, "no oracle: %s", rf.oracle_why);
         cJSON_AddStringToObject(v, "verdict", verdict);
-        return;
+        goto done;
     }
     cJSON_AddStringToObject(v, "reference",
                             n_expected == t->n_out ? "expected outputs (--expected)"
                             : n_expected           ? "expected outputs where given, else the oracle"
                                                    : "oracle (REFERENCE)");
-    cJSON *outs = cJSON_AddArrayToObject(v, "outputs");
-    int all = 1;
-    char first_bad[1200] = "";
-    calma_error e = {0};
-    for (int k = 0; k < t->n_out; k++) {
-        ir_tensor ref = {0};
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddItemToArray(outs, o);
-        cJSON_AddStringToObject(o, "name", t->cout[k].name);
-        const char *exp = file_for(t->a->expected, t->a->n_expected, t->cout[k].name);
-        cJSON_AddStringToObject(o, "reference", exp ? exp : "oracle");
-        int rc = exp         ? worker_read_input(exp, &ref, &e)
-                 : oracle_ok ? read_oracle(dir, k, &ref, &e)
-                             : err_set(&e, CALMA_E_UNAVAILABLE, "no oracle: %s", why);
-        if (rc) {
-            cJSON_AddBoolToObject(o, "pass", 0);
-            cJSON_AddStringToObject(o, "why", e.msg);
-            if (all)
-                snprintf(first_bad, sizeof first_bad, "output '%.100s': %.400s", t->cout[k].name,
-                         e.msg);
-            all = 0;
-            continue;
-        }
-        validate_tol tol = validate_default_tol(t->out[k].dtype);
-        if (t->a->atol >= 0) tol.atol = t->a->atol;
-        if (t->a->rtol >= 0) tol.rtol = t->a->rtol;
-        validate_result r;
-        memset(&r, 0, sizeof r);
-        if (validate_compare(&ref, &t->out[k], tol, &r, &e)) {
-            r.pass = 0;
-            snprintf(r.why, sizeof r.why, "%.200s", e.msg);
-        }
-        ir_tensor_free(&ref);
-        cJSON_AddBoolToObject(o, "pass", r.pass);
-        cJSON_AddNumberToObject(o, "max_abs", r.max_abs);
-        cJSON_AddNumberToObject(o, "max_rel", r.max_rel);
-        cJSON_AddNumberToObject(o, "cosine", r.cosine);
-        cJSON_AddNumberToObject(o, "nonfinite", (double)r.nonfinite);
-        cJSON_AddNumberToObject(o, "bad", (double)r.bad);
-        cJSON_AddNumberToObject(o, "worst_index", (double)r.worst_index);
-        cJSON_AddNumberToObject(o, "worst_ref", r.worst_ref);
-        cJSON_AddNumberToObject(o, "worst_got", r.worst_got);
-        cJSON_AddNumberToObject(o, "atol", tol.atol);
-        cJSON_AddNumberToObject(o, "rtol", tol.rtol);
-        if (!r.pass) {
-            cJSON_AddStringToObject(o, "why", r.why);
-            if (all)
-                snprintf(first_bad, sizeof first_bad, "output '%s': %s", t->cout[k].name, r.why);
-            all = 0;
-        }
+    int nb = rf.oracle_ok ? validation_batches(t) : 1;
+    if (nb > have) nb = have;
+    compare_batch(t, 0, &rf, acc, bad);
+    for (int b = 1; b < nb && !rc; b++) {
+        double dt;
+        rc = fill_inputs(t, (uint64_t)b, ev);
+        if (!rc) rc = run_once(t, &dt, ev);
+        if (!rc) compare_batch(t, b, &rf, acc, bad);
     }
-    cJSON_AddStringToObject(v, "verdict", all ? "pass" : "fail");
-    if (!all) fail(t, "mismatch", first_bad);
+    cJSON_AddNumberToObject(v, "batches", nb);
+    if (!rc) judge(t, v, &rf, acc, bad);
+done:
+    free(rf.expected);
+    free(acc);
+    free(bad);
+    return rc;
 }
 
 static int push_sample(trial *t, double dt) {
@@ -506,6 +635,14 @@ static double add_efficiency(trial *t, double median, double *fma) {
     return gflops;
 }
 
+/* The measured peak is the float32 one; 16-bit floats may go twice and
+ * int8 four times as fast on vector units with those instructions, so the
+ * "above the physical peak" warning uses that multiple. */
+static double peak_factor(const char *precision) {
+    if (!precision || !strcmp(precision, "fp32")) return 1;
+    return !strcmp(precision, "int8") ? 4 : 2;
+}
+
 /* Noise warnings for this process (src/bench/warnings.c); judge_precision
  * when sampling stopped at the max_time budget short of the target. */
 static void add_warnings(trial *t, const stats_summary *s, int judge_precision, double max_time,
@@ -525,7 +662,7 @@ static void add_warnings(trial *t, const stats_summary *s, int judge_precision, 
                     .judge_precision = judge_precision,
                     .precision_where = where,
                     .gflops = gflops,
-                    .fma_peak = fma};
+                    .fma_peak = fma * peak_factor(t->precision)};
     warn_add_all(cJSON_AddArrayToObject(t->res, "warnings"), &f);
 }
 
@@ -706,17 +843,55 @@ static int run_scenario(trial *t, const calma_model *m, const calma_trial_config
     return rc;
 }
 
+static void on_calibration(void *ctx, int done, int total) {
+    trial *t = ctx;
+    (void)total;
+    send_progress(t, "transform", (size_t)done, super_now() - t->t_xform0);
+}
+
+/* TRANSFORM+CONVERSION: the transformed model (cached in the run folder)
+ * replaces the original for the conversion; t->g stays the original, whose
+ * arithmetic the efficiency figures count. */
+static int transform(trial *t, double *seconds, calma_error *e) {
+    const wargs *a = t->a;
+    send_phase(t, "transform");
+    t->t_xform0 = super_now();
+    wxform_args xa = {.x = t->en.xform,
+                      .model_path = a->model,
+                      .g = t->g,
+                      .run_dir = a->run_dir,
+                      .dir = a->xform_dir,
+                      .options = a->options,
+                      .seed = a->seed,
+                      .calibration = a->calibration,
+                      .inputs = a->inputs,
+                      .n_inputs = a->n_inputs,
+                      .progress = on_calibration,
+                      .progress_ctx = t};
+    wxform_out xo;
+    int rc = wxform_run(&xa, &xo, e);
+    *seconds = super_now() - t->t_xform0;
+    cJSON_AddNumberToObject(t->phases, "transform_s", *seconds);
+    cJSON_AddNumberToObject(t->phases, "calibration_s", xo.calibration_s);
+    if (xo.info) cJSON_AddItemToObject(t->res, "transform", xo.info);
+    if (rc) {
+        ir_graph_free(xo.graph);
+        if (rc == CALMA_E_USAGE) e->status = rc = CALMA_E_INVALID; /* an error, not unsupported */
+        return rc;
+    }
+    t->xg = xo.graph;
+    snprintf(t->xpath, sizeof t->xpath, "%s", xo.path);
+    return CALMA_OK;
+}
+
 static int run_trial(trial *t) {
     const wargs *a = t->a;
     calma_error e = {0};
     int rc = registry_open(&t->reg, a->plugins, a->n_plugins, &e);
     if (rc) return fail_e(t, CALMA_E_USAGE, &e);
-    t->c = registry_find(t->reg, a->conversion);
-    if (!t->c) {
-        char msg[512];
-        snprintf(msg, sizeof msg, "no conversion called '%s'", a->conversion);
-        return fail(t, "error", msg);
-    }
+    if (registry_resolve(t->reg, a->conversion, &t->en, &e)) return fail(t, "error", e.msg);
+    t->c = t->en.conv;
+    t->precision = registry_precision(&t->en);
     if (t->c->backend->version) {
         const char *v = t->c->backend->version();
         if (v) cJSON_AddStringToObject(t->res, "engine_version", v);
@@ -727,14 +902,16 @@ static int run_trial(trial *t) {
 
     send_phase(t, "load");
     add_rss(t, "rss_before_load");
-    double t0 = super_now();
+    double t0 = super_now(), xform_s = 0;
     rc = onnx_load(a->model, &t->g, &e);
     cJSON_AddNumberToObject(t->phases, "parse_s", super_now() - t0);
     if (rc) return fail_e(t, rc, &e); /* unsupported stays unsupported */
+    if (t->en.xform && (rc = transform(t, &xform_s, &e))) return fail_e(t, rc, &e);
     rc = prepare_tensors(t, &e);
     if (rc) return fail_e(t, rc, &e);
-    calma_model m = {.path = a->model,
-                     .graph = t->g,
+    if (t->xg) ir_graph_set_batch(t->xg, a->batch);
+    calma_model m = {.path = t->xg ? t->xpath : a->model,
+                     .graph = t->xg ? t->xg : t->g,
                      .n_inputs = t->n_in,
                      .inputs = t->cin,
                      .n_outputs = t->n_out,
@@ -760,17 +937,18 @@ static int run_trial(trial *t) {
     send_phase(t, "convert");
     t0 = super_now();
     if (t->c->backend->convert) rc = t->c->backend->convert(t->state, &e);
-    cJSON_AddNumberToObject(t->phases, "convert_s", super_now() - t0);
+    /* The transform is part of converting the model. */
+    cJSON_AddNumberToObject(t->phases, "convert_s", super_now() - t0 + xform_s);
     if (rc) return fail_e(t, rc, &e);
     add_rss(t, "rss_after_convert");
     const cJSON *before = cJSON_GetObjectItemCaseSensitive(t->mem, "rss_before_load");
     const cJSON *after = cJSON_GetObjectItemCaseSensitive(t->mem, "rss_after_convert");
     cJSON_AddNumberToObject(t->mem, "added_by_model", after->valuedouble - before->valuedouble);
     struct stat st;
-    if (stat(a->model, &st) == 0) cJSON_AddNumberToObject(t->mem, "model_file", (double)st.st_size);
+    if (stat(m.path, &st) == 0) cJSON_AddNumberToObject(t->mem, "model_file", (double)st.st_size);
 
     send_phase(t, "first");
-    rc = fill_inputs(t, &e);
+    rc = fill_inputs(t, 0, &e);
     if (rc) return fail_e(t, rc, &e);
     double first;
     rc = run_once(t, &first, &e);
@@ -782,7 +960,8 @@ static int run_trial(trial *t) {
     }
 
     send_phase(t, "validate");
-    validate(t);
+    rc = validate(t, &e);
+    if (rc) return fail_e(t, rc, &e);
     if (a->scenario) {
         rc = run_scenario(t, &m, &cfg, &e);
         return rc ? fail_e(t, rc, &e) : 0;
@@ -805,6 +984,8 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
     a->max_time = 10;
     a->min_time = 0.5;
     a->atol = a->rtol = -1;
+    a->min_cosine = a->min_top1 = a->min_top5 = -1;
+    a->validation_batches = 1;
     a->id = "trial";
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
@@ -826,6 +1007,8 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
             a->run_dir = v;
         else if (!strcmp(f, "--oracle-dir"))
             a->oracle_dir = v;
+        else if (!strcmp(f, "--transform-dir"))
+            a->xform_dir = v;
         else if (!strcmp(f, "--id"))
             a->id = v;
         else if (!strcmp(f, "--batch"))
@@ -865,6 +1048,16 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
             a->rate = strtod(v, NULL);
         else if (!strcmp(f, "--latency-bound"))
             a->bound = strtod(v, NULL);
+        else if (!strcmp(f, "--validation-batches"))
+            a->validation_batches = atoi(v);
+        else if (!strcmp(f, "--calibration"))
+            a->calibration = atoi(v);
+        else if (!strcmp(f, "--min-cosine"))
+            a->min_cosine = strtod(v, NULL);
+        else if (!strcmp(f, "--min-top1"))
+            a->min_top1 = strtod(v, NULL);
+        else if (!strcmp(f, "--min-top5"))
+            a->min_top5 = strtod(v, NULL);
         else if (!strcmp(f, "--plugin") && a->n_plugins < PLAN_MAX_LIST)
             a->plugins[a->n_plugins++] = v;
         else
@@ -925,6 +1118,7 @@ int worker_main(int argc, char **argv) {
     free(t.cout);
     free(t.samples);
     ir_graph_free(t.g);
+    ir_graph_free(t.xg);
     registry_close(t.reg);
     send(&t, t.res);
     return t.broken ? 1 : 0;

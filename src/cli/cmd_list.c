@@ -32,6 +32,10 @@ static void print_json(const registry *r) {
         cJSON_AddStringToObject(o, "backend", c->backend->name ? c->backend->name : "");
         cJSON_AddStringToObject(o, "description", c->description ? c->description : "");
         cJSON_AddBoolToObject(o, "available", rc == CALMA_OK);
+        /* may follow a model transform (INT8+NAME), and its own precision */
+        cJSON_AddBoolToObject(o, "reads_onnx", registry_reads_onnx(c));
+        registry_entry en = {.conv = c};
+        cJSON_AddStringToObject(o, "precision", registry_precision(&en));
         if (rc != CALMA_OK) cJSON_AddStringToObject(o, "why", e.msg);
         cJSON_AddItemToArray(a, o);
     }
@@ -74,7 +78,7 @@ int cli_list(int argc, char **argv) {
             code = CLI_EXIT_USAGE;
         } else {
             if (sel.warnings[0]) fprintf(stderr, "calma list: %s\n", sel.warnings);
-            for (int i = 0; i < sel.n; i++) printf("%s\n", sel.conv[i]->name);
+            for (int i = 0; i < sel.n; i++) printf("%s\n", sel.entry[i].name);
             registry_selection_free(&sel);
         }
     } else if (json) {

@@ -4,6 +4,9 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+
+#include <cjson/cJSON.h>
 
 /* The whole file as a NUL-terminated string (malloc'ed), or NULL. */
 static inline char *slurp(const char *path) {
@@ -21,6 +24,30 @@ static inline char *slurp(const char *path) {
     s[got] = '\0';
     fclose(f);
     return s;
+}
+
+/* The file parsed as JSON (caller deletes), or NULL. */
+static inline cJSON *slurp_json(const char *path) {
+    char *text = slurp(path);
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    return j;
+}
+
+/* Runs cmd through the shell, keeps the first n - 1 bytes of its standard
+ * output (merge stderr with 2>&1 in cmd) and returns its exit status (-1
+ * when it did not exit). */
+static inline int run_capture(const char *cmd, char *out, size_t n) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t used = 0, got;
+    while (used + 1 < n && (got = fread(out + used, 1, n - 1 - used, p)) > 0) used += got;
+    out[used] = '\0';
+    char sink[4096];
+    while (fread(sink, 1, sizeof sink, p) > 0) {
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* Tests that run `calma bench` keep a copy of each report they make under

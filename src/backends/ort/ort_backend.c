@@ -77,6 +77,7 @@ static const calma_backend ortbe_backend = {
     .convert = ortbe_convert,
     .run = ortbe_run,
     .release = ortbe_release,
+    .flags = CALMA_BACKEND_READS_ONNX,
 };
 
 static const ortbe_settings ortbe_all = {ORTBE_OPT_ALL, 0};

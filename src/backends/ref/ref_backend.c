@@ -101,6 +101,7 @@ static const calma_backend refbe_backend = {
     .convert = NULL,
     .run = refbe_run,
     .release = refbe_release,
+    .flags = CALMA_BACKEND_READS_ONNX,
 };
 
 const calma_conversion refbe_conversions[] = {
