@@ -338,8 +338,9 @@ static cJSON *make_record(const run *r, int i, int k, super_outcome *o) {
     cJSON_AddStringToObject(rec, "message", o->message);
     if (o->result) {
         static const char *const keep[] = {
-            "phases",       "stats",    "throughput", "validation", "memory",   "engine_version",
-            "samples_file", "load_avg", "warnings",   "efficiency", "scenario", "transform", NULL};
+            "phases",         "stats",        "throughput", "validation", "memory",
+            "engine_version", "samples_file", "load_avg",   "warnings",   "efficiency",
+            "scenario",       "transform",    NULL};
         for (int k = 0; keep[k]; k++) {
             cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o->result, keep[k]);
             if (v) cJSON_AddItemToObject(rec, keep[k], v);

@@ -369,7 +369,43 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             if (!strcmp(flag, "--quiet")) p->quiet = 1;
             continue;
         }
-        static const char *const valued[] = {"--tier", "--conversions", "--batch", "--threads", "--samples", "--precision", "--max-time", "--min-time", "--seed", "--atol", "--rtol", "--memory-limit", "--timeout", "--load-timeout", "--output", "--run-dir", "--resume", "--plugin", "--input", "--options", "--inputs-dir", "--repeats", "--baseline", "--expected", "--expected-dir", "--models-from", "--shard", "--scenario", "--streams", "--rate", "--latency-bound", "--validation-batches", "--calibration", "--min-cosine", "--min-top1", "--min-top5", NULL};
+        static const char *const valued[] = {"--tier",
+                                             "--conversions",
+                                             "--batch",
+                                             "--threads",
+                                             "--samples",
+                                             "--precision",
+                                             "--max-time",
+                                             "--min-time",
+                                             "--seed",
+                                             "--atol",
+                                             "--rtol",
+                                             "--memory-limit",
+                                             "--timeout",
+                                             "--load-timeout",
+                                             "--output",
+                                             "--run-dir",
+                                             "--resume",
+                                             "--plugin",
+                                             "--input",
+                                             "--options",
+                                             "--inputs-dir",
+                                             "--repeats",
+                                             "--baseline",
+                                             "--expected",
+                                             "--expected-dir",
+                                             "--models-from",
+                                             "--shard",
+                                             "--scenario",
+                                             "--streams",
+                                             "--rate",
+                                             "--latency-bound",
+                                             "--validation-batches",
+                                             "--calibration",
+                                             "--min-cosine",
+                                             "--min-top1",
+                                             "--min-top5",
+                                             NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= !strcmp(flag, valued[k]);
         if (!known)

@@ -87,8 +87,8 @@ typedef struct plan {
     int rate_auto;           /* --rate auto: the highest rate whose p99 meets the bound */
     double latency_bound;    /* --latency-bound: the p99 bound in seconds (server), 0 = none */
     unsigned scenario_given; /* which scenario flags the command line gave (plan_scenario.c) */
-    int validation_batches; /* --validation-batches V: batches compared with the oracle */
-    int calibration;        /* --calibration N: INT8+ calibration batches */
+    int validation_batches;  /* --validation-batches V: batches compared with the oracle */
+    int calibration;         /* --calibration N: INT8+ calibration batches */
     /* --min-cosine, --min-top1, --min-top5 per precision (index as in
      * plan_precisions); < 0: the precision's default (bench/validate.h) */
     double min_cosine[PLAN_N_PRECISIONS], min_top1[PLAN_N_PRECISIONS], min_top5[PLAN_N_PRECISIONS];

@@ -52,13 +52,13 @@ typedef struct wargs {
     const char *expected[PLAN_MAX_LIST]; /* "name=path": reference outputs from the user */
     int n_expected;
     int oracle;
-    int peak;            /* --peak: measure the machine's limit on this many threads */
-    const char *options; /* engine settings, "key=value,..." */
-    int scenario;        /* --scenario: a plan_scenario (src/bench/scenario.h) */
-    int streams;         /* --streams */
-    double rate;         /* --rate R, or 0 with rate_auto */
-    int rate_auto;       /* --rate auto */
-    double bound;        /* --latency-bound, 0 = none */
+    int peak;               /* --peak: measure the machine's limit on this many threads */
+    const char *options;    /* engine settings, "key=value,..." */
+    int scenario;           /* --scenario: a plan_scenario (src/bench/scenario.h) */
+    int streams;            /* --streams */
+    double rate;            /* --rate R, or 0 with rate_auto */
+    int rate_auto;          /* --rate auto */
+    double bound;           /* --latency-bound, 0 = none */
     int validation_batches; /* --validation-batches V */
     int calibration;        /* --calibration N (0: the transform's default) */
     double min_cosine, min_top1, min_top5; /* < 0: the precision's default */
