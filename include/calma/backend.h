@@ -14,7 +14,11 @@
 extern "C" {
 #endif
 
-#define CALMA_BACKEND_ABI 1
+/* 2 added calma_backend.info and calma_trial_config.profile at the ends of
+ * their structures. A plugin built for ABI 1 still loads: calma never reads
+ * info from a backend whose abi is 1. */
+#define CALMA_BACKEND_ABI 2
+#define CALMA_BACKEND_ABI_MIN 1
 #define CALMA_TENSOR_MAX_RANK 8
 
 /* A view on memory the caller owns. */
@@ -44,7 +48,22 @@ typedef struct calma_trial_config {
     int64_t batch;
     int threads;         /* intra-op threads the engine may use */
     const char *options; /* "key=value,key=value" given by the user, or "" */
+    /* ABI 2: calma bench --profile. The backend may time its own parts in
+     * run() and report them through info (e.g. the share of time spent
+     * outside the engine). A plugin built for ABI 1 never sees it. */
+    int profile;
 } calma_trial_config;
+
+/* One fact a backend reports about the model it converted: a key
+ * (snake_case, e.g. "nodes_in_engine") and either a number (text NULL) or
+ * a string. */
+typedef struct calma_fact {
+    const char *key;
+    const char *text;
+    double number;
+} calma_fact;
+
+#define CALMA_MAX_FACTS 32
 
 typedef struct calma_conversion calma_conversion;
 
@@ -69,6 +88,11 @@ typedef struct calma_backend {
                calma_error *e);
     /* Frees everything load and convert made. state may be NULL. */
     void (*release)(void *state);
+    /* ABI 2, optional (NULL): facts about the converted model, written into
+     * facts (at most max); returns how many. Called after the last run and
+     * before release; strings stay valid until release. calma records them
+     * in the trial as "engine_info". */
+    int (*info)(void *state, calma_fact *facts, int max);
 } calma_backend;
 
 struct calma_conversion {
@@ -85,7 +109,7 @@ struct calma_conversion {
  *     const calma_plugin *calma_plugin_entry(void);
  * whose conversions are added to the registry. */
 typedef struct calma_plugin {
-    int abi; /* CALMA_BACKEND_ABI */
+    int abi; /* CALMA_BACKEND_ABI (or any from CALMA_BACKEND_ABI_MIN) */
     const char *name;
     int n_conversions;
     const calma_conversion *conversions;

@@ -50,8 +50,12 @@ static const calma_backend xnnbe_backend = {
 
 const calma_conversion xnnbe_conversions[] = {
     {"XNNPACK", "XNN", 2, "cpu",
-     "Google's XNNPACK (the CPU engine behind TensorFlow Lite): the whole model as one NHWC "
-     "subgraph, BatchNormalization folded, activations fused",
+     "Google's XNNPACK (the CPU engine behind TensorFlow Lite) on every op it can express, in "
+     "NHWC islands; calma's own float32 kernels run the ops between them",
+     &xnnbe_backend, NULL},
+    {"XNNPACK_STRICT", "XNN_STRICT", 3, "cpu",
+     "XNNPACK on the whole model as one subgraph, or unsupported naming the op it lacks (as a "
+     "delegate that must take everything)",
      &xnnbe_backend, NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL},
 };
