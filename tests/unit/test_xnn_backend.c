@@ -33,57 +33,6 @@ static void test_zoo_mlp_small(void **st) {
 
 /* ---- hand-built graphs ---- */
 
-static ir_node *add(ir_graph *g, const char *op, const char *name, const char *ins,
-                    const char *outs) {
-    char buf[2][256];
-    const char *lists[2] = {ins, outs};
-    const char *names[2][8];
-    int count[2] = {0, 0};
-    for (int l = 0; l < 2; l++) {
-        snprintf(buf[l], sizeof buf[l], "%s", lists[l]);
-        char *p = buf[l];
-        if (!*p) continue;
-        for (;;) {
-            names[l][count[l]++] = p;
-            char *comma = strchr(p, ',');
-            if (!comma) break;
-            *comma = '\0';
-            p = comma + 1;
-        }
-    }
-    ir_node *n = ir_graph_add_node(g, op, name, count[0], names[0], count[1], names[1]);
-    assert_non_null(n);
-    return n;
-}
-
-static void init_f(ir_graph *g, const char *name, int rank, const int64_t *dims, float lo, float hi,
-                   uint64_t seed) {
-    ir_tensor t = {0};
-    calma_error e = {0};
-    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, rank, dims, &e), CALMA_OK);
-    gen_fill(&t, seed, 0, 0); /* [-1, 1) */
-    float *f = t.data;
-    for (size_t i = 0; i < ir_tensor_numel(&t); i++) f[i] = lo + (f[i] + 1.0f) * 0.5f * (hi - lo);
-    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
-}
-
-static void init_i64(ir_graph *g, const char *name, int n, const int64_t *v) {
-    ir_tensor t = {0};
-    calma_error e = {0};
-    int64_t d = n;
-    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_INT64, 1, &d, &e), CALMA_OK);
-    memcpy(t.data, v, sizeof(int64_t) * (size_t)n);
-    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
-}
-
-static void init_scalar(ir_graph *g, const char *name, float v) {
-    ir_tensor t = {0};
-    calma_error e = {0};
-    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, 0, NULL, &e), CALMA_OK);
-    ((float *)t.data)[0] = v;
-    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
-}
-
 static void bn_params(ir_graph *g, const char *p, int64_t c, uint64_t seed) {
     char n[64];
     snprintf(n, sizeof n, "%s_s", p);
@@ -94,11 +43,6 @@ static void bn_params(ir_graph *g, const char *p, int64_t c, uint64_t seed) {
     init_f(g, n, 1, &c, -0.2f, 0.2f, seed + 2);
     snprintf(n, sizeof n, "%s_v", p);
     init_f(g, n, 1, &c, 0.5f, 2.0f, seed + 3);
-}
-
-static void sort_or_fail(ir_graph *g) {
-    calma_error e = {0};
-    if (ir_graph_sort(g, &e)) fail_msg("sort: %s", e.msg);
 }
 
 /* Convolutions of every kind, folded and unfolded BatchNormalization,

@@ -18,14 +18,14 @@
 
 #define MAX_T 8
 
-static const calma_conversion *xnn_named(const char *name) {
+static inline const calma_conversion *xnn_named(const char *name) {
     for (const calma_conversion *c = xnnbe_conversions; c->name; c++)
         if (!strcmp(c->name, name)) return c;
     fail_msg("no %s conversion in xnnbe_conversions", name);
     return NULL;
 }
 
-static const calma_conversion *xnn(void) {
+static inline const calma_conversion *xnn(void) {
     return xnn_named("XNNPACK");
 }
 
@@ -33,7 +33,7 @@ static inline const calma_conversion *xnn_strict(void) {
     return xnn_named("XNNPACK_STRICT");
 }
 
-static int xnn_here(void) {
+static inline int xnn_here(void) {
     calma_error e = {0};
     return xnn()->backend->probe(xnn(), &e) == CALMA_OK;
 }
@@ -43,7 +43,7 @@ static int xnn_here(void) {
         if (!xnn_here()) skip();                                                                   \
     } while (0)
 
-static calma_tensor view(const ir_tensor *t, const char *name) {
+static inline calma_tensor view(const ir_tensor *t, const char *name) {
     calma_tensor v = {
         .name = name, .dtype = t->dtype, .rank = t->rank, .data = t->data, .nbytes = t->nbytes};
     memcpy(v.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
@@ -58,7 +58,7 @@ typedef struct trial {
     void *state;
 } trial;
 
-static void trial_free(trial *t) {
+static inline void trial_free(trial *t) {
     if (t->state) t->conv->backend->release(t->state);
     for (int i = 0; i < MAX_T; i++) {
         ir_tensor_free(&t->in[i]);
@@ -68,7 +68,7 @@ static void trial_free(trial *t) {
 }
 
 /* Seeded inputs and the oracle's outputs for g (batch already fixed). */
-static void trial_prepare(trial *t, const ir_graph *g) {
+static inline void trial_prepare(trial *t, const ir_graph *g) {
     calma_error e = {0};
     memset(t, 0, sizeof *t);
     t->conv = xnn();
@@ -94,7 +94,7 @@ static void trial_prepare(trial *t, const ir_graph *g) {
 }
 
 /* load + convert; returns the status, message in e. */
-static int trial_load(trial *t, const ir_graph *g, int threads, calma_error *e) {
+static inline int trial_load(trial *t, const ir_graph *g, int threads, calma_error *e) {
     calma_model m = {.path = NULL,
                      .graph = g,
                      .n_inputs = t->n_in,
@@ -108,7 +108,7 @@ static int trial_load(trial *t, const ir_graph *g, int threads, calma_error *e) 
     return rc;
 }
 
-static void trial_check(trial *t, const char *what) {
+static inline void trial_check(trial *t, const char *what) {
     calma_error e = {0};
     for (int k = 0; k < t->n_out; k++) {
         validate_result r;
@@ -127,7 +127,7 @@ typedef struct facts {
     char ops_outside[512];
 } facts;
 
-static void read_facts(const trial *t, facts *f) {
+static inline void read_facts(const trial *t, facts *f) {
     calma_fact fs[CALMA_MAX_FACTS];
     memset(f, 0, sizeof *f);
     f->outside_share = -1;
@@ -153,8 +153,8 @@ static void read_facts(const trial *t, facts *f) {
 
 /* Runs g through XNNPACK `runs` times and checks against the oracle;
  * *f (may be NULL) gets the partition's facts. */
-static void run_and_check_facts(const ir_graph *g, int threads, int runs, const char *what,
-                                facts *f) {
+static inline void run_and_check_facts(const ir_graph *g, int threads, int runs, const char *what,
+                                       facts *f) {
     trial t;
     calma_error e = {0};
     trial_prepare(&t, g);
@@ -175,7 +175,7 @@ static inline void run_and_check(const ir_graph *g, int threads, int runs, const
     run_and_check_facts(g, threads, runs, what, NULL);
 }
 
-static void zoo_case_facts(const char *name, int64_t batch, int threads, facts *f) {
+static inline void zoo_case_facts(const char *name, int64_t batch, int threads, facts *f) {
     ir_graph *g = NULL;
     calma_error e = {0};
     assert_int_equal(zoo_build(name, 7, &g, &e), CALMA_OK);
@@ -184,7 +184,7 @@ static void zoo_case_facts(const char *name, int64_t batch, int threads, facts *
     ir_graph_free(g);
 }
 
-static void zoo_case(const char *name, int64_t batch, int threads) {
+static inline void zoo_case(const char *name, int64_t batch, int threads) {
     NEED_XNN();
     facts f;
     zoo_case_facts(name, batch, threads, &f);
@@ -192,6 +192,64 @@ static void zoo_case(const char *name, int64_t batch, int threads) {
     assert_int_equal((int)f.outside, 0);
     assert_int_equal((int)f.islands, 1);
     assert_int_equal((int)f.layout_changes, 0);
+}
+
+/* ---- building graphs ---- */
+
+static inline ir_node *add(ir_graph *g, const char *op, const char *name, const char *ins,
+                           const char *outs) {
+    char buf[2][256];
+    const char *lists[2] = {ins, outs};
+    const char *names[2][8];
+    int count[2] = {0, 0};
+    for (int l = 0; l < 2; l++) {
+        snprintf(buf[l], sizeof buf[l], "%s", lists[l]);
+        char *p = buf[l];
+        if (!*p) continue;
+        for (;;) {
+            names[l][count[l]++] = p;
+            char *comma = strchr(p, ',');
+            if (!comma) break;
+            *comma = '\0';
+            p = comma + 1;
+        }
+    }
+    ir_node *n = ir_graph_add_node(g, op, name, count[0], names[0], count[1], names[1]);
+    assert_non_null(n);
+    return n;
+}
+
+static inline void init_f(ir_graph *g, const char *name, int rank, const int64_t *dims, float lo,
+                          float hi, uint64_t seed) {
+    ir_tensor t = {0};
+    calma_error e = {0};
+    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, rank, dims, &e), CALMA_OK);
+    gen_fill(&t, seed, 0, 0); /* [-1, 1) */
+    float *f = t.data;
+    for (size_t i = 0; i < ir_tensor_numel(&t); i++) f[i] = lo + (f[i] + 1.0f) * 0.5f * (hi - lo);
+    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
+}
+
+static inline void init_i64(ir_graph *g, const char *name, int n, const int64_t *v) {
+    ir_tensor t = {0};
+    calma_error e = {0};
+    int64_t d = n;
+    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_INT64, 1, &d, &e), CALMA_OK);
+    memcpy(t.data, v, sizeof(int64_t) * (size_t)n);
+    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
+}
+
+static inline void init_scalar(ir_graph *g, const char *name, float v) {
+    ir_tensor t = {0};
+    calma_error e = {0};
+    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, 0, NULL, &e), CALMA_OK);
+    ((float *)t.data)[0] = v;
+    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
+}
+
+static inline void sort_or_fail(ir_graph *g) {
+    calma_error e = {0};
+    if (ir_graph_sort(g, &e)) fail_msg("sort: %s", e.msg);
 }
 
 #endif

@@ -36,7 +36,6 @@
 
 /* The data of XNNPACK_STRICT's table entry: its address is the flag. */
 static const int xnnbe_strict_flag = 1;
-static double dbg_t[4096];
 
 static const char *xnnbe_version(void) {
     return "XNNPACK " CALMA_XNNPACK_VERSION;
@@ -83,12 +82,6 @@ static int xnnbe_probe(const calma_conversion *c, calma_error *e) {
 static void xnnbe_release(void *p) {
     xnnbe_state *s = p;
     if (!s) return;
-    if (getenv("XNNBE_PROF")) {
-        for (int i = 0; i < s->n_steps && i < 4096; i++)
-            fprintf(stderr, "step %3d %s island %2d node %4d fn %p: %.1f us\n", i,
-                    s->steps[i].kind ? "K" : "I", s->steps[i].island, s->steps[i].node,
-                    (void *)s->steps[i].fn, dbg_t[i] * 1e6 / atof(getenv("XNNBE_PROF")));
-    }
     xnnbe_state_clear(s);
     free(s);
 }
@@ -184,15 +177,12 @@ static int run_steps(xnnbe_state *s, calma_error *e) {
     for (int i = 0; i < s->n_steps; i++) {
         const xnnbe_step *st = &s->steps[i];
         double t0 = s->profile ? now_s() : 0;
-        double tq = now_s();
         if (st->kind == XNNBE_STEP_KERNEL) {
             st->fn(st->args, s->pool);
             if (s->profile) s->prof_outside += now_s() - t0;
-            if (i < 4096) dbg_t[i] += now_s() - tq;
             continue;
         }
         enum xnn_status x = xnn_invoke_runtime(s->islands[st->island].runtime);
-        if (i < 4096) dbg_t[i] += now_s() - tq;
         if (x != xnn_status_success)
             return err_set(e, CALMA_E_INTERNAL,
                            "xnn_invoke_runtime failed for island %d: %s (xnn_status %d)",

@@ -119,7 +119,7 @@ typedef struct xnnbe_where_args {
 void xnnbe_k_where(const void *args, pthreadpool_t pool);
 
 /* The vectorisable approximations the kernels use (relative error a few
- * float ulps for exp, below 2e-7 absolute for erf): exported for tests. */
+ * float ulps for exp, below 1e-6 for erf and tanh): exported for tests. */
 float xnnbe_expf(float x);
 float xnnbe_erff(float x);
 float xnnbe_tanhf(float x);

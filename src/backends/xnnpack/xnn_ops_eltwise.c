@@ -2,8 +2,6 @@
  * (as clamps where they are one), BatchNormalization not folded into a
  * Conv, and the no-ops Identity and Dropout. */
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "backends/xnnpack/xnn_internal.h"
@@ -102,9 +100,6 @@ static int op_binary(xnnbe_ctx *c, int k) {
     int clamps = strcmp(op, "Max") != 0 && strcmp(op, "Min") != 0;
     if (clamps) xnnbe_fuse_clamp(c, &out_v, &lo, &hi);
     if ((rc = xnnbe_define_output(c, k, out_v, rank, od, nhwc, &oid))) return rc;
-    if (getenv("XNNBE_DEBUG"))
-        fprintf(stderr, "  %s: %u %u -> %u [%lld,%lld,%lld]\n", n->name, ia, ib, oid,
-                (long long)od[0], (long long)od[1], (long long)od[2]);
     xnn_subgraph_t sg = c->s->islands[c->cur].subgraph;
     enum xnn_status st;
     if (strcmp(op, "Add") == 0 || strcmp(op, "Sum") == 0)

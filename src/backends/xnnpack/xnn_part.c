@@ -519,26 +519,6 @@ static int close_island(xnnbe_ctx *c) {
             is->n_nodes++;
         }
     s->n_xnn_nodes += is->n_nodes;
-    if (getenv("XNNBE_DEBUG")) {
-        fprintf(stderr, "island %d: %d nodes:", c->cur, is->n_nodes);
-        for (int k = 0; k < c->g->n_nodes; k++)
-            if (c->cand[k]) fprintf(stderr, " %s", c->g->nodes[k].name);
-        fprintf(stderr, "\n  imports:");
-        for (int i = 0; i < c->n_imports; i++)
-            fprintf(stderr, " %s(%u,%d)[%lld,%lld,%lld]", ir_value_name(c->g, c->imports[i].v),
-                    c->imports[i].ext, c->imports[i].nhwc,
-                    (long long)c->vals[c->imports[i].v].dims[0],
-                    (long long)c->vals[c->imports[i].v].dims[1],
-                    (long long)c->vals[c->imports[i].v].dims[2]);
-        fprintf(stderr, "\n  exports:");
-        for (int i = 0; i < c->n_exports; i++)
-            fprintf(stderr, " %s(%u,%d)[%lld,%lld,%lld]", ir_value_name(c->g, c->exports[i].v),
-                    c->exports[i].ext, c->exports[i].nhwc,
-                    (long long)c->vals[c->exports[i].v].dims[0],
-                    (long long)c->vals[c->exports[i].v].dims[1],
-                    (long long)c->vals[c->exports[i].v].dims[2]);
-        fprintf(stderr, "\n");
-    }
     return CALMA_OK;
 }
 
@@ -583,17 +563,17 @@ static int island_phase(xnnbe_ctx *c, int *made) {
         island_drop(is);
         snap_restore(c, &snap);
         int k = c->failed;
-        if (getenv("XNNBE_DEBUG"))
-            fprintf(stderr, "retry after %s: %s\n", c->g->nodes[k].name, c->e->msg);
         int may_retry = rc == XNNBE_SPLIT || (rc == CALMA_E_UNSUPPORTED && !c->strict);
         if (!may_retry) break;
+        if (!host_op(&c->g->nodes[k]) && rc != XNNBE_SPLIT) break; /* nowhere to run it */
+        c->e->status = CALMA_OK; /* that attempt's message no longer applies */
+        c->e->msg[0] = '\0';
         if (host_op(&c->g->nodes[k])) {
             c->kind[k] = XNNBE_HOST; /* calma's kernel takes it */
             *made = 1;               /* progress: the host phase can plan it */
-        } else if (rc == XNNBE_SPLIT)
+        } else {
             c->excluded[k] = c->cur; /* the next island imports its input */
-        else
-            break; /* nowhere to run it */
+        }
         rc = CALMA_OK;
     }
     if (c->cur == s->n_islands) island_drop(is); /* none was made */
@@ -616,7 +596,6 @@ static int host_phase(xnnbe_ctx *c, int *made) {
             if (n->in[i] >= 0 && !available(c, n->in[i])) ready = 0;
         if (!ready) continue;
         int rc = host_op(n)->fn(c, k);
-        if (getenv("XNNBE_DEBUG")) fprintf(stderr, "host %s (%s): %d\n", n->name, n->op_type, rc);
         if (rc) return rc;
         c->done[k] = 1;
         c->s->n_host_nodes++;
