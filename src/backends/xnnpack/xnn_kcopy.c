@@ -97,6 +97,7 @@ static size_t outer_count(const xnnbe_copy_args *a, int n, int skip) {
 }
 
 /* One row along the last dim. */
+XNNBE_VEC
 static void copy_row(float *restrict d, int64_t ds, const float *restrict s, int64_t ss,
                      int64_t n) {
     if (ss == 1 && ds == 1) {
@@ -118,10 +119,40 @@ static void rows_task(void *p, size_t start, size_t count) {
     }
 }
 
+/* dst[i * nj + j] = src[j * ssj + i]: nj contiguous runs of the source
+ * interleaved into the destination (a channel shuffle of nj groups in
+ * NHWC). With nj a constant the compiler turns the strided stores into
+ * vector interleaves. */
+#define INTERLEAVE(NJ)                                                                             \
+    for (int64_t j = 0; j < (NJ); j++) {                                                           \
+        const float *restrict sj = s + j * ssj;                                                    \
+        for (int64_t i = 0; i < ni; i++) d[i * (NJ) + j] = sj[i];                                  \
+    }
+
+XNNBE_VEC
+static int interleave(float *restrict d, const float *restrict s, int64_t ssj, int64_t ni,
+                      int64_t nj) {
+    switch (nj) {
+    case 2:
+        INTERLEAVE(2);
+        return 1;
+    case 3:
+        INTERLEAVE(3);
+        return 1;
+    case 4:
+        INTERLEAVE(4);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* dst[i * dsi + j * dsj] = src[i * ssi + j * ssj] with ssi == +-1 and
  * dsj == 1 typically: reads and writes stay within a cached tile. */
+XNNBE_VEC
 static void tile_2d(float *restrict d, int64_t dsi, int64_t dsj, const float *restrict s,
                     int64_t ssi, int64_t ssj, int64_t ni, int64_t nj) {
+    if (ssi == 1 && dsj == 1 && dsi == nj && interleave(d, s, ssj, ni, nj)) return;
     for (int64_t i0 = 0; i0 < ni; i0 += TILE) {
         int64_t i1 = i0 + TILE < ni ? i0 + TILE : ni;
         for (int64_t j0 = 0; j0 < nj; j0 += TILE) {
