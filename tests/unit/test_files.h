@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 /* The whole file as a NUL-terminated string (malloc'ed), or NULL. */
 static inline char *slurp(const char *path) {
@@ -21,6 +22,22 @@ static inline char *slurp(const char *path) {
     s[got] = '\0';
     fclose(f);
     return s;
+}
+
+/* Runs cmd (redirect stderr in it to see both); returns its exit status
+ * (-1 when it could not run or was killed) and up to n - 1 bytes of its
+ * output in out. */
+static inline int run_cmd(const char *cmd, char *out, size_t n) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t used = 0, got;
+    while (used + 1 < n && (got = fread(out + used, 1, n - 1 - used, p)) > 0) used += got;
+    out[used] = '\0';
+    char sink[4096];
+    while (fread(sink, 1, sizeof sink, p) > 0) {
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* Tests that run `calma bench` keep a copy of each report they make under

@@ -18,20 +18,6 @@
 
 #define MISSING "/nonexistent/calma-test/libonnxruntime.so.1"
 
-/* Runs cmd with stderr merged; returns the exit status and the output. */
-static int run(const char *cmd, char *out, size_t n) {
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t used = 0, got;
-    while (used + 1 < n && (got = fread(out + used, 1, n - 1 - used, p)) > 0) used += got;
-    out[used] = '\0';
-    char sink[4096];
-    while (fread(sink, 1, sizeof sink, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static const char *calma_bin(void) {
     const char *bin = getenv("CALMA_BIN");
     if (!bin || access(bin, X_OK) != 0) skip();
@@ -44,7 +30,7 @@ static void test_list_says_unavailable(void **state) {
     char cmd[1024], *out = malloc(1 << 16);
     assert_non_null(out);
     snprintf(cmd, sizeof cmd, "CALMA_ORT_LIBRARY=%s '%s' list 2>&1", MISSING, bin);
-    assert_int_equal(run(cmd, out, 1 << 16), 0);
+    assert_int_equal(run_cmd(cmd, out, 1 << 16), 0);
     const char *line = strstr(out, "\nORT_CPU ");
     assert_non_null(line);
     const char *eol = strchr(line + 1, '\n');
@@ -70,7 +56,7 @@ static void test_bench_goes_on_without_ort(void **state) {
              "CALMA_ORT_LIBRARY=%s '%s' bench simple --conversions REFERENCE,ORT_CPU "
              "--samples 3 --run-dir %s/run 2>&1",
              MISSING, bin, dir);
-    int rc = run(cmd, out, 1 << 16);
+    int rc = run_cmd(cmd, out, 1 << 16);
     if (rc != 0) fail_msg("exit %d:\n%s", rc, out);
     char run_dir[600];
     snprintf(run_dir, sizeof run_dir, "%s/run", dir);
@@ -87,7 +73,7 @@ static void test_bench_goes_on_without_ort(void **state) {
              "CALMA_ORT_LIBRARY=%s '%s' bench simple --conversions REFERENCE,ORT_CPU "
              "--samples 3 --strict --run-dir %s/run2 2>&1",
              MISSING, bin, dir);
-    assert_int_equal(run(cmd, out, 1 << 16), 1);
+    assert_int_equal(run_cmd(cmd, out, 1 << 16), 1);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
     free(out);

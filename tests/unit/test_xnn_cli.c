@@ -18,20 +18,6 @@
 
 #include "test_files.h"
 
-/* Runs cmd with stderr merged; returns the exit status and the output. */
-static int run(const char *cmd, char *out, size_t n) {
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t used = 0, got;
-    while (used + 1 < n && (got = fread(out + used, 1, n - 1 - used, p)) > 0) used += got;
-    out[used] = '\0';
-    char sink[4096];
-    while (fread(sink, 1, sizeof sink, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static const char *calma_bin(void) {
 #ifndef CALMA_HAVE_XNNPACK
     skip();
@@ -49,6 +35,18 @@ static const cJSON *trial_of(const cJSON *report, const char *id) {
     }
     fail_msg("no trial %s in the report", id);
     return NULL;
+}
+
+/* RUN_DIR/report.json parsed. */
+static cJSON *read_report(const char *run_dir) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/report.json", run_dir);
+    char *text = slurp(path);
+    if (!text) fail_msg("no %s", path);
+    cJSON *rep = cJSON_Parse(text);
+    free(text);
+    assert_non_null(rep);
+    return rep;
 }
 
 static double info_num(const cJSON *trial, const char *key) {
@@ -69,7 +67,7 @@ static void test_transformer_facts_profile_verbose(void **state) {
              "rm -rf '%s' && '%s' bench transformer --conversions XNNPACK,XNNPACK_STRICT "
              "--threads 1,2 --samples 30 --profile --verbose --run-dir '%s' 2>&1",
              dir, bin, dir);
-    int rc = run(cmd, out, 1 << 17);
+    int rc = run_cmd(cmd, out, 1 << 17);
     printf("%s", out);
     if (rc != 0) fail_msg("exit %d", rc);
     keep_report(dir, "xnn-partition");
@@ -83,13 +81,7 @@ static void test_transformer_facts_profile_verbose(void **state) {
     assert_non_null(strstr(out, "outside_share="));
     assert_null(strstr(out, "XNNPACK_STRICT-b1-t1: nodes")); /* it never converted */
     /* the record */
-    char path[1200];
-    snprintf(path, sizeof path, "%s/report.json", dir);
-    char *text = slurp(path);
-    assert_non_null(text);
-    cJSON *rep = cJSON_Parse(text);
-    free(text);
-    assert_non_null(rep);
+    cJSON *rep = read_report(dir);
     const cJSON *t = trial_of(rep, "XNNPACK-b1-t1");
     assert_string_equal(cJSON_GetObjectItemCaseSensitive(t, "status")->valuestring, "ok");
     assert_true(info_num(t, "nodes_in_engine") > 0);
@@ -106,10 +98,10 @@ static void test_transformer_facts_profile_verbose(void **state) {
     cJSON_Delete(rep);
     /* calma report --verbose says the same from the run folder */
     snprintf(cmd, sizeof cmd, "'%s' report '%s' --verbose 2>&1", bin, dir);
-    assert_int_equal(run(cmd, out, 1 << 17), 0);
+    assert_int_equal(run_cmd(cmd, out, 1 << 17), 0);
     assert_non_null(strstr(out, "  XNNPACK-b1-t2: nodes_in_engine="));
     snprintf(cmd, sizeof cmd, "'%s' report '%s' 2>&1", bin, dir);
-    assert_int_equal(run(cmd, out, 1 << 17), 0);
+    assert_int_equal(run_cmd(cmd, out, 1 << 17), 0);
     assert_null(strstr(out, "engine info"));
     free(out);
 }
@@ -126,13 +118,10 @@ static void test_facts_without_profile(void **state) {
              "'%s' bench simple --conversions XNNPACK --samples 5 --quiet --run-dir %s/run "
              "2>&1",
              bin, dir);
-    assert_int_equal(run(cmd, out, 1 << 16), 0);
-    char path[1200];
-    snprintf(path, sizeof path, "%s/run/report.json", dir);
-    char *text = slurp(path);
-    assert_non_null(text);
-    cJSON *rep = cJSON_Parse(text);
-    free(text);
+    assert_int_equal(run_cmd(cmd, out, 1 << 16), 0);
+    char run_dir[600];
+    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+    cJSON *rep = read_report(run_dir);
     const cJSON *t = trial_of(rep, "XNNPACK-b1-t1");
     assert_int_equal((int)info_num(t, "nodes_outside"), 0);
     assert_int_equal((int)info_num(t, "islands"), 1);

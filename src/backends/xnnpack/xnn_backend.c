@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "backends/backends.h"
+#include "backends/xnnpack/xnn_names.h"
 #include "backends/xnnpack/xnn_internal.h"
 #include "backends/xnnpack/xnn_kernels.h"
 
@@ -269,13 +270,8 @@ static const calma_backend xnnbe_backend = {
 };
 
 const calma_conversion xnnbe_conversions[] = {
-    {"XNNPACK", "XNN", 2, "cpu",
-     "Google's XNNPACK (the CPU engine behind TensorFlow Lite) on every op it can express, in "
-     "NHWC islands; calma's own float32 kernels run the ops between them",
-     &xnnbe_backend, NULL},
-    {"XNNPACK_STRICT", "XNN_STRICT", 3, "cpu",
-     "XNNPACK on the whole model as one subgraph, or unsupported naming the op it lacks (as a "
-     "delegate that must take everything)",
-     &xnnbe_backend, &xnnbe_strict_flag},
+    {"XNNPACK", "XNN", 2, "cpu", XNNBE_DESC, &xnnbe_backend, NULL},
+    {"XNNPACK_STRICT", "XNN_STRICT", 3, "cpu", XNNBE_STRICT_DESC, &xnnbe_backend,
+     &xnnbe_strict_flag},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL},
 };

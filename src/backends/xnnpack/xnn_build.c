@@ -137,7 +137,7 @@ static int import_as(xnnbe_ctx *c, int node, xnnbe_val *x, int nhwc, uint32_t *i
                        nhwc);
 }
 
-static int is_spatial_op(const char *op) {
+int xnnbe_is_spatial_op(const char *op) {
     static const char *const ops[] = {"Conv",          "ConvTranspose",     "Resize",
                                       "ReduceMean",    "MaxPool",           "AveragePool",
                                       "GlobalMaxPool", "GlobalAveragePool", "BatchNormalization",
@@ -152,7 +152,7 @@ static int is_spatial_op(const char *op) {
 static int import_value(xnnbe_ctx *c, int node, xnnbe_val *x) {
     int nhwc = 0;
     if (x->rank == 4 && !xnnbe_nhwc_trivial(x->dims)) {
-        if (is_spatial_op(c->g->nodes[node].op_type))
+        if (xnnbe_is_spatial_op(c->g->nodes[node].op_type))
             nhwc = 1;
         else
             for (int i = 0; i < x->n_views && !nhwc; i++)

@@ -336,6 +336,20 @@ static int rows_of(xnnbe_ctx *c, int k, const xnnbe_view *x, int from, xnnbe_vie
     return CALMA_OK;
 }
 
+/* Softmax rows of p (packed, rows innermost) into a new buffer in p's order. */
+static int softmax_rows(xnnbe_ctx *c, int k, const xnnbe_view *p, size_t rows, size_t len,
+                        xnnbe_view *y) {
+    int order[IR_MAX_RANK];
+    xnnbe_view_order(p, order);
+    int rc = xnnbe_host_alloc(c, p->rank, p->dims, order, y);
+    if (rc) return rc;
+    xnnbe_softmax_args *s = xnnbe_args(c, sizeof *s);
+    if (!s) return c->e->status;
+    *s = (xnnbe_softmax_args){p->data, y->data, rows, len,
+                              !strcmp(c->g->nodes[k].op_type, "LogSoftmax")};
+    return xnnbe_add_kernel(c, k, xnnbe_k_softmax, s);
+}
+
 static int op_softmax(xnnbe_ctx *c, int k) {
     const ir_node *n = &c->g->nodes[k];
     xnnbe_view x, p, y;
@@ -344,39 +358,19 @@ static int op_softmax(xnnbe_ctx *c, int k) {
     int old = c->opset > 0 && c->opset < 13;
     int a = xnnbe_axis(ir_node_int(n, "axis", old ? 1 : -1), x.rank);
     if (a < 0) return xnnbe_invalid(c, k, "axis out of range");
-    if (!old && a != x.rank - 1) {
-        /* one axis: move it last as a view, normalise, move it back */
-        int64_t perm[IR_MAX_RANK], inv[IR_MAX_RANK];
-        for (int d = 0, r = 0; d < x.rank; d++)
-            if (d != a) perm[r++] = d;
-        perm[x.rank - 1] = a;
-        for (int d = 0; d < x.rank; d++) inv[perm[d]] = d;
-        xnnbe_view t;
-        xnnbe_view_transpose(&x, perm, &t);
-        size_t rows, len;
-        if ((rc = rows_of(c, k, &t, t.rank - 1, &p, &rows, &len))) return rc;
-        int order[IR_MAX_RANK];
-        xnnbe_view_order(&p, order);
-        if ((rc = xnnbe_host_alloc(c, p.rank, p.dims, order, &y))) return rc;
-        xnnbe_softmax_args *s = xnnbe_args(c, sizeof *s);
-        if (!s) return c->e->status;
-        *s = (xnnbe_softmax_args){p.data, y.data, rows, len, !strcmp(n->op_type, "LogSoftmax")};
-        if ((rc = xnnbe_add_kernel(c, k, xnnbe_k_softmax, s))) return rc;
-        xnnbe_view back;
-        xnnbe_view_transpose(&y, inv, &back);
-        xnnbe_host_output(c, k, 0, &back);
-        return CALMA_OK;
-    }
+    /* one axis (opset 13): moved last as a view, normalised, moved back */
+    int64_t perm[IR_MAX_RANK], inv[IR_MAX_RANK];
+    for (int d = 0, r = 0; d < x.rank; d++)
+        if (old || d != a) perm[r++] = d;
+    if (!old) perm[x.rank - 1] = a;
+    for (int d = 0; d < x.rank; d++) inv[perm[d]] = d;
+    xnnbe_view t, back;
+    xnnbe_view_transpose(&x, perm, &t);
     size_t rows, len;
-    if ((rc = rows_of(c, k, &x, old ? a : x.rank - 1, &p, &rows, &len))) return rc;
-    int order[IR_MAX_RANK];
-    xnnbe_view_order(&p, order);
-    if ((rc = xnnbe_host_alloc(c, p.rank, p.dims, order, &y))) return rc;
-    xnnbe_softmax_args *s = xnnbe_args(c, sizeof *s);
-    if (!s) return c->e->status;
-    *s = (xnnbe_softmax_args){p.data, y.data, rows, len, !strcmp(n->op_type, "LogSoftmax")};
-    if ((rc = xnnbe_add_kernel(c, k, xnnbe_k_softmax, s))) return rc;
-    xnnbe_host_output(c, k, 0, &y);
+    if ((rc = rows_of(c, k, &t, old ? a : t.rank - 1, &p, &rows, &len))) return rc;
+    if ((rc = softmax_rows(c, k, &p, rows, len, &y))) return rc;
+    xnnbe_view_transpose(&y, inv, &back);
+    xnnbe_host_output(c, k, 0, &back);
     return CALMA_OK;
 }
 

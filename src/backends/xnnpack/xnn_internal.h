@@ -206,6 +206,8 @@ int xnnbe_keep(xnnbe_state *s, void *p);
  * a value of this island, or a host view imported as an external input.
  * Fails if it is absent or not yet computed. */
 int xnnbe_input(xnnbe_ctx *c, int node, int i, xnnbe_val **out);
+/* Does op work on NHWC maps in XNNPACK (Conv, pools, Resize, ...)? */
+int xnnbe_is_spatial_op(const char *op);
 /* Name of a value for messages. */
 const char *xnnbe_vname(const xnnbe_ctx *c, const xnnbe_val *v);
 /* Is value index v one of the graph's outputs? */

@@ -235,28 +235,27 @@ static void plan_bn_folding(xnnbe_ctx *c) {
     }
 }
 
-static int is_spatial(const char *op) {
-    static const char *const ops[] = {"Conv",          "ConvTranspose",     "Resize",
-                                      "ReduceMean",    "MaxPool",           "AveragePool",
-                                      "GlobalMaxPool", "GlobalAveragePool", "BatchNormalization",
-                                      "PRelu"};
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-        if (strcmp(op, ops[i]) == 0) return 1;
-    return 0;
-}
-
 /* A 4-D input is held as NHWC (transposed once in run()) when an island
  * op that works in NHWC reads it; otherwise its bytes go in as they are. */
 static int wants_nhwc(const xnnbe_ctx *c, int v) {
     for (int r = c->cons_off[v]; r < c->cons_off[v + 1]; r++) {
         int j = c->cons[r];
-        if (c->kind[j] == XNNBE_XNN && is_spatial(c->g->nodes[j].op_type)) return 1;
+        if (c->kind[j] == XNNBE_XNN && xnnbe_is_spatial_op(c->g->nodes[j].op_type)) return 1;
     }
     return 0;
 }
 
-static int io_name(xnnbe_ctx *c, xnnbe_io *io, const calma_tensor *t, int v) {
-    io->name = mem_strdup(ir_value_name(c->g, v));
+/* The value of calma_model tensor t (graph input or output i, by name or
+ * else by position), with its name and dtype checked into io. */
+static int io_value(xnnbe_ctx *c, xnnbe_io *io, const calma_tensor *t, int i, int output, int *v) {
+    const int *list = output ? c->g->outputs : c->g->inputs;
+    int n = output ? c->g->n_outputs : c->g->n_inputs;
+    *v = t->name ? ir_graph_find(c->g, t->name) : -1;
+    if (*v < 0 && i < n) *v = list[i];
+    if (*v < 0)
+        return err_set(c->e, CALMA_E_INVALID, "%s '%s' is not in the graph",
+                       output ? "output" : "input", t->name ? t->name : "?");
+    io->name = mem_strdup(ir_value_name(c->g, *v));
     if (!io->name) return err_set(c->e, CALMA_E_NOMEM, "out of memory");
     if (t->dtype != CALMA_DT_FLOAT)
         return err_set(c->e, CALMA_E_UNSUPPORTED,
@@ -270,13 +269,8 @@ static int setup_inputs(xnnbe_ctx *c, const calma_model *m) {
     xnnbe_state *s = c->s;
     for (int i = 0; i < s->n_in; i++) {
         const calma_tensor *t = &m->inputs[i];
-        int v = t->name ? ir_graph_find(c->g, t->name) : -1;
-        if (v < 0 && i < c->g->n_inputs) v = c->g->inputs[i];
-        if (v < 0)
-            return err_set(c->e, CALMA_E_INVALID, "input '%s' is not in the graph",
-                           t->name ? t->name : "?");
         xnnbe_io *io = &s->in[i];
-        int rc = io_name(c, io, t, v);
+        int v, rc = io_value(c, io, t, i, 0, &v);
         if (rc) return rc;
         if (c->strict && t->rank > XNN_MAX_TENSOR_DIMS)
             return err_set(c->e, CALMA_E_UNSUPPORTED,
@@ -318,13 +312,8 @@ static int locate_outputs(xnnbe_ctx *c, const calma_model *m) {
     xnnbe_state *s = c->s;
     for (int k = 0; k < s->n_out; k++) {
         const calma_tensor *t = &m->outputs[k];
-        int v = t->name ? ir_graph_find(c->g, t->name) : -1;
-        if (v < 0 && k < c->g->n_outputs) v = c->g->outputs[k];
-        if (v < 0)
-            return err_set(c->e, CALMA_E_INVALID, "output '%s' is not in the graph",
-                           t->name ? t->name : "?");
         xnnbe_io *io = &s->out[k];
-        int rc = io_name(c, io, t, v);
+        int v, rc = io_value(c, io, t, k, 1, &v);
         if (rc) return rc;
         xnnbe_val *x = &c->vals[v];
         io->rank = x->rank;
