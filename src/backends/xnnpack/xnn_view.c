@@ -19,7 +19,7 @@ void xnnbe_view_packed(xnnbe_view *v, float *data, int rank, const int64_t *dims
                        const int *order) {
     v->data = data;
     v->rank = rank;
-    memcpy(v->dims, dims, sizeof(int64_t) * (size_t)rank);
+    if (rank > 0) memcpy(v->dims, dims, sizeof(int64_t) * (size_t)rank);
     int64_t st = 1;
     for (int i = rank - 1; i >= 0; i--) {
         int a = order ? order[i] : i;
@@ -121,7 +121,7 @@ int xnnbe_view_reshape(const xnnbe_view *x, int rank, const int64_t *dims, xnnbe
     int ng = reshape_groups(na, da, nb, db, ga, gb);
     if (ng < 0) return 0;
     xnnbe_view t = {.data = x->data, .rank = rank};
-    memcpy(t.dims, dims, sizeof(int64_t) * (size_t)rank);
+    if (rank > 0) memcpy(t.dims, dims, sizeof(int64_t) * (size_t)rank);
     for (int d = 0; d < rank; d++) t.st[d] = 1;
     for (int g = 0; g < ng; g++) {
         /* the old axes of a group must be contiguous in row-major order */
@@ -169,7 +169,7 @@ void xnnbe_reshape_order(const xnnbe_view *x, int rank, const int64_t *dims, int
 int xnnbe_view_expand(const xnnbe_view *x, int rank, const int64_t *dims, xnnbe_view *out) {
     if (rank < x->rank) return 0;
     xnnbe_view t = {.data = x->data, .rank = rank};
-    memcpy(t.dims, dims, sizeof(int64_t) * (size_t)rank);
+    if (rank > 0) memcpy(t.dims, dims, sizeof(int64_t) * (size_t)rank);
     int off = rank - x->rank;
     for (int d = 0; d < rank; d++) {
         int s = d - off;
