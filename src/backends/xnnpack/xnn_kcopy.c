@@ -109,13 +109,29 @@ static void copy_row(float *restrict d, int64_t ds, const float *restrict s, int
     }
 }
 
+/* Rows along the last dim; the outer index advances like an odometer (no
+ * division per row: many copies are thousands of short rows, a channel
+ * slice of each pixel). */
 static void rows_task(void *p, size_t start, size_t count) {
     const xnnbe_copy_args *a = p;
     int last = a->rank - 1;
-    for (size_t o = start; o < start + count; o++) {
-        int64_t so, dof;
-        outer_offsets(a, o, last, -1, &so, &dof);
+    int64_t idx[XNNBE_KRANK] = {0}, so, dof;
+    outer_offsets(a, start, last, -1, &so, &dof);
+    size_t o = start;
+    for (int i = last - 1; i >= 0; i--) {
+        idx[i] = (int64_t)(o % (size_t)a->dims[i]);
+        o /= (size_t)a->dims[i];
+    }
+    for (size_t r = 0; r < count; r++) {
         copy_row(a->dst + dof, a->ds[last], a->src + so, a->ss[last], a->dims[last]);
+        for (int i = last - 1; i >= 0; i--) {
+            so += a->ss[i];
+            dof += a->ds[i];
+            if (++idx[i] < a->dims[i]) break;
+            so -= a->ss[i] * a->dims[i];
+            dof -= a->ds[i] * a->dims[i];
+            idx[i] = 0;
+        }
     }
 }
 
