@@ -9,7 +9,7 @@
 #include "backends/xnnpack/xnn_internal.h"
 #include "backends/xnnpack/xnn_kernels.h"
 
-static const xnnbe_val *out_val(xnnbe_ctx *c, int k, int j) {
+static const xnnbe_val *out_val(const xnnbe_ctx *c, int k, int j) {
     return &c->vals[c->g->nodes[k].out[j]];
 }
 
@@ -179,6 +179,47 @@ static int op_split(xnnbe_ctx *c, int k) {
 
 /* ---- copies ---- */
 
+/* The single live reader of value v when it is a host node of op_type
+ * (and v is not a graph output), else -1. */
+static int only_reader(const xnnbe_ctx *c, int v, const char *op_type) {
+    if (v < 0 || c->uses[v] != 1 || xnnbe_is_output(c, v)) return -1;
+    int r = c->consumer[v];
+    if (r < 0 || c->done[r] || c->kind[r] != XNNBE_HOST) return -1;
+    return strcmp(c->g->nodes[r].op_type, op_type) ? -1 : r;
+}
+
+/* A channel shuffle after a Concat of G equal pieces along axis a, as
+ * ShuffleNet is exported: Reshape splitting a into [G, C/G], Transpose
+ * swapping the two, Reshape back. Returns the three nodes, or 0. */
+static int shuffle_after(const xnnbe_ctx *c, int k, int a, int *nodes) {
+    const ir_node *n = &c->g->nodes[k];
+    const xnnbe_val *o = out_val(c, k, 0);
+    int64_t G = n->n_in;
+    if (G < 2 || o->dims[a] % G || o->rank + 1 > IR_MAX_RANK) return 0;
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] < 0 || c->vals[n->in[i]].dims[a] != o->dims[a] / G) return 0;
+    int r1 = only_reader(c, n->out[0], "Reshape");
+    if (r1 < 0) return 0;
+    const xnnbe_val *v1 = out_val(c, r1, 0);
+    if (v1->rank != o->rank + 1 || v1->dims[a] != G || v1->dims[a + 1] != o->dims[a] / G) return 0;
+    for (int d = 0; d < o->rank; d++)
+        if (d != a && o->dims[d] != v1->dims[d < a ? d : d + 1]) return 0;
+    int t = only_reader(c, c->g->nodes[r1].out[0], "Transpose");
+    if (t < 0) return 0;
+    size_t np = 0;
+    const int64_t *perm = ir_node_ints(&c->g->nodes[t], "perm", &np);
+    if (!perm || np != (size_t)v1->rank) return 0;
+    for (int d = 0; d < v1->rank; d++)
+        if (perm[d] != (d == a ? a + 1 : d == a + 1 ? a : d)) return 0;
+    int r2 = only_reader(c, c->g->nodes[t].out[0], "Reshape");
+    if (r2 < 0) return 0;
+    const xnnbe_val *v3 = out_val(c, r2, 0);
+    if (v3->rank != o->rank || memcmp(v3->dims, o->dims, sizeof(int64_t) * (size_t)o->rank))
+        return 0;
+    nodes[0] = r1, nodes[1] = t, nodes[2] = r2;
+    return 1;
+}
+
 static int op_concat(xnnbe_ctx *c, int k) {
     const ir_node *n = &c->g->nodes[k];
     const xnnbe_val *o = out_val(c, k, 0);
@@ -204,24 +245,49 @@ static int op_concat(xnnbe_ctx *c, int k) {
     xnnbe_view y;
     int rc = xnnbe_host_alloc(c, o->rank, o->dims, have ? order : NULL, &y);
     if (rc) return rc;
-    int64_t at = 0;
+    /* A shuffle after: piece g's channel j goes straight to channel
+     * j * G + g, and the shuffle's three nodes become views of y. */
+    int sh[3], shuffled = shuffle_after(c, k, a, sh);
+    int64_t at = 0, G = n->n_in;
     for (int i = 0; i < n->n_in; i++) {
         if (in[i].rank != o->rank) return xnnbe_invalid(c, k, "inputs of different ranks");
         xnnbe_view part = y;
-        part.data += at * y.st[a];
+        part.data += (shuffled ? i : at) * y.st[a];
         part.dims[a] = in[i].dims[a];
+        if (shuffled) part.st[a] = G * y.st[a];
         at += in[i].dims[a];
         if (!part.dims[a]) continue;
         xnnbe_copy_prepare(&cp->parts[cp->n++], &in[i], &part);
     }
     if (at != o->dims[a]) return xnnbe_invalid(c, k, "the pieces do not fill the output");
     if ((rc = xnnbe_add_kernel(c, k, xnnbe_k_copies, cp))) return rc;
-    xnnbe_host_output(c, k, 0, &y);
+    if (!shuffled) {
+        xnnbe_host_output(c, k, 0, &y);
+        return CALMA_OK;
+    }
+    /* the Reshape's view of y, and the Transpose's; the Concat's own
+     * output is never read (the Reshape is its only reader) and no single
+     * strided view could spell it */
+    xnnbe_view split = {.data = y.data, .rank = y.rank + 1}, swapped;
+    for (int d = 0, r = 0; d < y.rank; d++) {
+        if (d == a) {
+            split.dims[r] = G, split.st[r++] = y.st[a];
+            split.dims[r] = y.dims[a] / G, split.st[r++] = G * y.st[a];
+            continue;
+        }
+        split.dims[r] = y.dims[d], split.st[r++] = y.st[d];
+    }
+    int64_t perm[IR_MAX_RANK];
+    for (int d = 0; d < split.rank; d++) perm[d] = d == a ? a + 1 : d == a + 1 ? a : d;
+    xnnbe_view_transpose(&split, perm, &swapped);
+    xnnbe_host_output(c, sh[0], 0, &split);
+    xnnbe_host_output(c, sh[1], 0, &swapped);
+    xnnbe_host_output(c, sh[2], 0, &y);
+    for (int i = 0; i < 3; i++) c->done[sh[i]] = 1;
+    c->s->n_host_nodes += 3;
     return CALMA_OK;
 }
 
-/* Gather with constant indices along an axis: one index is a view, more
- * are one copy each into the packed output. */
 /* x without axis a, at index j of it. */
 static void drop_axis(const xnnbe_view *x, int a, int64_t j, xnnbe_view *out) {
     xnnbe_view y = {.data = x->data + j * x->st[a], .rank = x->rank - 1};
@@ -233,6 +299,8 @@ static void drop_axis(const xnnbe_view *x, int a, int64_t j, xnnbe_view *out) {
     *out = y;
 }
 
+/* Gather with constant indices along an axis: one index is a view, more
+ * are one copy each into the packed output. */
 static int op_gather(xnnbe_ctx *c, int k) {
     const ir_node *n = &c->g->nodes[k];
     xnnbe_view x;

@@ -102,6 +102,8 @@ static void copy_row(float *restrict d, int64_t ds, const float *restrict s, int
                      int64_t n) {
     if (ss == 1 && ds == 1) {
         memcpy(d, s, (size_t)n * sizeof(float));
+    } else if (ss == 1 && ds == 2) { /* a piece of a concat fused with a shuffle */
+        for (int64_t j = 0; j < n; j++) d[2 * j] = s[j];
     } else if (ds == 1) {
         for (int64_t j = 0; j < n; j++) d[j] = s[j * ss];
     } else {
