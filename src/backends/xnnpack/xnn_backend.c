@@ -12,7 +12,9 @@
  * Min/Sum with broadcasting, Relu and Clip (fused into the producer's
  * output clamp), Sigmoid, HardSwish, HardSigmoid, LeakyRelu, Elu, PRelu,
  * Abs, Neg, Floor, Ceil, Sqrt, BatchNormalization, Softmax (last axis),
- * Reshape, Flatten, Squeeze, Unsqueeze, Pad (constant), Identity, Dropout.
+ * Reshape, Flatten, Squeeze, Unsqueeze, Pad (constant), Identity, Dropout,
+ * and (XNNPACK_STRICT only: calma's kernel does it in one pass) Concat as
+ * zero pads and adds.
  * calma's kernels take the rest (xnn_host_*.c). Constants, and values
  * computed from constants only, are folded at load. float32 only.
  *

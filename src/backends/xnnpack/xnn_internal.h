@@ -88,7 +88,6 @@ typedef struct xnnbe_state {
     /* --profile: seconds in run() and outside XNNPACK's runtimes. */
     double prof_total, prof_outside;
     long prof_runs;
-    char info_text[64];
 } xnnbe_state;
 
 /* ---- the build ---- */

@@ -333,7 +333,6 @@ static int locate_outputs(xnnbe_ctx *c, const calma_model *m) {
             return err_set(c->e, CALMA_E_INTERNAL, "output '%s' was not computed by the plan",
                            io->name);
         }
-        io->set = 1;
         io->numel = 1;
         for (int d = 0; d < io->rank; d++) io->numel *= (size_t)io->dims[d];
         int same = io->rank == t->rank;
