@@ -62,7 +62,6 @@ typedef struct xnnbe_io {
     size_t numel;
     xnnbe_view view;  /* inputs: the buffer run() fills; outputs: where the value is */
     const float *cst; /* an output that is a constant */
-    int set;          /* the output has been located */
 } xnnbe_io;
 
 typedef struct xnnbe_state {
