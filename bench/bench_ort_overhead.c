@@ -16,92 +16,18 @@
 
 #include "backends/backends.h"
 #include "bench/stats.h"
-#include "io/gen.h"
 #include "ir/ir.h"
 #include "onnx/onnx.h"
 #include "ort_plain.h"
-#include "ref/ref.h"
+#include "side.h"
 #include "zoo/zoo.h"
 
-#define MAX_IO 8
-
-typedef struct calma_side {
-    const calma_conversion *conv;
-    void *state;
-    int n_in, n_out;
-    ir_tensor in[MAX_IO], out[MAX_IO];
-    calma_tensor tin[MAX_IO], tout[MAX_IO];
-    double load_s, convert_s, first_s;
-} calma_side;
-
-static calma_tensor view(const ir_tensor *t, const char *name) {
-    calma_tensor v = {
-        .name = name, .dtype = t->dtype, .rank = t->rank, .data = t->data, .nbytes = t->nbytes};
-    memcpy(v.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
-    return v;
-}
-
-static void side_close(calma_side *a) {
-    if (a->conv && a->state) a->conv->backend->release(a->state);
-    for (int i = 0; i < MAX_IO; i++) {
-        ir_tensor_free(&a->in[i]);
-        ir_tensor_free(&a->out[i]);
-    }
-    memset(a, 0, sizeof *a);
-}
-
-/* Load, convert and first run through the backend interface, each timed. */
-static int side_open(calma_side *a, const ir_graph *g, const char *path, int threads,
-                     calma_error *e) {
-    memset(a, 0, sizeof *a);
-    for (const calma_conversion *c = ortbe_conversions; c->name; c++)
-        if (!strcmp(c->name, "ORT_CPU")) a->conv = c;
-    if (!a->conv) return fprintf(stderr, "no ORT_CPU conversion\n"), -1;
-    if (g->n_inputs > MAX_IO || g->n_outputs > MAX_IO)
-        return fprintf(stderr, "too many inputs or outputs\n"), -1;
-    a->n_in = g->n_inputs;
-    a->n_out = g->n_outputs;
-    for (int i = 0; i < a->n_in; i++) {
-        const ir_value *v = &g->values[g->inputs[i]];
-        if (ir_tensor_alloc(&a->in[i], v->dtype, v->rank, v->dims, e)) return -1;
-        gen_fill(&a->in[i], 1, i, 0);
-        a->tin[i] = view(&a->in[i], v->name);
-    }
-    if (ref_infer_outputs(g, a->in, a->out, e)) return -1;
-    for (int k = 0; k < a->n_out; k++) {
-        ir_tensor t = a->out[k];
-        memset(&a->out[k], 0, sizeof a->out[k]);
-        if (ir_tensor_alloc(&a->out[k], t.dtype, t.rank, t.dims, e)) return -1;
-        a->tout[k] = view(&a->out[k], g->values[g->outputs[k]].name);
-    }
-    calma_model m = {.path = path,
-                     .graph = g,
-                     .n_inputs = a->n_in,
-                     .inputs = a->tin,
-                     .n_outputs = a->n_out,
-                     .outputs = a->tout};
-    calma_trial_config cfg = {.batch = 1, .threads = threads, .options = ""};
-    const calma_backend *be = a->conv->backend;
-    if (be->probe(a->conv, e)) return -1;
-    double t0 = ort_plain_now();
-    if (be->load(a->conv, &m, &cfg, &a->state, e)) return -1;
-    double t1 = ort_plain_now();
-    if (be->convert && be->convert(a->state, e)) return -1;
-    double t2 = ort_plain_now();
-    if (be->run(a->state, a->tin, a->n_in, a->tout, a->n_out, e)) return -1;
-    double t3 = ort_plain_now();
-    a->load_s = t1 - t0;
-    a->convert_s = t2 - t1;
-    a->first_s = t3 - t2;
-    return 0;
-}
-
-/* One timed sample, exactly as the worker takes it: the clock around run(). */
-static int side_sample(calma_side *a, double *out, calma_error *e) {
-    double t0 = ort_plain_now();
-    int rc = a->conv->backend->run(a->state, a->tin, a->n_in, a->tout, a->n_out, e);
-    *out = ort_plain_now() - t0;
-    return rc;
+/* Load, convert and first run of calma's ORT_CPU through the backend
+ * interface, each timed (bench/side.c, as the worker does it). */
+static int side_open(bside *a, const ir_graph *g, const char *path, int threads, calma_error *e) {
+    const calma_conversion *c = bside_find(ortbe_conversions, "ORT_CPU");
+    if (!c) return fprintf(stderr, "no ORT_CPU conversion\n"), -1;
+    return bside_open(a, c, g, path, threads, 1, 0, e) ? -1 : 0;
 }
 
 static double median(const double *s, size_t n) {
@@ -113,7 +39,7 @@ static double median(const double *s, size_t n) {
 static int bench_threads(const ir_graph *g, const char *path, int threads, int blocks, int runs,
                          int plain_first) {
     calma_error e = {0};
-    calma_side a = {0};
+    bside a = {0};
     ort_plain *b = NULL;
     char err[1024] = "";
     double b_create = 0, b_first = 0;
@@ -139,7 +65,7 @@ static int bench_threads(const ir_graph *g, const char *path, int threads, int b
     }
     double dummy;
     for (int w = 0; w < 5; w++) /* warm both before the first block */
-        if (side_sample(&a, &dummy, &e) || ort_plain_run(b, err, sizeof err)) goto out;
+        if (bside_sample(&a, &dummy, &e) || ort_plain_run(b, err, sizeof err)) goto out;
     size_t na = 0, nb = 0;
     for (int blk = 0; blk < blocks; blk++) {
         for (int half = 0; half < 2; half++) {
@@ -147,7 +73,7 @@ static int bench_threads(const ir_graph *g, const char *path, int threads, int b
             int do_a = (half == 0) == (blk % 2 == 0);
             for (int r = 0; r < runs; r++) {
                 if (do_a) {
-                    if (side_sample(&a, &sa[na++], &e)) goto out;
+                    if (bside_sample(&a, &sa[na++], &e)) goto out;
                 } else {
                     double s0 = ort_plain_now();
                     if (ort_plain_run(b, err, sizeof err)) goto out;
@@ -174,7 +100,7 @@ static int bench_threads(const ir_graph *g, const char *path, int threads, int b
     rc = 0;
 out:
     if (rc && err[0]) fprintf(stderr, "plain ORT: %s\n", err);
-    side_close(&a);
+    bside_close(&a);
     ort_plain_close(b);
     free(sa);
     free(sb);

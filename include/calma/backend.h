@@ -14,8 +14,11 @@
 extern "C" {
 #endif
 
-/* ABI 2 added calma_backend.flags; plugins built for ABI 1 still load. */
+/* ABI 2 added calma_backend.flags and .info and calma_trial_config.profile,
+ * at the ends of their structures. A plugin built for ABI 1 still loads:
+ * calma reads neither flags nor info from a backend whose abi is 1. */
 #define CALMA_BACKEND_ABI 2
+#define CALMA_BACKEND_ABI_MIN 1
 
 /* calma_backend.flags */
 /* load runs any ONNX model it is given (from calma_model.path or .graph), so
@@ -53,7 +56,22 @@ typedef struct calma_trial_config {
     int64_t batch;
     int threads;         /* intra-op threads the engine may use */
     const char *options; /* "key=value,key=value" given by the user, or "" */
+    /* ABI 2: calma bench --profile. The backend may time its own parts in
+     * run() and report them through info (e.g. the share of time spent
+     * outside the engine). A plugin built for ABI 1 never sees it. */
+    int profile;
 } calma_trial_config;
+
+/* One fact a backend reports about the model it converted: a key
+ * (snake_case, e.g. "nodes_in_engine") and either a number (text NULL) or
+ * a string. */
+typedef struct calma_fact {
+    const char *key;
+    const char *text;
+    double number;
+} calma_fact;
+
+#define CALMA_MAX_FACTS 32
 
 typedef struct calma_conversion calma_conversion;
 
@@ -80,6 +98,11 @@ typedef struct calma_backend {
     void (*release)(void *state);
     /* ABI 2: CALMA_BACKEND_* bits (0 for a backend of ABI 1). */
     unsigned flags;
+    /* ABI 2, optional (NULL): facts about the converted model, written into
+     * facts (at most max); returns how many. Called after the last run and
+     * before release; strings stay valid until release. calma records them
+     * in the trial as "engine_info". */
+    int (*info)(void *state, calma_fact *facts, int max);
 } calma_backend;
 
 struct calma_conversion {
@@ -96,7 +119,7 @@ struct calma_conversion {
  *     const calma_plugin *calma_plugin_entry(void);
  * whose conversions are added to the registry. */
 typedef struct calma_plugin {
-    int abi; /* CALMA_BACKEND_ABI */
+    int abi; /* CALMA_BACKEND_ABI (or any from CALMA_BACKEND_ABI_MIN) */
     const char *name;
     int n_conversions;
     const calma_conversion *conversions;

@@ -173,6 +173,7 @@ static void worker_argv(const run *r, argv_buf *a, int model, const char *conv, 
         arg(a, "--options");
         arg(a, p->options);
     }
+    if (p->profile && conv) arg(a, "--profile");
     for (int i = 0; i < p->n_inputs; i++) {
         arg(a, "--input");
         snprintf(a->inbuf[i], sizeof a->inbuf[i], "%s=%s", p->input_name[i], p->input_path[i]);
@@ -338,9 +339,9 @@ static cJSON *make_record(const run *r, int i, int k, super_outcome *o) {
     cJSON_AddStringToObject(rec, "message", o->message);
     if (o->result) {
         static const char *const keep[] = {
-            "phases",         "stats",        "throughput", "validation", "memory",
-            "engine_version", "samples_file", "load_avg",   "warnings",   "efficiency",
-            "scenario",       "transform",    NULL};
+            "phases",         "stats",        "throughput",  "validation", "memory",
+            "engine_version", "samples_file", "load_avg",    "warnings",   "efficiency",
+            "scenario",       "transform",    "engine_info", NULL};
         for (int k = 0; keep[k]; k++) {
             cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o->result, keep[k]);
             if (v) cJSON_AddItemToObject(rec, keep[k], v);
@@ -492,6 +493,7 @@ static int finish(run *r, calma_error *e) {
                plan_n_run(&r->p), plan_n_trials(&r->p));
     table_opts to = {.color = isatty(1) && !getenv("NO_COLOR"), .wide = r->p.wide};
     bench_table_print(stdout, rep, &to);
+    if (r->p.verbose) bench_engine_info_print(stdout, trials);
     fflush(stdout);
     char path[4200];
     snprintf(path, sizeof path, "%s/report.json", r->p.run_dir);
@@ -525,13 +527,14 @@ static int finish(run *r, calma_error *e) {
 static int check_resume_flags(int argc, char **argv, calma_error *e) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        if (!strncmp(a, "--resume", 8) || !strncmp(a, "--output", 8) || !strcmp(a, "--quiet")) {
-            if (!strchr(a, '=') && strcmp(a, "--quiet")) i++;
+        if (!strncmp(a, "--resume", 8) || !strncmp(a, "--output", 8) || !strcmp(a, "--quiet") ||
+            !strcmp(a, "--verbose")) {
+            if (!strchr(a, '=') && strcmp(a, "--quiet") && strcmp(a, "--verbose")) i++;
             continue;
         }
         return err_set(e, CALMA_E_USAGE,
                        "--resume takes the plan from the run folder; '%s' cannot change it "
-                       "(only --output and --quiet go with --resume)",
+                       "(only --output, --quiet and --verbose go with --resume)",
                        a);
     }
     return CALMA_OK;
@@ -586,6 +589,7 @@ int bench_main(int argc, char **argv) {
         resumed.resume = r.p.resume;
         resumed.output = r.p.output;
         resumed.quiet = r.p.quiet;
+        resumed.verbose = r.p.verbose;
         r.p.resume = r.p.output = NULL;
         plan_free(&r.p);
         r.p = resumed;

@@ -18,7 +18,9 @@
  * model_file, peak} (bytes), load_avg (1-minute load average after sampling),
  * warnings[] (noise: high CV, outliers, slow first run, timer resolution,
  * busy machine, governor, precision not reached), engine_version,
- * samples_file, exit {code, signal}, last_phase, wall_s,
+ * engine_info {key: number or string} (what the backend reports about the
+ * converted model, e.g. XNNPACK's nodes_in_engine), samples_file,
+ * exit {code, signal}, last_phase, wall_s,
  * stderr_tail[]; in a serving scenario also streams and scenario {...}
  * (src/bench/scenario.h, docs/report.md).
  * Fields a trial never reached are absent. Times are seconds. */
@@ -69,6 +71,9 @@ const cJSON *bench_baseline_trial(const cJSON *trials, const char *name, const c
  * worst cosine and top-1 agreement it was judged on. */
 const char *bench_trial_precision(const cJSON *rec);
 const char *bench_accuracy_text(const cJSON *rec, const char *verdict, char *buf, size_t n);
+/* --verbose: one line per trial that has engine_info (what the backend
+ * reported about the converted model), after the table. */
+void bench_engine_info_print(FILE *f, const cJSON *trials);
 
 /* A reason (a failed trial's message, kind = its status) or a warning
  * (kind "warning"), with the trials it applies to: the first

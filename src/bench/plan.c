@@ -80,7 +80,7 @@ void plan_usage(FILE *f) {
         "                   [--validation-batches 8] [--calibration 32]\n"
         "                   [--min-cosine [PREC=]X] [--min-top1 [PREC=]P%%] [--min-top5 "
         "[PREC=]P%%]\n"
-        "                   [--wide] [--strict] [--quiet]\n"
+        "                   [--wide] [--strict] [--quiet] [--profile] [--verbose]\n"
         "                   [--scenario single|offline|server] [--streams 1,2]\n"
         "                   [--rate R|auto] [--latency-bound 10ms]\n\n"
         "MODEL is an .onnx file or a built-in model (calma zoo list); default 'simple'.\n"
@@ -113,6 +113,10 @@ void plan_usage(FILE *f) {
         "fp32 trials element-wise (--atol, --rtol), fp16/bf16/int8 trials on cosine\n"
         "similarity and top-1/top-5 agreement (--min-cosine 0.995 for every reduced\n"
         "precision, or per precision: --min-cosine int8=0.98,fp16=0.999).\n"
+        "--profile lets an engine time its own parts (XNNPACK: the share of each\n"
+        "inference spent outside XNNPACK); --verbose prints what each engine reports\n"
+        "about the converted model (XNNPACK: nodes in XNNPACK and outside) under the\n"
+        "table.\n"
         "Exit: 0 all ok or unavailable, 1 a trial failed (mismatch, timeout, crashed,\n"
         "oom, error; also unavailable with --strict), 2 bad plan, 130 interrupted.\n");
 }
@@ -361,12 +365,15 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
         }
         /* boolean flags */
         if (!strcmp(flag, "--keep-samples") || !strcmp(flag, "--strict") ||
-            !strcmp(flag, "--quiet") || !strcmp(flag, "--wide")) {
+            !strcmp(flag, "--quiet") || !strcmp(flag, "--wide") || !strcmp(flag, "--profile") ||
+            !strcmp(flag, "--verbose")) {
             if (val) return err_set(e, CALMA_E_USAGE, "%s takes no value", flag);
             if (!strcmp(flag, "--wide")) p->wide = 1;
             if (!strcmp(flag, "--keep-samples")) p->keep_samples = 1;
             if (!strcmp(flag, "--strict")) p->strict = 1;
             if (!strcmp(flag, "--quiet")) p->quiet = 1;
+            if (!strcmp(flag, "--profile")) p->profile = 1;
+            if (!strcmp(flag, "--verbose")) p->verbose = 1;
             continue;
         }
         static const char *const valued[] = {"--tier",
@@ -718,6 +725,7 @@ cJSON *plan_to_json(const plan *p) {
     if (p->baseline) cJSON_AddStringToObject(j, "baseline", p->baseline);
     cJSON_AddBoolToObject(j, "keep_samples", p->keep_samples);
     cJSON_AddBoolToObject(j, "strict", p->strict);
+    cJSON_AddBoolToObject(j, "profile", p->profile);
     cJSON *ids = cJSON_AddArrayToObject(j, "trials");
     for (int i = 0; i < plan_n_trials(p); i++) {
         char id[256];
@@ -854,6 +862,7 @@ int plan_from_json(plan *p, const cJSON *j, calma_error *e) {
     if (cJSON_IsString(opt) && !(p->options = mem_strdup(opt->valuestring))) goto nomem;
     p->keep_samples = cJSON_IsTrue(get(j, "keep_samples"));
     p->strict = cJSON_IsTrue(get(j, "strict"));
+    p->profile = cJSON_IsTrue(get(j, "profile"));
     return plan_scenario_from_json(p, j, e);
 nomem:
     return err_set(e, CALMA_E_NOMEM, "out of memory reading plan.json");

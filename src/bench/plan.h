@@ -69,6 +69,8 @@ typedef struct plan {
     char *run_dir;
     char *output; /* --output, or NULL */
     int keep_samples, strict, quiet;
+    int profile;      /* --profile: backends time their own parts (engine_info) */
+    int verbose;      /* --verbose: the table adds what each engine reports */
     char *resume;     /* --resume DIR, or NULL */
     char *options;    /* --options "key=value,...": engine settings, or NULL */
     char *inputs_dir; /* --inputs-dir: input_K.pb per model input (ONNX test layout) */

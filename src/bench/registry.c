@@ -153,10 +153,10 @@ static int load_plugin(registry *r, const char *path, calma_error *e) {
     if (!p)
         return err_set(e, CALMA_E_USAGE, "plugin %s: %s returned nothing", path,
                        CALMA_PLUGIN_ENTRY);
-    if (p->abi < 1 || p->abi > CALMA_BACKEND_ABI)
+    if (p->abi < CALMA_BACKEND_ABI_MIN || p->abi > CALMA_BACKEND_ABI)
         return err_set(e, CALMA_E_USAGE,
-                       "plugin %s: built for calma backend ABI %d, this calma speaks 1 to %d", path,
-                       p->abi, CALMA_BACKEND_ABI);
+                       "plugin %s: built for calma backend ABI %d, this calma speaks %d to %d",
+                       path, p->abi, CALMA_BACKEND_ABI_MIN, CALMA_BACKEND_ABI);
     if (p->n_conversions <= 0 || !p->conversions)
         return err_set(e, CALMA_E_USAGE, "plugin %s: offers no conversions", path);
     for (int i = 0; i < p->n_conversions; i++) {
@@ -164,8 +164,8 @@ static int load_plugin(registry *r, const char *path, calma_error *e) {
         if (!valid_name(c->name))
             return err_set(e, CALMA_E_USAGE, "plugin %s: conversion name '%s' is not UPPER_SNAKE",
                            path, c->name ? c->name : "(null)");
-        if (!c->backend || c->backend->abi < 1 || c->backend->abi > CALMA_BACKEND_ABI ||
-            !c->backend->load || !c->backend->run)
+        if (!c->backend || c->backend->abi < CALMA_BACKEND_ABI_MIN ||
+            c->backend->abi > CALMA_BACKEND_ABI || !c->backend->load || !c->backend->run)
             return err_set(e, CALMA_E_USAGE,
                            "plugin %s: conversion %s has no usable backend (load and run are "
                            "required)",

@@ -53,6 +53,7 @@ typedef struct wargs {
     int n_expected;
     int oracle;
     int peak;               /* --peak: measure the machine's limit on this many threads */
+    int profile;            /* --profile: the backend may time its own parts */
     const char *options;    /* engine settings, "key=value,..." */
     int scenario;           /* --scenario: a plan_scenario (src/bench/scenario.h) */
     int streams;            /* --streams */
@@ -918,8 +919,10 @@ static int run_trial(trial *t) {
                      .outputs = t->cout};
     /* In a scenario, each stream's state gets its share of the threads. */
     int threads = a->scenario ? scen_threads_per_stream(a->threads, a->streams) : a->threads;
-    calma_trial_config cfg = {
-        .batch = a->batch, .threads = threads, .options = a->options ? a->options : ""};
+    calma_trial_config cfg = {.batch = a->batch,
+                              .threads = threads,
+                              .options = a->options ? a->options : "",
+                              .profile = a->profile};
     /* Backends see the tensors' shapes at load time, not their data. */
     for (int i = 0; i < t->n_in; i++) t->cin[i].data = NULL;
     for (int k = 0; k < t->n_out; k++) t->cout[k].data = NULL;
@@ -975,6 +978,25 @@ static int run_trial(trial *t) {
     return 0;
 }
 
+/* What the backend says about the model it converted (ABI 2 info), as
+ * "engine_info": {"key": number or string, ...}. */
+static void add_engine_info(trial *t) {
+    const calma_backend *be = t->c->backend;
+    if (be->abi < 2 || !be->info) return;
+    calma_fact f[CALMA_MAX_FACTS];
+    int n = be->info(t->state, f, CALMA_MAX_FACTS);
+    if (n <= 0) return;
+    if (n > CALMA_MAX_FACTS) n = CALMA_MAX_FACTS;
+    cJSON *j = cJSON_AddObjectToObject(t->res, "engine_info");
+    for (int i = 0; i < n; i++) {
+        if (!f[i].key || !f[i].key[0] || cJSON_GetObjectItemCaseSensitive(j, f[i].key)) continue;
+        if (f[i].text)
+            cJSON_AddStringToObject(j, f[i].key, f[i].text);
+        else if (isfinite(f[i].number))
+            cJSON_AddNumberToObject(j, f[i].key, f[i].number);
+    }
+}
+
 static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
     memset(a, 0, sizeof *a);
     a->batch = 1;
@@ -995,6 +1017,10 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
         }
         if (!strcmp(f, "--peak")) {
             a->peak = 1;
+            continue;
+        }
+        if (!strcmp(f, "--profile")) {
+            a->profile = 1;
             continue;
         }
         if (i + 1 >= argc) return err_set(e, CALMA_E_USAGE, "worker: %s needs a value", f);
@@ -1106,7 +1132,10 @@ int worker_main(int argc, char **argv) {
         measure_peak(&t);
     else
         run_trial(&t);
-    if (t.state) t.c->backend->release(t.state);
+    if (t.state) {
+        add_engine_info(&t);
+        t.c->backend->release(t.state);
+    }
     uint64_t rss, hwm;
     super_read_rss(0, &rss, &hwm);
     cJSON_AddNumberToObject(t.mem, "peak", (double)hwm);

@@ -37,6 +37,15 @@ int ref_infer_outputs(const ir_graph *g, const ir_tensor *input_types, ir_tensor
 int ref_infer_outputs_flops(const ir_graph *g, const ir_tensor *input_types, ir_tensor *out_types,
                             double *flops, calma_error *e);
 
+/* Static inference over every value, for backends that plan a whole graph:
+ * vals[v] (one per value index, n_values long) gets value v's dtype, rank
+ * and dims at these input shapes, and owned data where the value folds to
+ * a constant (shape arithmetic, any node whose inputs are all constants).
+ * Initializers and runtime values get a type without data. Free each with
+ * ir_tensor_free. */
+int ref_infer_values(const ir_graph *g, const ir_tensor *input_types, ir_tensor *vals,
+                     calma_error *e);
+
 /* Is op_type (default domain) one the oracle runs? */
 int ref_op_supported(const char *op_type);
 /* Number of ops the oracle runs and the name of op i (for listings). */

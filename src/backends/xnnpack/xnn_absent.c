@@ -1,6 +1,7 @@
 /* xnnbe_: stands in for the XNNPACK conversion on a machine built without
  * libxnnpack-dev, so the name stays known and reports why it cannot run. */
 #include "backends/backends.h"
+#include "backends/xnnpack/xnn_names.h"
 #include "util/err.h"
 
 #define XNNBE_ABSENT "built without libxnnpack-dev; run scripts/setup.sh"
@@ -49,9 +50,7 @@ static const calma_backend xnnbe_backend = {
 };
 
 const calma_conversion xnnbe_conversions[] = {
-    {"XNNPACK", "XNN", 2, "cpu",
-     "Google's XNNPACK (the CPU engine behind TensorFlow Lite): the whole model as one NHWC "
-     "subgraph, BatchNormalization folded, activations fused",
-     &xnnbe_backend, NULL},
+    {"XNNPACK", "XNN", 2, "cpu", XNNBE_DESC, &xnnbe_backend, NULL},
+    {"XNNPACK_STRICT", "XNN_STRICT", 3, "cpu", XNNBE_STRICT_DESC, &xnnbe_backend, NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL},
 };

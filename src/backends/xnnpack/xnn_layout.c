@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "backends/xnnpack/xnn_internal.h"
+#include "backends/xnnpack/xnn_kernels.h"
 
 /* Tiles of TILE channels x TILE pixels keep both sides in cache for the
  * large feature maps at a CNN's input. */
@@ -10,6 +11,7 @@
 
 /* An image's few colour channels: one pass over the pixels reading each
  * plane in order, about 3x faster than the tiles for 3x224x224. */
+XNNBE_VEC
 static void few_channels(const float *restrict s, float *restrict d, size_t ch, size_t hw) {
     switch (ch) {
     case 1:

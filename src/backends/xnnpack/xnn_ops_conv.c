@@ -132,20 +132,21 @@ static int conv_sliced(xnnbe_ctx *c, int k, const window *win, uint32_t xid, con
         if ((rc = xnnbe_define_static(c, k, 4, fd, f + (size_t)i * os * per_o, &fid))) return rc;
         if ((rc = xnnbe_define_static(c, k, 1, bd, bias + (size_t)i * os, &bid))) return rc;
         if ((rc = xnnbe_define_internal(c, k, 4, pd, &part))) return rc;
-        rc = xnnbe_check(
-            c, k,
-            xnn_define_convolution_2d(c->s->subgraph, (uint32_t)win->pb[0], (uint32_t)win->pe[1],
-                                      (uint32_t)win->pe[0], (uint32_t)win->pb[1],
-                                      (uint32_t)win->k[0], (uint32_t)win->k[1], (uint32_t)win->s[0],
-                                      (uint32_t)win->s[1], (uint32_t)win->d[0], (uint32_t)win->d[1],
-                                      1, fd[3], os, lo, hi, xid, fid, bid, part, 0),
-            "xnn_define_convolution_2d");
+        rc = xnnbe_check(c, k,
+                         xnn_define_convolution_2d(
+                             c->s->islands[c->cur].subgraph, (uint32_t)win->pb[0],
+                             (uint32_t)win->pe[1], (uint32_t)win->pe[0], (uint32_t)win->pb[1],
+                             (uint32_t)win->k[0], (uint32_t)win->k[1], (uint32_t)win->s[0],
+                             (uint32_t)win->s[1], (uint32_t)win->d[0], (uint32_t)win->d[1], 1,
+                             fd[3], os, lo, hi, xid, fid, bid, part, 0),
+                         "xnn_define_convolution_2d");
         if (rc) return rc;
         size_t pre[4] = {0, 0, 0, (size_t)i * os}, post[4] = {0, 0, 0, O - (size_t)(i + 1) * os};
         if ((rc = xnnbe_define_internal(c, k, 4, full, &padded))) return rc;
-        rc = xnnbe_check(
-            c, k, xnn_define_static_constant_pad(c->s->subgraph, pre, post, 0.0f, part, padded, 0),
-            "xnn_define_static_constant_pad");
+        rc = xnnbe_check(c, k,
+                         xnn_define_static_constant_pad(c->s->islands[c->cur].subgraph, pre, post,
+                                                        0.0f, part, padded, 0),
+                         "xnn_define_static_constant_pad");
         if (rc) return rc;
         if (i == 0) {
             acc = padded;
@@ -157,7 +158,8 @@ static int conv_sliced(xnnbe_ctx *c, int k, const window *win, uint32_t xid, con
             rc = xnnbe_define_internal(c, k, 4, full, &sum);
         if (rc) return rc;
         rc = xnnbe_check(c, k,
-                         xnn_define_add2(c->s->subgraph, -INFINITY, INFINITY, acc, padded, sum, 0),
+                         xnn_define_add2(c->s->islands[c->cur].subgraph, -INFINITY, INFINITY, acc,
+                                         padded, sum, 0),
                          "xnn_define_add2");
         if (rc) return rc;
         acc = sum;
@@ -245,16 +247,16 @@ static int op_conv(xnnbe_ctx *c, int k) {
     enum xnn_status st;
     if (depthwise)
         st = xnn_define_depthwise_convolution_2d(
-            c->s->subgraph, (uint32_t)win.pb[0], (uint32_t)win.pe[1], (uint32_t)win.pe[0],
-            (uint32_t)win.pb[1], (uint32_t)KH, (uint32_t)KW, (uint32_t)win.s[0], (uint32_t)win.s[1],
-            (uint32_t)win.d[0], (uint32_t)win.d[1], (uint32_t)(O / C), (size_t)C, lo, hi, xid, fid,
-            bid, oid, 0);
+            c->s->islands[c->cur].subgraph, (uint32_t)win.pb[0], (uint32_t)win.pe[1],
+            (uint32_t)win.pe[0], (uint32_t)win.pb[1], (uint32_t)KH, (uint32_t)KW,
+            (uint32_t)win.s[0], (uint32_t)win.s[1], (uint32_t)win.d[0], (uint32_t)win.d[1],
+            (uint32_t)(O / C), (size_t)C, lo, hi, xid, fid, bid, oid, 0);
     else
-        st = xnn_define_convolution_2d(c->s->subgraph, (uint32_t)win.pb[0], (uint32_t)win.pe[1],
-                                       (uint32_t)win.pe[0], (uint32_t)win.pb[1], (uint32_t)KH,
-                                       (uint32_t)KW, (uint32_t)win.s[0], (uint32_t)win.s[1],
-                                       (uint32_t)win.d[0], (uint32_t)win.d[1], (uint32_t)G,
-                                       (size_t)Ig, (size_t)(O / G), lo, hi, xid, fid, bid, oid, 0);
+        st = xnn_define_convolution_2d(
+            c->s->islands[c->cur].subgraph, (uint32_t)win.pb[0], (uint32_t)win.pe[1],
+            (uint32_t)win.pe[0], (uint32_t)win.pb[1], (uint32_t)KH, (uint32_t)KW,
+            (uint32_t)win.s[0], (uint32_t)win.s[1], (uint32_t)win.d[0], (uint32_t)win.d[1],
+            (uint32_t)G, (size_t)Ig, (size_t)(O / G), lo, hi, xid, fid, bid, oid, 0);
     return xnnbe_check(
         c, k, st, depthwise ? "xnn_define_depthwise_convolution_2d" : "xnn_define_convolution_2d");
 }
@@ -296,9 +298,9 @@ static int op_maxpool(xnnbe_ctx *c, int k) {
     int64_t od[4] = {x->dims[0], x->dims[1], w.out[0], w.out[1]};
     if ((rc = xnnbe_define_output(c, k, out_v, 4, od, 1, &oid))) return rc;
     enum xnn_status st = xnn_define_max_pooling_2d(
-        c->s->subgraph, (uint32_t)w.pb[0], (uint32_t)w.pe[1], (uint32_t)w.pe[0], (uint32_t)w.pb[1],
-        (uint32_t)w.k[0], (uint32_t)w.k[1], (uint32_t)w.s[0], (uint32_t)w.s[1], (uint32_t)w.d[0],
-        (uint32_t)w.d[1], lo, hi, xid, oid, 0);
+        c->s->islands[c->cur].subgraph, (uint32_t)w.pb[0], (uint32_t)w.pe[1], (uint32_t)w.pe[0],
+        (uint32_t)w.pb[1], (uint32_t)w.k[0], (uint32_t)w.k[1], (uint32_t)w.s[0], (uint32_t)w.s[1],
+        (uint32_t)w.d[0], (uint32_t)w.d[1], lo, hi, xid, oid, 0);
     return xnnbe_check(c, k, st, "xnn_define_max_pooling_2d");
 }
 
@@ -325,9 +327,10 @@ static int op_avgpool(xnnbe_ctx *c, int k) {
                         (size_t)(x->dims[3] + w.pb[1] + w.pe[1]), (size_t)x->dims[1]};
         uint32_t pid;
         if ((rc = xnnbe_define_internal(c, k, 4, pd, &pid))) return rc;
-        rc = xnnbe_check(
-            c, k, xnn_define_static_constant_pad(c->s->subgraph, pre, post, 0.0f, xid, pid, 0),
-            "xnn_define_static_constant_pad");
+        rc = xnnbe_check(c, k,
+                         xnn_define_static_constant_pad(c->s->islands[c->cur].subgraph, pre, post,
+                                                        0.0f, xid, pid, 0),
+                         "xnn_define_static_constant_pad");
         if (rc) return rc;
         xid = pid;
         memset(w.pb, 0, sizeof w.pb);
@@ -336,9 +339,9 @@ static int op_avgpool(xnnbe_ctx *c, int k) {
     int64_t od[4] = {x->dims[0], x->dims[1], w.out[0], w.out[1]};
     if ((rc = xnnbe_define_output(c, k, out_v, 4, od, 1, &oid))) return rc;
     enum xnn_status st = xnn_define_average_pooling_2d(
-        c->s->subgraph, (uint32_t)w.pb[0], (uint32_t)w.pe[1], (uint32_t)w.pe[0], (uint32_t)w.pb[1],
-        (uint32_t)w.k[0], (uint32_t)w.k[1], (uint32_t)w.s[0], (uint32_t)w.s[1], lo, hi, xid, oid,
-        0);
+        c->s->islands[c->cur].subgraph, (uint32_t)w.pb[0], (uint32_t)w.pe[1], (uint32_t)w.pe[0],
+        (uint32_t)w.pb[1], (uint32_t)w.k[0], (uint32_t)w.k[1], (uint32_t)w.s[0], (uint32_t)w.s[1],
+        lo, hi, xid, oid, 0);
     return xnnbe_check(c, k, st, "xnn_define_average_pooling_2d");
 }
 
@@ -359,14 +362,15 @@ static int op_global_pool(xnnbe_ctx *c, int k) {
     if ((rc = xnnbe_define_output(c, k, out_v, 4, od, 1, &oid))) return rc;
     enum xnn_status st;
     if (strcmp(n->op_type, "GlobalAveragePool") == 0) {
-        st = xnn_define_global_average_pooling_2d(c->s->subgraph, lo, hi, xid, oid, 0);
+        st = xnn_define_global_average_pooling_2d(c->s->islands[c->cur].subgraph, lo, hi, xid, oid,
+                                                  0);
         return xnnbe_check(c, k, st, "xnn_define_global_average_pooling_2d");
     }
     if (x->dims[2] * x->dims[3] == 1) {
-        st = xnn_define_clamp(c->s->subgraph, lo, hi, xid, oid, 0);
+        st = xnn_define_clamp(c->s->islands[c->cur].subgraph, lo, hi, xid, oid, 0);
         return xnnbe_check(c, k, st, "xnn_define_clamp");
     }
-    st = xnn_define_max_pooling_2d(c->s->subgraph, 0, 0, 0, 0, (uint32_t)x->dims[2],
+    st = xnn_define_max_pooling_2d(c->s->islands[c->cur].subgraph, 0, 0, 0, 0, (uint32_t)x->dims[2],
                                    (uint32_t)x->dims[3], 1, 1, 1, 1, lo, hi, xid, oid, 0);
     return xnnbe_check(c, k, st, "xnn_define_max_pooling_2d");
 }
@@ -377,10 +381,11 @@ static int op_global_pool(xnnbe_ctx *c, int k) {
  * PyTorch exports nn.Linear): that vector becomes the bias. */
 static const float *matmul_bias(xnnbe_ctx *c, int k, int64_t N, int rank, int *out_v) {
     int v = c->g->nodes[k].out[0];
-    if (c->uses[v] != 1 || xnnbe_is_output(c, v) || c->consumer[v] < 0) return NULL;
+    if (c->uses[v] != 1 || xnnbe_needs_export(c, v) || c->consumer[v] < 0) return NULL;
     int a = c->consumer[v];
     const ir_node *add = &c->g->nodes[a];
-    if (c->done[a] || strcmp(add->op_type, "Add") != 0 || add->n_in != 2 || add->n_out < 1)
+    if (!xnnbe_fusable(c, a) || strcmp(add->op_type, "Add") != 0 || add->n_in != 2 ||
+        add->n_out < 1)
         return NULL;
     int other = add->in[0] == v ? add->in[1] : add->in[0];
     if (other < 0 || other == v) return NULL;
@@ -428,7 +433,8 @@ static int define_fc(xnnbe_ctx *c, int k, uint32_t xid, const int64_t *chw, cons
         if ((rc = xnnbe_define_static(c, k, 1, bd, bb, &bid))) return rc;
     }
     if ((rc = xnnbe_define_output(c, k, out_v, rank, od, 0, &oid))) return rc;
-    enum xnn_status st = xnn_define_fully_connected(c->s->subgraph, lo, hi, xid, fid, bid, oid, 0);
+    enum xnn_status st =
+        xnn_define_fully_connected(c->s->islands[c->cur].subgraph, lo, hi, xid, fid, bid, oid, 0);
     return xnnbe_check(c, k, st, "xnn_define_fully_connected");
 }
 

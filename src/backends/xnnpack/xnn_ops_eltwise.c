@@ -48,8 +48,9 @@ static int operand_nhwc(xnnbe_ctx *c, int k, xnnbe_val *v, uint32_t *id) {
     int rc = xnnbe_as_logical(c, k, v, &src);
     if (rc) return rc;
     if ((rc = xnnbe_define_internal(c, k, 4, pd, id))) return rc;
-    return xnnbe_check(c, k, xnn_define_static_reshape(c->s->subgraph, 4, pd, src, *id, 0),
-                       "xnn_define_static_reshape");
+    return xnnbe_check(
+        c, k, xnn_define_static_reshape(c->s->islands[c->cur].subgraph, 4, pd, src, *id, 0),
+        "xnn_define_static_reshape");
 }
 
 static int broadcast(xnnbe_ctx *c, int k, const xnnbe_val *a, const xnnbe_val *b, int *rank,
@@ -99,7 +100,7 @@ static int op_binary(xnnbe_ctx *c, int k) {
     int clamps = strcmp(op, "Max") != 0 && strcmp(op, "Min") != 0;
     if (clamps) xnnbe_fuse_clamp(c, &out_v, &lo, &hi);
     if ((rc = xnnbe_define_output(c, k, out_v, rank, od, nhwc, &oid))) return rc;
-    xnn_subgraph_t sg = c->s->subgraph;
+    xnn_subgraph_t sg = c->s->islands[c->cur].subgraph;
     enum xnn_status st;
     if (strcmp(op, "Add") == 0 || strcmp(op, "Sum") == 0)
         st = xnn_define_add2(sg, lo, hi, ia, ib, oid, 0);
@@ -137,7 +138,7 @@ static int op_clamp(xnnbe_ctx *c, int k) {
     int out_v = n->out[0];
     xnnbe_fuse_clamp(c, &out_v, &lo, &hi);
     if ((rc = xnnbe_define_output(c, k, out_v, x->rank, x->dims, nhwc, &oid))) return rc;
-    return xnnbe_check(c, k, xnn_define_clamp(c->s->subgraph, lo, hi, xid, oid, 0),
+    return xnnbe_check(c, k, xnn_define_clamp(c->s->islands[c->cur].subgraph, lo, hi, xid, oid, 0),
                        "xnn_define_clamp");
 }
 
@@ -150,7 +151,7 @@ static int op_unary(xnnbe_ctx *c, int k) {
     int rc = unary_begin(c, k, &x, &xid, &nhwc);
     if (rc) return rc;
     if ((rc = xnnbe_define_output(c, k, n->out[0], x->rank, x->dims, nhwc, &oid))) return rc;
-    xnn_subgraph_t sg = c->s->subgraph;
+    xnn_subgraph_t sg = c->s->islands[c->cur].subgraph;
     enum xnn_status st;
     if (strcmp(op, "Sigmoid") == 0)
         st = xnn_define_sigmoid(sg, xid, oid, 0);
@@ -186,14 +187,16 @@ static int scale_shift(xnnbe_ctx *c, int k, xnnbe_val *x, uint32_t xid, int nhwc
     if (!rc) rc = xnnbe_define_static(c, k, pr, pd, b, &bid);
     if (!rc) rc = xnnbe_define_internal(c, k, xr, xd, &tid);
     if (rc) return rc;
-    rc = xnnbe_check(c, k,
-                     xnn_define_multiply2(c->s->subgraph, -INFINITY, INFINITY, xid, aid, tid, 0),
-                     "xnn_define_multiply2");
+    rc = xnnbe_check(
+        c, k,
+        xnn_define_multiply2(c->s->islands[c->cur].subgraph, -INFINITY, INFINITY, xid, aid, tid, 0),
+        "xnn_define_multiply2");
     if (rc) return rc;
     int out_v = n->out[0];
     xnnbe_fuse_clamp(c, &out_v, &lo, &hi);
     if ((rc = xnnbe_define_output(c, k, out_v, x->rank, x->dims, nhwc, &oid))) return rc;
-    return xnnbe_check(c, k, xnn_define_add2(c->s->subgraph, lo, hi, tid, bid, oid, 0),
+    return xnnbe_check(c, k,
+                       xnn_define_add2(c->s->islands[c->cur].subgraph, lo, hi, tid, bid, oid, 0),
                        "xnn_define_add2");
 }
 
@@ -279,7 +282,7 @@ static int op_prelu(xnnbe_ctx *c, int k) {
     size_t sd[1] = {(size_t)C};
     if ((rc = xnnbe_define_static(c, k, 1, sd, s, &sid))) return rc;
     if ((rc = xnnbe_define_output(c, k, n->out[0], 4, x->dims, 1, &oid))) return rc;
-    return xnnbe_check(c, k, xnn_define_prelu(c->s->subgraph, xid, sid, oid, 0),
+    return xnnbe_check(c, k, xnn_define_prelu(c->s->islands[c->cur].subgraph, xid, sid, oid, 0),
                        "xnn_define_prelu");
 }
 
@@ -295,7 +298,7 @@ static int op_identity(xnnbe_ctx *c, int k) {
             return xnnbe_unsupported(c, k, "the mask output is not computed");
     int v = n->out[0];
     if (v < 0) return CALMA_OK;
-    if (!xnnbe_is_output(c, v)) {
+    if (!xnnbe_needs_export(c, v)) {
         c->vals[v] = *x;
         return CALMA_OK;
     }
@@ -305,8 +308,10 @@ static int op_identity(xnnbe_ctx *c, int k) {
     if ((rc = xnnbe_define_output(c, k, v, x->rank, x->dims, nhwc, &oid))) return rc;
     size_t pd[IR_MAX_RANK];
     int pr = xnnbe_phys_dims(&c->vals[v], pd);
-    return xnnbe_check(c, k, xnn_define_static_reshape(c->s->subgraph, (size_t)pr, pd, xid, oid, 0),
-                       "xnn_define_static_reshape");
+    return xnnbe_check(
+        c, k,
+        xnn_define_static_reshape(c->s->islands[c->cur].subgraph, (size_t)pr, pd, xid, oid, 0),
+        "xnn_define_static_reshape");
 }
 
 const xnnbe_op xnnbe_ops_eltwise[] = {

@@ -16,9 +16,11 @@ static int set_const(xnnbe_ctx *c, int k, int v, ir_tensor *t) {
     const ir_tensor *kept = xnnbe_add_folded(c, t);
     if (!kept) return c->e ? c->e->status : CALMA_E_NOMEM;
     xnnbe_val *x = &c->vals[v];
-    x->known = 1;
     x->cst = kept;
     x->nhwc = 0;
+    x->island = -1;
+    x->imported = 0;
+    x->flat_nhwc = 0;
     x->rank = kept->rank;
     memcpy(x->dims, kept->dims, sizeof(int64_t) * (size_t)kept->rank);
     x->id = x->alt_id = XNN_INVALID_VALUE_ID;
@@ -159,13 +161,15 @@ static int concat_runtime(xnnbe_ctx *c, int k) {
         if (last && n->n_in == 1) {
             if ((rc = xnnbe_define_output(c, k, n->out[0], r, od, nhwc, &oid))) return rc;
             return xnnbe_check(c, k,
-                               xnn_define_static_reshape(c->s->subgraph, (size_t)r, pd, id, oid, 0),
+                               xnn_define_static_reshape(c->s->islands[c->cur].subgraph, (size_t)r,
+                                                         pd, id, oid, 0),
                                "xnn_define_static_reshape");
         }
         if ((rc = xnnbe_define_internal(c, k, r, pd, &padded))) return rc;
-        rc = xnnbe_check(
-            c, k, xnn_define_static_constant_pad(c->s->subgraph, pre, post, 0.0f, id, padded, 0),
-            "xnn_define_static_constant_pad");
+        rc = xnnbe_check(c, k,
+                         xnn_define_static_constant_pad(c->s->islands[c->cur].subgraph, pre, post,
+                                                        0.0f, id, padded, 0),
+                         "xnn_define_static_constant_pad");
         if (rc) return rc;
         if (i == 0) {
             acc = padded;
@@ -178,7 +182,8 @@ static int concat_runtime(xnnbe_ctx *c, int k) {
             rc = xnnbe_define_internal(c, k, r, pd, &sum);
         if (rc) return rc;
         rc = xnnbe_check(c, k,
-                         xnn_define_add2(c->s->subgraph, -INFINITY, INFINITY, acc, padded, sum, 0),
+                         xnn_define_add2(c->s->islands[c->cur].subgraph, -INFINITY, INFINITY, acc,
+                                         padded, sum, 0),
                          "xnn_define_add2");
         if (rc) return rc;
         acc = sum;
@@ -218,7 +223,7 @@ static int op_cast(xnnbe_ctx *c, int k) {
     if (!x->cst) {
         if (to == CALMA_DT_FLOAT) { /* float to float: a no-op */
             c->vals[n->out[0]] = *x;
-            if (!xnnbe_is_output(c, n->out[0])) return CALMA_OK;
+            if (!xnnbe_needs_export(c, n->out[0])) return CALMA_OK;
         }
         return xnnbe_unsupported(c, k, "casts of computed values to %s are not supported",
                                  ir_dtype_name(to));
@@ -235,6 +240,17 @@ static int op_cast(xnnbe_ctx *c, int k) {
 }
 
 /* ---- reshapes ---- */
+
+/* Every reader of v is a Gemm or MatMul taking it as A with constant
+ * weights (which can permute their rows to read H,W,C order). */
+static int only_fc_readers(const xnnbe_ctx *c, int v) {
+    for (int r = c->cons_off[v]; r < c->cons_off[v + 1]; r++) {
+        const ir_node *n = &c->g->nodes[c->cons[r]];
+        int fc = !strcmp(n->op_type, "Gemm") || !strcmp(n->op_type, "MatMul");
+        if (!fc || n->n_in < 2 || n->in[0] != v || n->in[1] < 0 || !c->vals[n->in[1]].cst) return 0;
+    }
+    return 1;
+}
 
 static int reshape_to(xnnbe_ctx *c, int k, xnnbe_val *x, int rank, const int64_t *dims) {
     const ir_node *n = &c->g->nodes[k];
@@ -253,21 +269,28 @@ static int reshape_to(xnnbe_ctx *c, int k, xnnbe_val *x, int rank, const int64_t
         return set_const(c, k, n->out[0], &t);
     }
     if (x->flat_nhwc)
-        return xnnbe_unsupported(c, k,
-                                 "'%s' flattens an NHWC feature map; only Gemm or MatMul can "
-                                 "take it (XNNPACK's subgraph has no transpose)",
-                                 xnnbe_vname(c, x));
+        return xnnbe_split(c, k,
+                           "'%s' flattens an NHWC feature map; only Gemm or MatMul can "
+                           "take it (XNNPACK's subgraph has no transpose)",
+                           xnnbe_vname(c, x));
     /* Flattening a feature map for a classifier: the bytes stay in H,W,C
      * order and the Gemm that reads them permutes its weights instead. */
     int flat = x->nhwc && !xnnbe_nhwc_trivial(x->dims);
-    if (flat && (rank != 2 || dims[0] != x->dims[0] || xnnbe_is_output(c, n->out[0])))
-        return xnnbe_unsupported(c, k,
-                                 "'%s' is held as NHWC and this reshape needs NCHW order; "
-                                 "XNNPACK's subgraph has no transpose",
-                                 xnnbe_vname(c, x));
+    uint32_t src = x->id, oid;
+    int rc;
+    if (flat && (rank != 2 || dims[0] != x->dims[0] || xnnbe_needs_export(c, n->out[0]) ||
+                 (!c->strict && !only_fc_readers(c, n->out[0])))) {
+        /* a host value can come in again in NCHW order; one made here cannot */
+        if (!x->imported)
+            return xnnbe_split(c, k,
+                               "'%s' is held as NHWC and this reshape needs NCHW order; "
+                               "XNNPACK's subgraph has no transpose",
+                               xnnbe_vname(c, x));
+        if ((rc = xnnbe_as_logical(c, k, x, &src))) return rc;
+        flat = 0;
+    }
     /* A trivial NHWC value is already in logical byte order. */
-    uint32_t oid;
-    int rc = xnnbe_define_output(c, k, n->out[0], rank, dims, 0, &oid);
+    rc = xnnbe_define_output(c, k, n->out[0], rank, dims, 0, &oid);
     if (rc) return rc;
     if (flat) {
         xnnbe_val *o = &c->vals[n->out[0]];
@@ -278,9 +301,10 @@ static int reshape_to(xnnbe_ctx *c, int k, xnnbe_val *x, int rank, const int64_t
     }
     size_t pd[IR_MAX_RANK];
     int pr = xnnbe_phys_dims(&c->vals[n->out[0]], pd);
-    return xnnbe_check(c, k,
-                       xnn_define_static_reshape(c->s->subgraph, (size_t)pr, pd, x->id, oid, 0),
-                       "xnn_define_static_reshape");
+    return xnnbe_check(
+        c, k,
+        xnn_define_static_reshape(c->s->islands[c->cur].subgraph, (size_t)pr, pd, src, oid, 0),
+        "xnn_define_static_reshape");
 }
 
 static int op_reshape(xnnbe_ctx *c, int k) {
@@ -456,9 +480,10 @@ static int op_pad(xnnbe_ctx *c, int k) {
         ppre[d] = (size_t)pre[l];
         ppost[d] = (size_t)post[l];
     }
-    return xnnbe_check(
-        c, k, xnn_define_static_constant_pad(c->s->subgraph, ppre, ppost, value, xid, oid, 0),
-        "xnn_define_static_constant_pad");
+    return xnnbe_check(c, k,
+                       xnn_define_static_constant_pad(c->s->islands[c->cur].subgraph, ppre, ppost,
+                                                      value, xid, oid, 0),
+                       "xnn_define_static_constant_pad");
 }
 
 static int op_softmax(xnnbe_ctx *c, int k) {
@@ -473,7 +498,7 @@ static int op_softmax(xnnbe_ctx *c, int k) {
     if ((rc = xnnbe_as_logical(c, k, x, &xid))) return rc;
     if (axis == x->rank - 1) {
         if ((rc = xnnbe_define_output(c, k, n->out[0], x->rank, x->dims, 0, &oid))) return rc;
-        return xnnbe_check(c, k, xnn_define_softmax(c->s->subgraph, xid, oid, 0),
+        return xnnbe_check(c, k, xnn_define_softmax(c->s->islands[c->cur].subgraph, xid, oid, 0),
                            "xnn_define_softmax");
     }
     if (!old)
@@ -486,16 +511,19 @@ static int op_softmax(xnnbe_ctx *c, int k) {
     uint32_t a, b;
     if ((rc = xnnbe_define_internal(c, k, 2, d2, &a))) return rc;
     if ((rc = xnnbe_define_internal(c, k, 2, d2, &b))) return rc;
-    if ((rc = xnnbe_check(c, k, xnn_define_static_reshape(c->s->subgraph, 2, d2, xid, a, 0),
-                          "xnn_define_static_reshape")))
+    if ((rc = xnnbe_check(
+             c, k, xnn_define_static_reshape(c->s->islands[c->cur].subgraph, 2, d2, xid, a, 0),
+             "xnn_define_static_reshape")))
         return rc;
-    if ((rc = xnnbe_check(c, k, xnn_define_softmax(c->s->subgraph, a, b, 0), "xnn_define_softmax")))
+    if ((rc = xnnbe_check(c, k, xnn_define_softmax(c->s->islands[c->cur].subgraph, a, b, 0),
+                          "xnn_define_softmax")))
         return rc;
     if ((rc = xnnbe_define_output(c, k, n->out[0], x->rank, x->dims, 0, &oid))) return rc;
     size_t pd[IR_MAX_RANK];
     int pr = xnnbe_phys_dims(&c->vals[n->out[0]], pd);
-    return xnnbe_check(c, k, xnn_define_static_reshape(c->s->subgraph, (size_t)pr, pd, b, oid, 0),
-                       "xnn_define_static_reshape");
+    return xnnbe_check(
+        c, k, xnn_define_static_reshape(c->s->islands[c->cur].subgraph, (size_t)pr, pd, b, oid, 0),
+        "xnn_define_static_reshape");
 }
 
 /* ---- Transpose: only the ones that are a change of label ---- */
@@ -530,22 +558,25 @@ static int transpose_const(xnnbe_ctx *c, int k, const xnnbe_val *x, const int64_
  * alias, or a copy when it is a graph output (its own external tensor). */
 static int relabel(xnnbe_ctx *c, int k, xnnbe_val *x, const int64_t *dims, int nhwc) {
     int v = c->g->nodes[k].out[0];
-    if (!xnnbe_is_output(c, v)) {
+    xnnbe_val want = *x;
+    memcpy(want.dims, dims, sizeof(int64_t) * (size_t)x->rank);
+    want.nhwc = nhwc;
+    size_t pd[IR_MAX_RANK], pw[IR_MAX_RANK];
+    int pr = xnnbe_phys_dims(x, pd), pwr = xnnbe_phys_dims(&want, pw);
+    /* the same physical shape: an alias, unless run() needs it apart */
+    if (pr == pwr && !memcmp(pd, pw, sizeof(size_t) * (size_t)pr) && !xnnbe_needs_export(c, v)) {
         xnnbe_val *o = &c->vals[v];
-        *o = *x;
-        memcpy(o->dims, dims, sizeof(int64_t) * (size_t)x->rank);
-        o->nhwc = nhwc;
+        *o = want;
         o->alt_id = XNN_INVALID_VALUE_ID;
         return CALMA_OK;
     }
-    size_t pd[IR_MAX_RANK];
-    int pr = xnnbe_phys_dims(x, pd);
     uint32_t oid;
     int rc = xnnbe_define_output(c, k, v, x->rank, dims, nhwc, &oid);
     if (rc) return rc;
-    return xnnbe_check(c, k,
-                       xnn_define_static_reshape(c->s->subgraph, (size_t)pr, pd, x->id, oid, 0),
-                       "xnn_define_static_reshape");
+    return xnnbe_check(
+        c, k,
+        xnn_define_static_reshape(c->s->islands[c->cur].subgraph, (size_t)pwr, pw, x->id, oid, 0),
+        "xnn_define_static_reshape");
 }
 
 static int op_transpose(xnnbe_ctx *c, int k) {

@@ -75,8 +75,8 @@ static int op_resize(xnnbe_ctx *c, int k) {
     int64_t od[4] = {x->dims[0], x->dims[1], oh, ow};
     if ((rc = xnnbe_define_output(c, k, n->out[0], 4, od, 1, &oid))) return rc;
     return xnnbe_check(c, k,
-                       xnn_define_static_resize_bilinear_2d(c->s->subgraph, (size_t)oh, (size_t)ow,
-                                                            xid, oid, flags),
+                       xnn_define_static_resize_bilinear_2d(
+                           c->s->islands[c->cur].subgraph, (size_t)oh, (size_t)ow, xid, oid, flags),
                        "xnn_define_static_resize_bilinear_2d");
 }
 
@@ -123,17 +123,19 @@ static int op_reduce_mean(xnnbe_ctx *c, int k) {
         size_t pd[4] = {(size_t)od[0], 1, 1, (size_t)od[1]};
         if ((rc = xnnbe_define_internal(c, k, 4, pd, &oid))) return rc;
     }
-    rc =
-        xnnbe_check(c, k, xnn_define_global_average_pooling_2d(c->s->subgraph, lo, hi, xid, oid, 0),
-                    "xnn_define_global_average_pooling_2d");
+    rc = xnnbe_check(
+        c, k,
+        xnn_define_global_average_pooling_2d(c->s->islands[c->cur].subgraph, lo, hi, xid, oid, 0),
+        "xnn_define_global_average_pooling_2d");
     if (rc || keep) return rc;
     /* [N,1,1,C] and [N,C] are the same bytes */
     uint32_t fid;
     int64_t fd[2] = {od[0], od[1]};
     if ((rc = xnnbe_define_output(c, k, out_v, 2, fd, 0, &fid))) return rc;
     size_t pd2[2] = {(size_t)od[0], (size_t)od[1]};
-    return xnnbe_check(c, k, xnn_define_static_reshape(c->s->subgraph, 2, pd2, oid, fid, 0),
-                       "xnn_define_static_reshape");
+    return xnnbe_check(
+        c, k, xnn_define_static_reshape(c->s->islands[c->cur].subgraph, 2, pd2, oid, fid, 0),
+        "xnn_define_static_reshape");
 }
 
 static int read_pair2(xnnbe_ctx *c, int k, const char *name, int64_t dflt, int64_t lo, int64_t *v) {
@@ -218,10 +220,10 @@ static int op_conv_transpose(xnnbe_ctx *c, int k) {
     }
     if ((rc = xnnbe_define_output(c, k, out_v, 4, od, 1, &oid))) return rc;
     enum xnn_status st = xnn_define_deconvolution_2d(
-        c->s->subgraph, (uint32_t)pb[0], (uint32_t)pe[1], (uint32_t)pe[0], (uint32_t)pb[1],
-        (uint32_t)adj[0], (uint32_t)adj[1], (uint32_t)KH, (uint32_t)KW, (uint32_t)s[0],
-        (uint32_t)s[1], (uint32_t)d[0], (uint32_t)d[1], (uint32_t)G, (size_t)Ig, (size_t)Og, lo, hi,
-        xid, fid, bid, oid, 0);
+        c->s->islands[c->cur].subgraph, (uint32_t)pb[0], (uint32_t)pe[1], (uint32_t)pe[0],
+        (uint32_t)pb[1], (uint32_t)adj[0], (uint32_t)adj[1], (uint32_t)KH, (uint32_t)KW,
+        (uint32_t)s[0], (uint32_t)s[1], (uint32_t)d[0], (uint32_t)d[1], (uint32_t)G, (size_t)Ig,
+        (size_t)Og, lo, hi, xid, fid, bid, oid, 0);
     return xnnbe_check(c, k, st, "xnn_define_deconvolution_2d");
 }
 
