@@ -492,22 +492,27 @@ int ref_infer_outputs(const ir_graph *g, const ir_tensor *input_types, ir_tensor
     return ref_infer_outputs_flops(g, input_types, out_types, NULL, e);
 }
 
+/* Every input dimension has a size: static inference needs them all. */
+static int ref_check_sized(const ir_graph *g, const ir_tensor *input_types, calma_error *e) {
+    for (int k = 0; k < g->n_inputs; k++) {
+        const ir_tensor *t = &input_types[k];
+        for (int d = 0; d < t->rank && d < IR_MAX_RANK; d++)
+            if (t->dims[d] < 0)
+                return err_set(e, CALMA_E_INVALID,
+                               "input '%s': dimension %d has no size (choose a batch size or a "
+                               "size for it)",
+                               g->values[g->inputs[k]].name, d);
+    }
+    return CALMA_OK;
+}
+
 int ref_infer_outputs_flops(const ir_graph *g, const ir_tensor *input_types, ir_tensor *out_types,
                             double *flops, calma_error *e) {
     ref_session *s;
     int rc = ref_session_create(g, &s, e);
     if (rc) return rc;
-    for (int k = 0; k < g->n_inputs; k++) {
-        const ir_tensor *t = &input_types[k];
-        for (int d = 0; d < t->rank && d < IR_MAX_RANK; d++)
-            if (t->dims[d] < 0) {
-                rc = err_set(e, CALMA_E_INVALID,
-                             "input '%s': dimension %d has no size (choose a batch size or a "
-                             "size for it)",
-                             g->values[g->inputs[k]].name, d);
-                goto done;
-            }
-    }
+    rc = ref_check_sized(g, input_types, e);
+    if (rc) goto done;
     rc = ref_seed_values(s, input_types, 1, e);
     if (!rc) rc = ref_exec_all(s, 1, e);
     for (int k = 0; !rc && k < g->n_outputs; k++) {
@@ -522,6 +527,33 @@ int ref_infer_outputs_flops(const ir_graph *g, const ir_tensor *input_types, ir_
     }
 done:
     if (flops) *flops = s->flops;
+    ref_clear_vals(s);
+    ref_session_free(s);
+    return rc;
+}
+
+int ref_infer_values(const ir_graph *g, const ir_tensor *input_types, ir_tensor *vals,
+                     calma_error *e) {
+    ref_session *s;
+    int rc = ref_session_create(g, &s, e);
+    if (rc) return rc;
+    for (int v = 0; v < g->n_values; v++) memset(&vals[v], 0, sizeof vals[v]);
+    rc = ref_check_sized(g, input_types, e);
+    /* Keep every value, not only the graph's outputs: the caller wants them all. */
+    memset(s->keep, 1, (size_t)g->n_values);
+    if (!rc) rc = ref_seed_values(s, input_types, 1, e);
+    if (!rc) rc = ref_exec_all(s, 1, e);
+    for (int v = 0; !rc && v < g->n_values; v++) {
+        ir_tensor *t = &s->vals[v];
+        vals[v].dtype = t->dtype;
+        vals[v].rank = t->rank;
+        memcpy(vals[v].dims, t->dims, sizeof t->dims);
+        if (g->values[v].init || !t->data || !t->owns) continue;
+        vals[v] = *t; /* folded from constants: the caller takes the data */
+        memset(t, 0, sizeof *t);
+    }
+    if (rc)
+        for (int v = 0; v < g->n_values; v++) ir_tensor_free(&vals[v]);
     ref_clear_vals(s);
     ref_session_free(s);
     return rc;

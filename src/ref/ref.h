@@ -37,6 +37,14 @@ int ref_infer_outputs(const ir_graph *g, const ir_tensor *input_types, ir_tensor
 int ref_infer_outputs_flops(const ir_graph *g, const ir_tensor *input_types, ir_tensor *out_types,
                             double *flops, calma_error *e);
 
+/* The same for every value of the graph: vals (g->n_values entries) gets
+ * each value's dtype, rank and dims (dtype UNDEFINED where inference did not
+ * reach), and for a node output folded from constants its data, owned by the
+ * caller (free each with ir_tensor_free). Initializers keep their data in the
+ * graph: their entries carry the type only. */
+int ref_infer_values(const ir_graph *g, const ir_tensor *input_types, ir_tensor *vals,
+                     calma_error *e);
+
 /* Is op_type (default domain) one the oracle runs? */
 int ref_op_supported(const char *op_type);
 /* Number of ops the oracle runs and the name of op i (for listings). */
