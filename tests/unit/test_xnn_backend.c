@@ -29,75 +29,7 @@ static void test_zoo_mlp_small(void **st) {
     zoo_case("mlp", 4, 1);
 }
 
-/* ---- hand-built graphs ---- */
-
-static ir_node *add(ir_graph *g, const char *op, const char *name, const char *ins,
-                    const char *outs) {
-    char buf[2][256];
-    const char *lists[2] = {ins, outs};
-    const char *names[2][8];
-    int count[2] = {0, 0};
-    for (int l = 0; l < 2; l++) {
-        snprintf(buf[l], sizeof buf[l], "%s", lists[l]);
-        char *p = buf[l];
-        if (!*p) continue;
-        for (;;) {
-            names[l][count[l]++] = p;
-            char *comma = strchr(p, ',');
-            if (!comma) break;
-            *comma = '\0';
-            p = comma + 1;
-        }
-    }
-    ir_node *n = ir_graph_add_node(g, op, name, count[0], names[0], count[1], names[1]);
-    assert_non_null(n);
-    return n;
-}
-
-static void init_f(ir_graph *g, const char *name, int rank, const int64_t *dims, float lo, float hi,
-                   uint64_t seed) {
-    ir_tensor t = {0};
-    calma_error e = {0};
-    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, rank, dims, &e), CALMA_OK);
-    gen_fill(&t, seed, 0, 0); /* [-1, 1) */
-    float *f = t.data;
-    for (size_t i = 0; i < ir_tensor_numel(&t); i++) f[i] = lo + (f[i] + 1.0f) * 0.5f * (hi - lo);
-    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
-}
-
-static void init_i64(ir_graph *g, const char *name, int n, const int64_t *v) {
-    ir_tensor t = {0};
-    calma_error e = {0};
-    int64_t d = n;
-    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_INT64, 1, &d, &e), CALMA_OK);
-    memcpy(t.data, v, sizeof(int64_t) * (size_t)n);
-    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
-}
-
-static void init_scalar(ir_graph *g, const char *name, float v) {
-    ir_tensor t = {0};
-    calma_error e = {0};
-    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, 0, NULL, &e), CALMA_OK);
-    ((float *)t.data)[0] = v;
-    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
-}
-
-static void bn_params(ir_graph *g, const char *p, int64_t c, uint64_t seed) {
-    char n[64];
-    snprintf(n, sizeof n, "%s_s", p);
-    init_f(g, n, 1, &c, 0.5f, 1.5f, seed);
-    snprintf(n, sizeof n, "%s_b", p);
-    init_f(g, n, 1, &c, -0.5f, 0.5f, seed + 1);
-    snprintf(n, sizeof n, "%s_m", p);
-    init_f(g, n, 1, &c, -0.2f, 0.2f, seed + 2);
-    snprintf(n, sizeof n, "%s_v", p);
-    init_f(g, n, 1, &c, 0.5f, 2.0f, seed + 3);
-}
-
-static void sort_or_fail(ir_graph *g) {
-    calma_error e = {0};
-    if (ir_graph_sort(g, &e)) fail_msg("sort: %s", e.msg);
-}
+/* ---- hand-built graphs (helpers in test_backend_harness.h) ---- */
 
 /* Convolutions of every kind, folded and unfolded BatchNormalization,
  * pools with ceil_mode and count_include_pad, Pad, activations, broadcast
@@ -250,19 +182,6 @@ static void test_small_rebinds_outputs(void **st) {
     assert_non_null(strstr(e.msg, "out"));
     trial_free(&t);
     ir_graph_free(g);
-}
-
-static void expect_unsupported(const ir_graph *g, const char *const *needles) {
-    trial t;
-    calma_error e = {0};
-    trial_prepare(&t, g);
-    int rc = trial_load(&t, g, 1, &e);
-    printf("  message: %s\n", e.msg);
-    assert_int_equal(rc, CALMA_E_UNSUPPORTED);
-    assert_null(t.state);
-    for (; *needles; needles++)
-        if (!strstr(e.msg, *needles)) fail_msg("'%s' not in '%s'", *needles, e.msg);
-    trial_free(&t);
 }
 
 static void test_small_erf_unsupported(void **st) {
@@ -482,34 +401,6 @@ static void test_small_transpose_relabels(void **st) {
     const char *needles[] = {"op 'Transpose' (node 'to_nhwc')", "no transpose", NULL};
     expect_unsupported(g, needles);
     ir_graph_free(g);
-}
-
-/* Loads g with the declared shapes of its inputs and outputs (no oracle:
- * these graphs are broken on purpose) and returns load's status. */
-static int load_only(const ir_graph *g, calma_error *e) {
-    calma_tensor ti[MAX_T], to[MAX_T];
-    assert_true(g->n_inputs <= MAX_T && g->n_outputs <= MAX_T);
-    for (int i = 0; i < g->n_inputs; i++) {
-        const ir_value *v = &g->values[g->inputs[i]];
-        ti[i] = (calma_tensor){.name = v->name, .dtype = v->dtype, .rank = v->rank};
-        memcpy(ti[i].dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
-    }
-    for (int k = 0; k < g->n_outputs; k++) {
-        const ir_value *v = &g->values[g->outputs[k]];
-        to[k] = (calma_tensor){.name = v->name, .dtype = v->dtype, .rank = v->rank};
-        memcpy(to[k].dims, v->dims, sizeof(int64_t) * (size_t)(v->rank > 0 ? v->rank : 0));
-    }
-    calma_model m = {.graph = g,
-                     .n_inputs = g->n_inputs,
-                     .inputs = ti,
-                     .n_outputs = g->n_outputs,
-                     .outputs = to};
-    calma_trial_config cfg = {.batch = 1, .threads = 1, .options = ""};
-    void *state = NULL;
-    int rc = xnn()->backend->load(xnn(), &m, &cfg, &state, e);
-    if (!rc) rc = xnn()->backend->convert(state, e);
-    xnn()->backend->release(state);
-    return rc;
 }
 
 static ir_graph *one_node(const char *op, const char *ins, calma_dtype dt) {

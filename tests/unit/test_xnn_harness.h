@@ -1,139 +1,47 @@
-/* Shared by the XNNPACK tests: run a graph through the XNNPACK conversion
- * and through the oracle, and compare (validate_default_tol: atol 1e-4,
- * rtol 1e-3 for float32). Include after <cmocka.h>. */
+/* The XNNPACK tests' names for the shared backend harness
+ * (test_backend_harness.h), bound to the XNNPACK conversion. Include after
+ * <cmocka.h>. */
 #ifndef CALMA_TEST_XNN_HARNESS_H
 #define CALMA_TEST_XNN_HARNESS_H
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "test_backend_harness.h"
 
-#include "backends/backends.h"
-#include "bench/validate.h"
-#include "io/gen.h"
-#include "ir/ir.h"
-#include "ref/ref.h"
-#include "zoo/zoo.h"
-
-#define MAX_T 8
-
-static const calma_conversion *xnn(void) {
-    for (const calma_conversion *c = xnnbe_conversions; c->name; c++)
-        if (!strcmp(c->name, "XNNPACK")) return c;
-    fail_msg("no XNNPACK conversion in xnnbe_conversions");
-    return NULL;
+static inline const calma_conversion *xnn(void) {
+    return bh_conv("XNNPACK");
 }
 
-static int xnn_here(void) {
-    calma_error e = {0};
-    return xnn()->backend->probe(xnn(), &e) == CALMA_OK;
+#define NEED_XNN() BH_NEED(xnn())
+
+static inline void trial_free(trial *t) {
+    bh_trial_free(t);
 }
 
-#define NEED_XNN()                                                                                 \
-    do {                                                                                           \
-        if (!xnn_here()) skip();                                                                   \
-    } while (0)
-
-static calma_tensor view(const ir_tensor *t, const char *name) {
-    calma_tensor v = {
-        .name = name, .dtype = t->dtype, .rank = t->rank, .data = t->data, .nbytes = t->nbytes};
-    memcpy(v.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
-    return v;
+static inline void trial_prepare(trial *t, const ir_graph *g) {
+    bh_trial_prepare(t, xnn(), g);
 }
 
-typedef struct trial {
-    int n_in, n_out;
-    ir_tensor in[MAX_T], ref[MAX_T], got[MAX_T];
-    calma_tensor ti[MAX_T], to[MAX_T];
-    void *state;
-} trial;
-
-static void trial_free(trial *t) {
-    if (t->state) xnn()->backend->release(t->state);
-    for (int i = 0; i < MAX_T; i++) {
-        ir_tensor_free(&t->in[i]);
-        ir_tensor_free(&t->ref[i]);
-        ir_tensor_free(&t->got[i]);
-    }
+static inline int trial_load(trial *t, const ir_graph *g, int threads, calma_error *e) {
+    return bh_trial_load(t, g, threads, e);
 }
 
-/* Seeded inputs and the oracle's outputs for g (batch already fixed). */
-static void trial_prepare(trial *t, const ir_graph *g) {
-    calma_error e = {0};
-    memset(t, 0, sizeof *t);
-    t->n_in = g->n_inputs;
-    t->n_out = g->n_outputs;
-    assert_true(t->n_in <= MAX_T && t->n_out <= MAX_T);
-    for (int i = 0; i < t->n_in; i++) {
-        const ir_value *v = &g->values[g->inputs[i]];
-        assert_int_equal(ir_tensor_alloc(&t->in[i], v->dtype, v->rank, v->dims, &e), CALMA_OK);
-        gen_fill(&t->in[i], 11, i, 0);
-        t->ti[i] = view(&t->in[i], v->name);
-    }
-    ref_session *rs = NULL;
-    int rc = ref_session_create(g, &rs, &e);
-    if (!rc) rc = ref_session_run(rs, t->in, t->ref, &e);
-    ref_session_free(rs);
-    if (rc) fail_msg("oracle: %s", e.msg);
-    for (int k = 0; k < t->n_out; k++) {
-        const ir_tensor *r = &t->ref[k];
-        assert_int_equal(ir_tensor_alloc(&t->got[k], r->dtype, r->rank, r->dims, &e), CALMA_OK);
-        t->to[k] = view(&t->got[k], g->values[g->outputs[k]].name);
-    }
+static inline void trial_check(trial *t, const char *what) {
+    bh_trial_check(t, what, 0);
 }
 
-/* load + convert; returns the status, message in e. */
-static int trial_load(trial *t, const ir_graph *g, int threads, calma_error *e) {
-    calma_model m = {.path = NULL,
-                     .graph = g,
-                     .n_inputs = t->n_in,
-                     .inputs = t->ti,
-                     .n_outputs = t->n_out,
-                     .outputs = t->to};
-    calma_trial_config cfg = {.batch = 1, .threads = threads, .options = ""};
-    const calma_conversion *c = xnn();
-    int rc = c->backend->load(c, &m, &cfg, &t->state, e);
-    if (!rc) rc = c->backend->convert(t->state, e);
-    return rc;
+static inline void run_and_check(const ir_graph *g, int threads, int runs, const char *what) {
+    bh_run_check(xnn(), g, threads, runs, what, 0);
 }
 
-static void trial_check(trial *t, const char *what) {
-    calma_error e = {0};
-    for (int k = 0; k < t->n_out; k++) {
-        validate_result r;
-        assert_int_equal(
-            validate_compare(&t->ref[k], &t->got[k], validate_default_tol(CALMA_DT_FLOAT), &r, &e),
-            CALMA_OK);
-        printf("  %s output %d: max_abs %.3g max_rel %.3g cosine %.9f\n", what, k, r.max_abs,
-               r.max_rel, r.cosine);
-        if (!r.pass) fail_msg("%s output %d: %s", what, k, r.why);
-    }
+static inline void zoo_case(const char *name, int64_t batch, int threads) {
+    bh_zoo_case(xnn(), name, batch, threads, 0);
 }
 
-/* Runs g through XNNPACK `runs` times and checks against the oracle. */
-static void run_and_check(const ir_graph *g, int threads, int runs, const char *what) {
-    trial t;
-    calma_error e = {0};
-    trial_prepare(&t, g);
-    int rc = trial_load(&t, g, threads, &e);
-    if (rc) fail_msg("%s: load/convert: %s", what, e.msg);
-    for (int r = 0; r < runs; r++) {
-        memset(t.got[0].data, 0, t.got[0].nbytes);
-        rc = xnn()->backend->run(t.state, t.ti, t.n_in, t.to, t.n_out, &e);
-        if (rc) fail_msg("%s: run: %s", what, e.msg);
-        trial_check(&t, what);
-    }
-    trial_free(&t);
+static inline void expect_unsupported(const ir_graph *g, const char *const *needles) {
+    bh_expect_unsupported(xnn(), g, needles);
 }
 
-static void zoo_case(const char *name, int64_t batch, int threads) {
-    NEED_XNN();
-    ir_graph *g = NULL;
-    calma_error e = {0};
-    assert_int_equal(zoo_build(name, 7, &g, &e), CALMA_OK);
-    ir_graph_set_batch(g, batch);
-    run_and_check(g, threads, 2, name);
-    ir_graph_free(g);
+static inline int load_only(const ir_graph *g, calma_error *e) {
+    return bh_load_only(xnn(), g, e);
 }
 
 #endif
