@@ -56,5 +56,7 @@ const calma_conversion dnnlbe_conversions[] = {
      NULL},
     {"ONEDNN_BF16", "DNNL_BF16", 2, "cpu",
      "oneDNN with bfloat16 weights and activations (not built here)", &dnnlbe_backend, NULL},
+    {"ONEDNN_INT8", "DNNL_INT8", 2, "cpu",
+     "oneDNN with int8 convolutions and inner products (not built here)", &dnnlbe_backend, NULL},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL},
 };

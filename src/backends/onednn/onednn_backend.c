@@ -25,6 +25,8 @@
 
 #include "backends/backends.h"
 #include "backends/onednn/onednn_internal.h"
+#include "onnx/onnx.h"
+#include "transform/xform.h"
 #include "util/mem.h"
 
 #define DNNLBE_STR2(x) #x
@@ -86,6 +88,59 @@ static int dnnlbe_probe(const calma_conversion *c, calma_error *e) {
     return CALMA_OK;
 }
 
+/* "key=N" in the trial's options: 1 and *v set when present and a number. */
+static int option_u64(const char *opts, const char *key, uint64_t *v) {
+    size_t kl = strlen(key);
+    for (const char *p = opts; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
+            char *stop;
+            unsigned long long x = strtoull(p + kl + 1, &stop, 10);
+            if (stop == p + len && stop != p + kl + 1) {
+                *v = x;
+                return 1;
+            }
+        }
+        p = end ? end + 1 : p + len;
+    }
+    return 0;
+}
+
+/* ONEDNN_INT8's ranges: the INT8+ transform's calibration (the oracle on
+ * the calibration batches, at batch 1, from the model as the file gives it),
+ * with its options (xform.calibrate, xform.percentile) and
+ * calibration=N / seed=S from --options. */
+static int calibrate(const calma_model *m, const calma_trial_config *cfg, xform_ranges *r,
+                     calma_error *e) {
+    xform_opts xo;
+    int rc = xform_parse_options(cfg->options, &xo, e);
+    if (rc) return rc;
+    uint64_t v;
+    if (option_u64(cfg->options, "calibration", &v)) {
+        if (v < 1 || v > XFORM_CALIB_MAX_BATCHES)
+            return err_set(e, CALMA_E_USAGE, "calibration=%llu: give 1 to %d batches",
+                           (unsigned long long)v, XFORM_CALIB_MAX_BATCHES);
+        xo.calib.batches = (int)v;
+    }
+    if (option_u64(cfg->options, "seed", &v)) xo.calib.seed = v;
+    ir_graph *own = NULL;
+    const ir_graph *g = m->graph;
+    if (m->path) {
+        /* the batch dimension still symbolic, as INT8+ calibrates */
+        rc = onnx_load(m->path, &own, e);
+        if (!rc) rc = ir_graph_sort(own, e);
+        if (rc) {
+            ir_graph_free(own);
+            return err_prefix(e, "calibration");
+        }
+        g = own;
+    }
+    rc = xform_calibrate(g, NULL, 0, &xo.calib, r, e);
+    ir_graph_free(own);
+    return rc;
+}
+
 static void dnnlbe_release(void *p) {
     dnnlbe_state *s = p;
     if (!s) return;
@@ -115,7 +170,10 @@ static int dnnlbe_load(const calma_conversion *c, const calma_model *m,
                 dnnl_primitive_attr_set_scratchpad_mode(s->attr, dnnl_scratchpad_mode_user) !=
                     dnnl_success))
         rc = err_set(e, CALMA_E_NOMEM, "oneDNN attributes could not be made");
-    if (!rc) rc = dnnlbe_build(s, m, e);
+    xform_ranges ranges = {0};
+    if (!rc && s->prec == DNNLBE_INT8) rc = calibrate(m, cfg, &ranges, e);
+    if (!rc) rc = dnnlbe_build(s, m, s->prec == DNNLBE_INT8 ? &ranges : NULL, e);
+    xform_ranges_free(&ranges);
     if (rc) {
         dnnlbe_release(s);
         return rc;
@@ -221,7 +279,7 @@ static const calma_backend dnnlbe_backend = {
     .release = dnnlbe_release,
 };
 
-static const dnnlbe_settings fp32 = {DNNLBE_FP32}, bf16 = {DNNLBE_BF16};
+static const dnnlbe_settings fp32 = {DNNLBE_FP32}, bf16 = {DNNLBE_BF16}, int8 = {DNNLBE_INT8};
 
 const calma_conversion dnnlbe_conversions[] = {
     {"ONEDNN", "DNNL,MKLDNN,ONEDNN_FP32", 2, "cpu",
@@ -231,5 +289,9 @@ const calma_conversion dnnlbe_conversions[] = {
     {"ONEDNN_BF16", "DNNL_BF16", 2, "cpu",
      "oneDNN with bfloat16 weights and activations (float32 at the edges); needs AVX-512 BF16",
      &dnnlbe_backend, &bf16},
+    {"ONEDNN_INT8", "DNNL_INT8", 2, "cpu",
+     "oneDNN with int8 convolutions and inner products (uint8/int8 activations, per-channel "
+     "int8 weights) calibrated as INT8+ is, float32 elsewhere; needs VNNI",
+     &dnnlbe_backend, &int8},
     {NULL, NULL, 0, NULL, NULL, NULL, NULL},
 };

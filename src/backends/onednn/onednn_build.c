@@ -106,13 +106,14 @@ const float *dnnlbe_const_f32(const ir_tensor *t) {
     return t && t->dtype == CALMA_DT_FLOAT && t->data ? t->data : NULL;
 }
 
-int dnnlbe_value_mem(dnnlbe_ctx *c, int node, int v, int *mem) {
+int dnnlbe_value_mem_raw(dnnlbe_ctx *c, int node, int v, int *mem) {
     dnnlbe_val *val = &c->vals[v];
     if (val->mem < 0 && val->view_of >= 0) {
-        /* A lazy view of a blocked value: made real (plain) for this reader. */
-        int src, rc = dnnlbe_as_plain(c, node, val->view_of,
-                                      c->s->mems[c->vals[val->view_of].mem].md.data_type, &src);
-        int view;
+        /* A lazy view of a blocked value: made real (plain, in its own type
+         * and scale) for this reader. */
+        int u = val->view_of, um, src, view;
+        int rc = dnnlbe_value_mem_raw(c, node, u, &um);
+        if (!rc) rc = dnnlbe_as_plain(c, node, u, c->s->mems[um].md.data_type, &src);
         if (!rc) rc = dnnlbe_view(c, node, src, val->rank, val->dims, &view);
         if (!rc) rc = dnnlbe_bind(c, v, view);
         if (rc) return rc;
@@ -124,7 +125,27 @@ int dnnlbe_value_mem(dnnlbe_ctx *c, int node, int v, int *mem) {
     return CALMA_OK;
 }
 
-int dnnlbe_input(dnnlbe_ctx *c, int node, int i, int *v, int *mem) {
+int dnnlbe_value_mem(dnnlbe_ctx *c, int node, int v, int *mem) {
+    int m;
+    int rc = dnnlbe_value_mem_raw(c, node, v, &m);
+    if (rc || c->s->mems[m].scale == 0) {
+        *mem = m;
+        return rc;
+    }
+    /* int8: the real values in float32, same layout, made once */
+    dnnl_memory_desc_t want = c->s->mems[m].md;
+    want.data_type = dnnl_f32;
+    dnnlbe_val *x = &c->vals[v];
+    if (x->alt_mem >= 0 && dnnl_memory_desc_equal(&c->s->mems[x->alt_mem].md, &want)) {
+        *mem = x->alt_mem;
+        return CALMA_OK;
+    }
+    rc = dnnlbe_reorder(c, node, m, &want, 0.0f, mem);
+    if (!rc) x->alt_mem = *mem;
+    return rc;
+}
+
+static int input_of(dnnlbe_ctx *c, int node, int i, int raw, int *v, int *mem) {
     int x = dnnlbe_in_v(c, node, i);
     if (x < 0) return dnnlbe_invalid(c, node, "input %d is missing", i);
     if (c->vals[x].cst)
@@ -133,11 +154,19 @@ int dnnlbe_input(dnnlbe_ctx *c, int node, int i, int *v, int *mem) {
                                   "a computed tensor",
                                   i, dnnlbe_vname(c, x));
     int m;
-    int rc = dnnlbe_value_mem(c, node, x, &m);
+    int rc = raw ? dnnlbe_value_mem_raw(c, node, x, &m) : dnnlbe_value_mem(c, node, x, &m);
     if (rc) return rc;
     *v = x;
     if (mem) *mem = m;
     return CALMA_OK;
+}
+
+int dnnlbe_input(dnnlbe_ctx *c, int node, int i, int *v, int *mem) {
+    return input_of(c, node, i, 0, v, mem);
+}
+
+int dnnlbe_input_raw(dnnlbe_ctx *c, int node, int i, int *v, int *mem) {
+    return input_of(c, node, i, 1, v, mem);
 }
 
 /* ---- before any oneDNN work ---- */
@@ -190,7 +219,7 @@ static int infer(dnnlbe_ctx *c, const calma_model *m) {
     if (rc) return err_prefix(c->e, "shape inference for oneDNN");
     for (int v = 0; v < g->n_values; v++) {
         dnnlbe_val *x = &c->vals[v];
-        x->mem = x->alt_mem = x->view_of = -1;
+        x->mem = x->alt_mem = x->q_mem = x->view_of = -1;
         x->cst =
             g->values[v].init ? g->values[v].init : (c->inferred[v].data ? &c->inferred[v] : NULL);
         const ir_tensor *t = x->cst ? x->cst : &c->inferred[v];
@@ -352,7 +381,7 @@ static int finish_outputs(dnnlbe_ctx *c, const calma_model *m) {
                            io->name, x->rank, t->rank);
         /* A view so that the reorder sees the same dims on both sides. */
         int src;
-        rc = dnnlbe_value_mem(c, -1, v, &src);
+        rc = dnnlbe_value_mem_raw(c, -1, v, &src);
         if (rc) return rc;
         dnnl_primitive_desc_t pd = NULL;
         const dnnl_memory_desc_t *dst = &c->s->mems[io->mem].md;
@@ -395,7 +424,8 @@ static void ctx_free(dnnlbe_ctx *c) {
     free(c->bn_of_conv);
 }
 
-int dnnlbe_build(dnnlbe_state *s, const calma_model *m, calma_error *e) {
+int dnnlbe_build(dnnlbe_state *s, const calma_model *m, const struct xform_ranges *ranges,
+                 calma_error *e) {
     const ir_graph *g = m->graph;
     if (!g) return err_set(e, CALMA_E_INTERNAL, "the oneDNN backend needs the parsed graph");
     dnnlbe_ctx c;
@@ -404,6 +434,7 @@ int dnnlbe_build(dnnlbe_state *s, const calma_model *m, calma_error *e) {
     c.s = s;
     c.e = e;
     c.cdt = s->prec == DNNLBE_BF16 ? dnnl_bf16 : dnnl_f32;
+    c.ranges = ranges;
     c.opset = ir_graph_opset(g, "");
     if (!c.opset) c.opset = ir_graph_opset(g, "ai.onnx");
     size_t nv = (size_t)g->n_values + 1, nn = (size_t)g->n_nodes + 1;

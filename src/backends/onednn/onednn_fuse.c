@@ -171,16 +171,15 @@ static int same_dims(const dnnlbe_val *a, const dnnlbe_val *b) {
     return 1;
 }
 
-static int append(dnnlbe_ctx *c, int node, dnnlbe_chain *ch, dnnl_alg_kind_t alg, float alpha,
-                  float beta, int sum) {
-    if (!ch->ops) {
-        int rc = dnnlbe_check(c, node, dnnl_post_ops_create(&ch->ops), "post-ops");
-        if (rc) return rc;
-    }
-    dnnl_status_t st = sum ? dnnl_post_ops_append_sum(ch->ops, 1.0f)
-                           : dnnl_post_ops_append_eltwise(ch->ops, 1.0f, alg, alpha, beta);
-    ch->n_ops++;
-    return dnnlbe_check(c, node, st, "post-op");
+/* Records one post-op; 0 when the chain is full (then it ends there). */
+static int append(dnnlbe_chain *ch, int sum, dnnl_alg_kind_t alg, float alpha, float beta) {
+    if (ch->n_ops >= DNNLBE_MAX_POST) return 0;
+    dnnlbe_post *p = &ch->op[ch->n_ops++];
+    p->sum = sum;
+    p->alg = alg;
+    p->alpha = alpha;
+    p->beta = beta;
+    return 1;
 }
 
 static void take(dnnlbe_ctx *c, dnnlbe_chain *ch, int k) {
@@ -190,13 +189,14 @@ static void take(dnnlbe_ctx *c, dnnlbe_chain *ch, int k) {
 }
 
 int dnnlbe_follow(dnnlbe_ctx *c, int node, int v, int flags, dnnlbe_chain *ch) {
+    (void)node; /* the head: every post-op found runs inside its primitive */
     memset(ch, 0, sizeof *ch);
     ch->out_v = v;
     ch->sum_v = ch->sum_node = -1;
     for (;;) {
-        int cur = ch->out_v, pat[5], np = 0, rc;
+        int cur = ch->out_v, pat[5], np = 0;
         if (dnnlbe_gelu_match(c, cur, pat, &np)) {
-            if ((rc = append(c, node, ch, dnnl_eltwise_gelu_erf, 0.0f, 0.0f, 0))) return rc;
+            if (!append(ch, 0, dnnl_eltwise_gelu_erf, 0.0f, 0.0f)) return CALMA_OK;
             for (int i = 0; i < np; i++) take(c, ch, pat[i]);
             continue;
         }
@@ -207,23 +207,22 @@ int dnnlbe_follow(dnnlbe_ctx *c, int node, int v, int flags, dnnlbe_chain *ch) {
         dnnl_alg_kind_t alg;
         float a, b;
         if (n->n_in >= 1 && n->in[0] == cur && dnnlbe_eltwise_of(c, k, &alg, &a, &b)) {
-            if ((rc = append(c, node, ch, alg, a, b, 0))) return rc;
+            if (!append(ch, 0, alg, a, b)) return CALMA_OK;
         } else if ((flags & DNNLBE_FUSE_SUM) && ch->sum_v < 0 && is_op(n, "Add")) {
             int o = other_in(c, k, cur);
             if (o < 0 || o == cur || c->vals[o].cst ||
                 (c->vals[o].mem < 0 && c->vals[o].view_of < 0) ||
                 !same_dims(&c->vals[o], &c->vals[cur]))
                 return CALMA_OK;
-            if ((rc = append(c, node, ch, dnnl_eltwise_relu, 0, 0, 1))) return rc;
+            if (!append(ch, 1, dnnl_alg_kind_undef, 0, 0)) return CALMA_OK;
             ch->sum_v = o;
             ch->sum_node = k;
         } else if ((flags & DNNLBE_FUSE_SCALE) && (is_op(n, "Mul") || is_op(n, "Div"))) {
             int o = other_in(c, k, cur);
             float s = scalar_of(c, o);
             if (isnan(s) || (is_op(n, "Div") && (n->in[1] != o || s == 0.0f))) return CALMA_OK;
-            if ((rc = append(c, node, ch, dnnl_eltwise_linear, is_op(n, "Div") ? 1.0f / s : s, 0.0f,
-                             0)))
-                return rc;
+            if (!append(ch, 0, dnnl_eltwise_linear, is_op(n, "Div") ? 1.0f / s : s, 0.0f))
+                return CALMA_OK;
         } else {
             return CALMA_OK;
         }
@@ -231,22 +230,51 @@ int dnnlbe_follow(dnnlbe_ctx *c, int node, int v, int flags, dnnlbe_chain *ch) {
     }
 }
 
-void dnnlbe_chain_free(dnnlbe_chain *ch) {
-    if (ch->ops) dnnl_post_ops_destroy(ch->ops);
-    ch->ops = NULL;
+/* The post-ops: the chain's, with the residual's scale on the sum and, for
+ * an int8 destination, a last linear step into its scale. */
+static int build_post_ops(dnnlbe_ctx *c, int node, const dnnlbe_chain *ch, const dnnlbe_qattr *q,
+                          dnnl_post_ops_t *out) {
+    dnnl_post_ops_t ops = NULL;
+    int rc = dnnlbe_check(c, node, dnnl_post_ops_create(&ops), "post-ops");
+    for (int i = 0; !rc && i < ch->n_ops; i++) {
+        const dnnlbe_post *p = &ch->op[i];
+        dnnl_status_t st;
+        if (p->sum && q && q->sum_scale > 0)
+            st = dnnl_post_ops_append_sum_v2(ops, q->sum_scale, q->sum_dt);
+        else if (p->sum)
+            st = dnnl_post_ops_append_sum(ops, 1.0f);
+        else
+            st = dnnl_post_ops_append_eltwise(ops, 1.0f, p->alg, p->alpha, p->beta);
+        rc = dnnlbe_check(c, node, st, "post-op");
+    }
+    if (!rc && q && q->dst_scale > 0)
+        rc = dnnlbe_check(
+            c, node,
+            dnnl_post_ops_append_eltwise(ops, 1.0f, dnnl_eltwise_linear, 1.0f / q->dst_scale, 0.0f),
+            "post-op");
+    if (rc && ops) dnnl_post_ops_destroy(ops);
+    *out = rc ? NULL : ops;
+    return rc;
 }
 
-int dnnlbe_chain_attr(dnnlbe_ctx *c, int node, const dnnlbe_chain *ch,
+int dnnlbe_chain_attr(dnnlbe_ctx *c, int node, const dnnlbe_chain *ch, const dnnlbe_qattr *q,
                       dnnl_primitive_attr_t *attr) {
     *attr = NULL;
-    if (!ch->ops) return CALMA_OK;
+    int quant = q && q->scales;
+    if (!ch->n_ops && !quant) return CALMA_OK;
+    dnnl_post_ops_t ops = NULL;
     int rc = dnnlbe_check(c, node, dnnl_primitive_attr_create(attr), "attributes");
     if (!rc)
         rc = dnnlbe_check(c, node,
                           dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user),
                           "scratchpad mode");
-    if (!rc)
-        rc = dnnlbe_check(c, node, dnnl_primitive_attr_set_post_ops(*attr, ch->ops), "post-ops");
+    if (!rc && quant)
+        rc = dnnlbe_check(
+            c, node, dnnl_primitive_attr_set_output_scales(*attr, q->n_scales, q->mask, q->scales),
+            "output scales");
+    if (!rc) rc = build_post_ops(c, node, ch, q, &ops);
+    if (!rc) rc = dnnlbe_check(c, node, dnnl_primitive_attr_set_post_ops(*attr, ops), "post-ops");
+    if (ops) dnnl_post_ops_destroy(ops);
     if (rc && *attr) {
         dnnl_primitive_attr_destroy(*attr);
         *attr = NULL;
@@ -254,12 +282,17 @@ int dnnlbe_chain_attr(dnnlbe_ctx *c, int node, const dnnlbe_chain *ch,
     return rc;
 }
 
-int dnnlbe_sum_dst(dnnlbe_ctx *c, int node, int sum_v, const dnnl_memory_desc_t *md, int at,
-                   int *out) {
+int dnnlbe_sum_dst(dnnlbe_ctx *c, int node, int sum_v, const dnnl_memory_desc_t *md,
+                   float dst_scale, int at, int *out, float *sum_scale, dnnl_data_type_t *sum_dt) {
     int m;
-    int rc = dnnlbe_value_mem(c, node, sum_v, &m);
+    int rc = dnnlbe_value_mem_raw(c, node, sum_v, &m);
     if (rc) return rc;
     const dnnl_memory_desc_t *rmd = &c->s->mems[m].md;
+    float rs = c->s->mems[m].scale;
+    dnnlbe_sum_kind(c, sum_v, md->data_type, dst_scale, sum_scale, sum_dt);
+    int keep = rs > 0 && (md->data_type == dnnl_u8 || md->data_type == dnnl_s8);
+    dnnl_memory_desc_t want = *md;
+    want.data_type = *sum_dt;
     int src = m, same = rmd->ndims == md->ndims;
     for (int d = 0; same && d < md->ndims; d++)
         if (rmd->dims[d] != md->dims[d]) same = 0;
@@ -267,16 +300,26 @@ int dnnlbe_sum_dst(dnnlbe_ctx *c, int node, int sum_v, const dnnl_memory_desc_t 
         /* e.g. [B, S, N] added to an inner product's [B*S, N] */
         int64_t dims[DNNL_MAX_NDIMS];
         for (int d = 0; d < md->ndims; d++) dims[d] = md->dims[d];
-        rc = dnnlbe_as_plain(c, node, sum_v, rmd->data_type, &src);
+        rc = rs > 0 ? dnnlbe_fail(c, node, CALMA_E_INTERNAL, "an int8 residual of other dims")
+                    : dnnlbe_as_plain(c, node, sum_v, rmd->data_type, &src);
         if (!rc) rc = dnnlbe_view(c, node, src, md->ndims, dims, &src);
         if (rc) return rc;
     }
-    if (dnnl_memory_desc_equal(&c->s->mems[src].md, md) &&
+    int copy;
+    if (dnnl_memory_desc_equal(&c->s->mems[src].md, &want) &&
         c->s->mems[src].buf == c->s->mems[m].buf && dnnlbe_can_overwrite(c, sum_v, node, at)) {
-        *out = src; /* in place: the primitive adds onto the residual's own memory */
+        copy = src; /* in place: the primitive adds onto the residual's own memory */
+    } else {
+        /* A private copy in the primitive's layout (not kept as sum_v's
+         * conversion: the primitive overwrites it). */
+        rc = dnnlbe_reorder(c, node, src, &want, keep ? rs : dst_scale, &copy);
+        if (rc) return rc;
+    }
+    if (dnnl_memory_desc_equal(&c->s->mems[copy].md, md)) {
+        *out = copy;
         return CALMA_OK;
     }
-    /* A private copy in the primitive's layout (not kept as sum_v's
-     * conversion: the primitive overwrites it). */
-    return dnnlbe_reorder(c, node, src, md, out);
+    /* The same bytes written in the destination's int8 type. */
+    *out = dnnlbe_new_mem(c, md, c->s->mems[copy].buf);
+    return *out < 0 ? c->e->status : CALMA_OK;
 }

@@ -30,6 +30,8 @@
 #include "ir/ir.h"
 #include "util/err.h"
 
+struct xform_ranges;
+
 /* What a conversion computes in (calma_conversion.data points at one). */
 typedef enum dnnlbe_prec { DNNLBE_FP32 = 0, DNNLBE_BF16 = 1, DNNLBE_INT8 = 2 } dnnlbe_prec;
 
@@ -57,6 +59,7 @@ typedef struct dnnlbe_buf {
 typedef struct dnnlbe_mem {
     dnnl_memory_desc_t md;
     int buf;
+    float scale;       /* int8 contents: real value = scale * stored; 0 for real values */
     dnnl_memory_t mem; /* convert */
 } dnnlbe_mem;
 
@@ -115,6 +118,7 @@ typedef struct dnnlbe_state {
 typedef struct dnnlbe_val {
     int mem;              /* a runtime value's memory, -1 when none (yet) */
     int alt_mem;          /* its last conversion to another layout or type, -1 */
+    int q_mem;            /* its last quantized copy, -1 */
     const ir_tensor *cst; /* constant: initializer or folded, else NULL */
     int view_of;          /* a Flatten/Reshape of a blocked value kept lazy: that value, -1 */
     int rank;             /* logical shape from inference */
@@ -131,7 +135,8 @@ typedef struct dnnlbe_ctx {
     unsigned char *done; /* node folded into another, or constant */
     int *bn_of_conv;     /* per node: the BatchNormalization folded into it, or -1 */
     int64_t opset;
-    dnnl_data_type_t cdt; /* compute type of convolutions and products: f32 or bf16 */
+    dnnl_data_type_t cdt;              /* compute type of convolutions and products: f32 or bf16 */
+    const struct xform_ranges *ranges; /* ONEDNN_INT8: calibrated ranges by value name */
     calma_error *e;
 } dnnlbe_ctx;
 
@@ -151,7 +156,9 @@ extern const dnnlbe_op dnnlbe_ops_shape[];   /* onednn_ops_shape.c: views, Trans
 
 /* ---- onednn_build.c: the walk ---- */
 
-int dnnlbe_build(dnnlbe_state *s, const calma_model *m, calma_error *e);
+/* ranges: ONEDNN_INT8's calibration (NULL for the float conversions). */
+int dnnlbe_build(dnnlbe_state *s, const calma_model *m, const struct xform_ranges *ranges,
+                 calma_error *e);
 /* Frees everything in s except s itself. */
 void dnnlbe_state_clear(dnnlbe_state *s);
 /* Name of a oneDNN status. */
@@ -173,11 +180,17 @@ int dnnlbe_in_v(const dnnlbe_ctx *c, int node, int i);
 const ir_tensor *dnnlbe_const_input(const dnnlbe_ctx *c, int node, int i);
 /* float32 data of a constant, or NULL. */
 const float *dnnlbe_const_f32(const ir_tensor *t);
-/* Value v's current memory (a lazy view is made real first). */
+/* Value v's memory holding real values (a lazy view is made real first; an
+ * int8 value is dequantized, once, into float32 of the same layout). */
 int dnnlbe_value_mem(dnnlbe_ctx *c, int node, int v, int *mem);
+/* Value v's memory as it is: int8 with its scale for a quantized value. For
+ * ops that keep the quantization (views, max pooling, int8 products). */
+int dnnlbe_value_mem_raw(dnnlbe_ctx *c, int node, int v, int *mem);
 /* Input i as a runtime value in its current memory (a lazy view is made
  * real); fails naming the input when it is absent or a constant. */
 int dnnlbe_input(dnnlbe_ctx *c, int node, int i, int *v, int *mem);
+/* The same with the memory as it is (int8 kept). */
+int dnnlbe_input_raw(dnnlbe_ctx *c, int node, int i, int *v, int *mem);
 
 /* ---- onednn_mem.c: descriptors, memories, steps ---- */
 
@@ -204,11 +217,17 @@ const dnnl_memory_desc_t *dnnlbe_pd_md(dnnl_primitive_desc_t pd, dnnl_query_t wh
 /* Appends a step (takes pd); args and mems are n pairs; the scratchpad is added. */
 int dnnlbe_add_step(dnnlbe_ctx *c, int node, dnnl_primitive_desc_t pd, int n, const int *args,
                     const int *mems);
-/* A reorder of src into a new activation of dst_md; *out its memory. */
-int dnnlbe_reorder(dnnlbe_ctx *c, int node, int src, const dnnl_memory_desc_t *dst_md, int *out);
+/* A reorder of src into a new activation of dst_md holding values of scale
+ * dst_scale (0: real values; quantizing, dequantizing or requantizing as
+ * the two scales say); *out its memory. */
+int dnnlbe_reorder(dnnlbe_ctx *c, int node, int src, const dnnl_memory_desc_t *dst_md,
+                   float dst_scale, int *out);
 /* Value v's memory in exactly md want (reordered when needed; the result is
  * kept so another consumer asking the same gets it). */
 int dnnlbe_as(dnnlbe_ctx *c, int node, int v, const dnnl_memory_desc_t *want, int *out);
+/* Value v quantized with scale into md want (an int8 type); kept like as(). */
+int dnnlbe_as_q(dnnlbe_ctx *c, int node, int v, const dnnl_memory_desc_t *want, float scale,
+                int *out);
 /* Value v's memory in the dense row-major layout of its dims, type dt. */
 int dnnlbe_as_plain(dnnlbe_ctx *c, int node, int v, dnnl_data_type_t dt, int *out);
 /* A view of memory src (plain) with other dims, over the same buffer. */
@@ -217,6 +236,10 @@ int dnnlbe_view(dnnlbe_ctx *c, int node, int src, int rank, const int64_t *dims,
  * want in convert. owned: the data was made for this and is freed then. */
 int dnnlbe_const_mem(dnnlbe_ctx *c, int node, const dnnl_memory_desc_t *want, int rank,
                      const int64_t *dims, const float *data, void *owned, int *out);
+/* The same for data of type dt (int8 weights quantized by the backend). */
+int dnnlbe_const_mem_dt(dnnlbe_ctx *c, int node, const dnnl_memory_desc_t *want, int rank,
+                        const int64_t *dims, dnnl_data_type_t dt, const void *data, void *owned,
+                        int *out);
 /* Can a primitive write into v's buffer before node `at` (the Add it
  * absorbs) without anyone reading the old contents afterwards? from: the
  * node whose step would write. */
@@ -224,35 +247,106 @@ int dnnlbe_can_overwrite(const dnnlbe_ctx *c, int v, int from, int at);
 
 /* ---- onednn_fuse.c: post-op chains ---- */
 
+#define DNNLBE_MAX_POST 16
+
+/* One fused op after the primitive: an eltwise (alg, alpha, beta in real
+ * units) or the sum of a residual. */
+typedef struct dnnlbe_post {
+    int sum;
+    dnnl_alg_kind_t alg;
+    float alpha, beta;
+} dnnlbe_post;
+
 typedef struct dnnlbe_chain {
-    dnnl_post_ops_t ops; /* NULL when nothing fused */
-    int out_v;           /* the value the fused chain produces */
-    int sum_v;           /* value added by a sum post-op, or -1 */
-    int sum_node;        /* the Add that became the sum */
+    dnnlbe_post op[DNNLBE_MAX_POST];
     int n_ops;
+    int out_v;    /* the value the fused chain produces */
+    int sum_v;    /* value added by a sum post-op, or -1 */
+    int sum_node; /* the Add that became the sum */
 } dnnlbe_chain;
+
+/* How an int8 primitive's result is scaled (all 0 / NULL for a float one):
+ * the accumulator times scales[oc] is the real result; the residual in the
+ * destination holds values of sum_scale in sum_dt; the result is stored
+ * divided by dst_scale (0: stored real). */
+typedef struct dnnlbe_qattr {
+    const float *scales;
+    int n_scales;
+    int mask;
+    float sum_scale;
+    dnnl_data_type_t sum_dt;
+    float dst_scale;
+} dnnlbe_qattr;
 
 /* Flags for dnnlbe_follow. */
 #define DNNLBE_FUSE_SUM 1   /* a residual Add may become a sum post-op */
 #define DNNLBE_FUSE_SCALE 2 /* Mul/Div by a scalar constant becomes a linear post-op */
 
 /* Follows node's output through single-use activations (and what flags
- * allow), appending post-ops; marks those nodes done. */
+ * allow), recording post-ops; marks those nodes done. */
 int dnnlbe_follow(dnnlbe_ctx *c, int node, int v, int flags, dnnlbe_chain *ch);
-void dnnlbe_chain_free(dnnlbe_chain *ch);
-/* An attr with the chain's post-ops and the scratchpad mode; NULL when the
- * chain is empty (use the state's). Caller destroys a non-NULL result. */
-int dnnlbe_chain_attr(dnnlbe_ctx *c, int node, const dnnlbe_chain *ch, dnnl_primitive_attr_t *attr);
+/* An attr with the chain's post-ops, q's scales (may be NULL) and the
+ * scratchpad mode; NULL when there is nothing to say (use the state's).
+ * Caller destroys a non-NULL result. */
+int dnnlbe_chain_attr(dnnlbe_ctx *c, int node, const dnnlbe_chain *ch, const dnnlbe_qattr *q,
+                      dnnl_primitive_attr_t *attr);
 /* Node k's eltwise equivalent (Relu, Clip with constant bounds, ...); 0 if none. */
 int dnnlbe_eltwise_of(dnnlbe_ctx *c, int k, dnnl_alg_kind_t *alg, float *alpha, float *beta);
-/* Is v's use the exported erf GELU x*0.5*(1+erf(x/sqrt(2)))? Then *last is
- * its final node and nodes[] (n_nodes) are the pattern's nodes. */
+/* Is v's use the exported erf GELU x*0.5*(1+erf(x/sqrt(2)))? Then nodes[]
+ * (n_nodes) are the pattern's nodes, the last one producing its result. */
 int dnnlbe_gelu_match(const dnnlbe_ctx *c, int v, int *nodes, int *n_nodes);
-/* The destination memory of a primitive with a sum post-op over sum_v:
- * sum_v's buffer itself when it can be overwritten and its layout is md,
- * else a copy of it in md. */
-int dnnlbe_sum_dst(dnnlbe_ctx *c, int node, int sum_v, const dnnl_memory_desc_t *md, int at,
-                   int *out);
+/* The destination memory (md, stored at dst_scale) of a primitive with a
+ * sum post-op over sum_v: sum_v's buffer itself when it can be overwritten
+ * and has that layout, else a copy of it there. *sum_scale and *sum_dt say
+ * how the residual is held in it. */
+int dnnlbe_sum_dst(dnnlbe_ctx *c, int node, int sum_v, const dnnl_memory_desc_t *md,
+                   float dst_scale, int at, int *out, float *sum_scale, dnnl_data_type_t *sum_dt);
+
+/* ---- onednn_quant.c: ONEDNN_INT8 ---- */
+
+typedef struct dnnlbe_qin {
+    dnnl_data_type_t dt; /* u8 or s8 */
+    float scale;
+} dnnlbe_qin;
+
+/* The calibrated int8 form of value v (u8 when never negative, else s8
+ * symmetric), from its range; 0 when v has no range (then not quantized). */
+int dnnlbe_qtype(const dnnlbe_ctx *c, int v, dnnlbe_qin *q);
+/* The int8 form v is read in: its own when already int8, else qtype's. */
+int dnnlbe_qsource(dnnlbe_ctx *c, int v, dnnlbe_qin *q);
+/* Should the int8 product producing v store it in int8? (every reader
+ * takes int8, and v has a range) */
+int dnnlbe_store_int8(const dnnlbe_ctx *c, int v, dnnlbe_qin *q);
+/* Per-channel symmetric int8 weights (axis 0 of rank dims) from float w:
+ * *q (owned s8 data) and *scales (owned, dims[0] floats). */
+int dnnlbe_quant_weights(dnnlbe_ctx *c, int rank, const int64_t *dims, const float *w, int8_t **q,
+                         float **scales);
+/* oneDNN 2.x adds the bias before the output scale: bias / (sx * sw[oc]). */
+float *dnnlbe_quant_bias(dnnlbe_ctx *c, const float *b, int64_t n, float sx, const float *sw);
+/* How a residual of sum_v is held in a destination of type ddt stored at
+ * dst_scale: kept in its own int8 type and scale when both are int8, else
+ * copied in the destination's. */
+void dnnlbe_sum_kind(const dnnlbe_ctx *c, int sum_v, dnnl_data_type_t ddt, float dst_scale,
+                     float *sum_scale, dnnl_data_type_t *sum_dt);
+
+/* An int8 product (convolution or inner product) from float weights
+ * ([N, ...], per-row scales), planned from the source's and the chain
+ * result's quantization; on is 0 when it stays float (not INT8, or the
+ * source has no range). */
+typedef struct dnnlbe_qplan {
+    int on;
+    dnnlbe_qin src;
+    int8_t *w;     /* quantized weights, owned until handed over */
+    float *wscale; /* per row */
+    float *oscale; /* per row: source scale * weight scale */
+    float *bias;   /* the bias in accumulator units, or NULL */
+    dnnl_data_type_t ddt;
+    dnnlbe_qattr qa;
+} dnnlbe_qplan;
+
+int dnnlbe_qplan_make(dnnlbe_ctx *c, int src_v, int wrank, const int64_t *wdims, const float *w,
+                      const float *bias, const dnnlbe_chain *ch, dnnlbe_qplan *p);
+void dnnlbe_qplan_free(dnnlbe_qplan *p);
 
 /* ---- onednn_plan.c: convert ---- */
 

@@ -160,17 +160,49 @@ int dnnlbe_add_step(dnnlbe_ctx *c, int node, dnnl_primitive_desc_t pd, int n, co
     return CALMA_OK;
 }
 
-int dnnlbe_reorder(dnnlbe_ctx *c, int node, int src, const dnnl_memory_desc_t *dst_md, int *out) {
+/* attr for a reorder from values of scale s_src to values of scale s_dst
+ * (0: real values): NULL when no scaling is needed. */
+static int reorder_attr(dnnlbe_ctx *c, int node, float s_src, float s_dst,
+                        dnnl_primitive_attr_t *attr) {
+    *attr = NULL;
+    float k = (s_src > 0 ? s_src : 1.0f) / (s_dst > 0 ? s_dst : 1.0f);
+    if (k == 1.0f) return CALMA_OK;
+    int rc = dnnlbe_check(c, node, dnnl_primitive_attr_create(attr), "attributes");
+    if (!rc)
+        rc = dnnlbe_check(c, node,
+                          dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user),
+                          "scratchpad mode");
+    if (!rc)
+        rc = dnnlbe_check(c, node, dnnl_primitive_attr_set_output_scales(*attr, 1, 0, &k),
+                          "reorder scale");
+    if (rc && *attr) {
+        dnnl_primitive_attr_destroy(*attr);
+        *attr = NULL;
+    }
+    return rc;
+}
+
+int dnnlbe_reorder(dnnlbe_ctx *c, int node, int src, const dnnl_memory_desc_t *dst_md_in,
+                   float dst_scale, int *out) {
+    dnnl_memory_desc_t dst_md = *dst_md_in;
+    dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t st = dnnl_reorder_primitive_desc_create(&pd, &c->s->mems[src].md, c->s->engine,
-                                                          dst_md, c->s->engine, c->s->attr);
-    int rc = dnnlbe_check(c, node, st, "reorder between these layouts");
+    int is_int8 = dst_md.data_type == dnnl_u8 || dst_md.data_type == dnnl_s8;
+    if (is_int8 && !(dst_scale > 0))
+        return dnnlbe_fail(c, node, CALMA_E_INTERNAL, "an int8 reorder without a scale");
+    int rc = reorder_attr(c, node, c->s->mems[src].scale, is_int8 ? dst_scale : 0.0f, &attr);
     if (rc) return rc;
-    int dst = dnnlbe_new_act(c, dst_md);
+    dnnl_status_t st = dnnl_reorder_primitive_desc_create(
+        &pd, &c->s->mems[src].md, c->s->engine, &dst_md, c->s->engine, attr ? attr : c->s->attr);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    rc = dnnlbe_check(c, node, st, "reorder between these layouts");
+    if (rc) return rc;
+    int dst = dnnlbe_new_act(c, &dst_md);
     if (dst < 0) {
         dnnl_primitive_desc_destroy(pd);
         return c->e->status;
     }
+    c->s->mems[dst].scale = is_int8 ? dst_scale : 0.0f;
     rc = dnnlbe_add_step(c, node, pd, 2, (const int[]){DNNL_ARG_FROM, DNNL_ARG_TO},
                          (const int[]){src, dst});
     if (rc) return rc;
@@ -179,6 +211,8 @@ int dnnlbe_reorder(dnnlbe_ctx *c, int node, int src, const dnnl_memory_desc_t *d
 }
 
 int dnnlbe_as(dnnlbe_ctx *c, int node, int v, const dnnl_memory_desc_t *want, int *out) {
+    if (want->data_type == dnnl_u8 || want->data_type == dnnl_s8)
+        return dnnlbe_fail(c, node, CALMA_E_INTERNAL, "as() asked for int8 without a scale");
     int m;
     int rc = dnnlbe_value_mem(c, node, v, &m);
     if (rc) return rc;
@@ -191,17 +225,42 @@ int dnnlbe_as(dnnlbe_ctx *c, int node, int v, const dnnl_memory_desc_t *want, in
         *out = x->alt_mem;
         return CALMA_OK;
     }
-    rc = dnnlbe_reorder(c, node, m, want, out);
+    rc = dnnlbe_reorder(c, node, m, want, 0.0f, out);
     if (rc) return rc;
     x->alt_mem = *out;
     return CALMA_OK;
 }
 
-int dnnlbe_as_plain(dnnlbe_ctx *c, int node, int v, dnnl_data_type_t dt, int *out) {
+int dnnlbe_as_q(dnnlbe_ctx *c, int node, int v, const dnnl_memory_desc_t *want, float scale,
+                int *out) {
     int m;
-    int rc = dnnlbe_value_mem(c, node, v, &m);
+    int rc = dnnlbe_value_mem_raw(c, node, v, &m);
+    if (rc) return rc;
+    dnnlbe_val *x = &c->vals[v];
+    const dnnlbe_mem *mm = &c->s->mems[m];
+    if (mm->scale == scale && dnnl_memory_desc_equal(&mm->md, want)) {
+        *out = m;
+        return CALMA_OK;
+    }
+    if (x->q_mem >= 0 && c->s->mems[x->q_mem].scale == scale &&
+        dnnl_memory_desc_equal(&c->s->mems[x->q_mem].md, want)) {
+        *out = x->q_mem;
+        return CALMA_OK;
+    }
+    rc = dnnlbe_reorder(c, node, m, want, scale, out);
+    if (rc) return rc;
+    x->q_mem = *out;
+    return CALMA_OK;
+}
+
+int dnnlbe_as_plain(dnnlbe_ctx *c, int node, int v, dnnl_data_type_t dt, int *out) {
+    int m, quant = dt == dnnl_u8 || dt == dnnl_s8;
+    int rc = quant ? dnnlbe_value_mem_raw(c, node, v, &m) : dnnlbe_value_mem(c, node, v, &m);
     if (rc) return rc;
     const dnnl_memory_desc_t *md = &c->s->mems[m].md;
+    float scale = c->s->mems[m].scale;
+    if (quant && !(scale > 0))
+        return dnnlbe_fail(c, node, CALMA_E_INTERNAL, "a plain int8 copy of a float value");
     if (md->data_type == dt && dnnlbe_md_is_plain(md)) {
         *out = m;
         return CALMA_OK;
@@ -210,7 +269,8 @@ int dnnlbe_as_plain(dnnlbe_ctx *c, int node, int v, dnnl_data_type_t dt, int *ou
     for (int d = 0; d < md->ndims; d++) dims[d] = md->dims[d];
     dnnl_memory_desc_t want;
     rc = dnnlbe_plain_md(c, node, md->ndims, dims, dt, &want);
-    return rc ? rc : dnnlbe_as(c, node, v, &want, out);
+    if (rc) return rc;
+    return quant ? dnnlbe_as_q(c, node, v, &want, scale, out) : dnnlbe_as(c, node, v, &want, out);
 }
 
 int dnnlbe_view(dnnlbe_ctx *c, int node, int src, int rank, const int64_t *dims, int *out) {
@@ -223,17 +283,20 @@ int dnnlbe_view(dnnlbe_ctx *c, int node, int src, int rank, const int64_t *dims,
         return dnnlbe_fail(c, node, CALMA_E_INTERNAL, "a view of %zu bytes over %zu bytes",
                            dnnl_memory_desc_get_size(&md), dnnl_memory_desc_get_size(smd));
     *out = dnnlbe_new_mem(c, &md, c->s->mems[src].buf);
-    return *out < 0 ? c->e->status : CALMA_OK;
+    if (*out < 0) return c->e->status;
+    c->s->mems[*out].scale = c->s->mems[src].scale;
+    return CALMA_OK;
 }
 
-int dnnlbe_const_mem(dnnlbe_ctx *c, int node, const dnnl_memory_desc_t *want, int rank,
-                     const int64_t *dims, const float *data, void *owned, int *out) {
+int dnnlbe_const_mem_dt(dnnlbe_ctx *c, int node, const dnnl_memory_desc_t *want, int rank,
+                        const int64_t *dims, dnnl_data_type_t dt, const void *data, void *owned,
+                        int *out) {
     dnnlbe_state *s = c->s;
     dnnlbe_const k;
     memset(&k, 0, sizeof k);
     k.src = data;
     k.owned = owned;
-    int rc = dnnlbe_plain_md(c, node, rank, dims, dnnl_f32, &k.src_md);
+    int rc = dnnlbe_plain_md(c, node, rank, dims, dt, &k.src_md);
     if (!rc && mem_grow((void **)&s->consts, &s->cap_consts, s->n_consts + 1, sizeof *s->consts))
         rc = err_set(c->e, CALMA_E_NOMEM, "out of memory");
     if (rc) {
@@ -248,6 +311,11 @@ int dnnlbe_const_mem(dnnlbe_ctx *c, int node, const dnnl_memory_desc_t *want, in
     s->consts[s->n_consts - 1].mem = m;
     *out = m;
     return CALMA_OK;
+}
+
+int dnnlbe_const_mem(dnnlbe_ctx *c, int node, const dnnl_memory_desc_t *want, int rank,
+                     const int64_t *dims, const float *data, void *owned, int *out) {
+    return dnnlbe_const_mem_dt(c, node, want, rank, dims, dnnl_f32, data, owned, out);
 }
 
 /* Does any node from `from` on (other than `at`) read value w, directly or

@@ -175,15 +175,15 @@ static int weight_dims(const conv_in *ci, int64_t *wd) {
     return w->rank + 1;
 }
 
-static int conv_pd(dnnlbe_ctx *c, int node, const conv_in *ci, const geom *gm,
-                   const dnnl_memory_desc_t *dst, dnnl_primitive_attr_t attr,
+static int conv_pd(dnnlbe_ctx *c, int node, const conv_in *ci, const geom *gm, dnnl_data_type_t sdt,
+                   dnnl_data_type_t wdt, const dnnl_memory_desc_t *dst, dnnl_primitive_attr_t attr,
                    dnnl_primitive_desc_t *pd) {
     const dnnlbe_val *xv = &c->vals[ci->x];
     int64_t wd[6];
     int wr = weight_dims(ci, wd);
     dnnl_memory_desc_t src, wei, bias;
-    int rc = dnnlbe_any_md(c, node, xv->rank, xv->dims, c->cdt, &src);
-    if (!rc) rc = dnnlbe_any_md(c, node, wr, wd, c->cdt, &wei);
+    int rc = dnnlbe_any_md(c, node, xv->rank, xv->dims, sdt, &src);
+    if (!rc) rc = dnnlbe_any_md(c, node, wr, wd, wdt, &wei);
     if (!rc) rc = dnnlbe_any_md(c, node, 1, ci->w->dims, dnnl_f32, &bias);
     if (rc) return rc;
     dnnl_convolution_desc_t d;
@@ -194,10 +194,38 @@ static int conv_pd(dnnlbe_ctx *c, int node, const conv_in *ci, const geom *gm,
     return st == dnnl_success ? CALMA_OK : dnnlbe_check(c, node, st, "convolution");
 }
 
+/* Weights and bias into their memories: int8 ones from the plan, else the
+ * (folded) float ones. */
+static int conv_consts(dnnlbe_ctx *c, int node, conv_in *ci, dnnlbe_qplan *qp,
+                       dnnl_primitive_desc_t pd, int *wm, int *bm) {
+    int64_t wd[6];
+    int wr = weight_dims(ci, wd);
+    const dnnl_memory_desc_t *wmd = dnnlbe_pd_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *bmd = dnnlbe_pd_md(pd, dnnl_query_weights_md, 1);
+    int rc;
+    if (qp->on) {
+        rc = dnnlbe_const_mem_dt(c, node, wmd, wr, wd, dnnl_s8, qp->w, qp->w, wm);
+        qp->w = NULL; /* the state owns it now */
+    } else {
+        rc = dnnlbe_const_mem(c, node, wmd, wr, wd, ci->wdata, ci->wown, wm);
+        ci->wown = NULL;
+    }
+    if (rc || !ci->bdata) return rc;
+    if (qp->on) {
+        rc = dnnlbe_const_mem(c, node, bmd, 1, ci->w->dims, qp->bias, qp->bias, bm);
+        qp->bias = NULL;
+    } else {
+        rc = dnnlbe_const_mem(c, node, bmd, 1, ci->w->dims, ci->bdata, ci->bown, bm);
+        ci->bown = NULL;
+    }
+    return rc;
+}
+
 static int op_conv(dnnlbe_ctx *c, int node) {
     const ir_node *n = &c->g->nodes[node];
     conv_in ci;
-    dnnlbe_chain ch = {0};
+    dnnlbe_chain ch = {.n_ops = 0};
+    dnnlbe_qplan qp = {0};
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     int rc = conv_inputs(c, node, &ci);
@@ -210,42 +238,41 @@ static int op_conv(dnnlbe_ctx *c, int node) {
     int bn = c->bn_of_conv[node];
     int start = bn >= 0 ? c->g->nodes[bn].out[0] : n->out[0];
     if (!rc) rc = dnnlbe_follow(c, node, start, DNNLBE_FUSE_SUM, &ch);
-    if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, &attr);
+    if (!rc) rc = dnnlbe_qplan_make(c, ci.x, ci.w->rank, ci.w->dims, ci.wdata, ci.bdata, &ch, &qp);
+    if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, qp.on ? &qp.qa : NULL, &attr);
     if (rc) goto out;
     /* A graph output leaves in float32 straight from the convolution. */
-    dnnl_data_type_t ddt = ch.sum_v < 0 && dnnlbe_is_output(c, ch.out_v) ? dnnl_f32 : c->cdt;
+    dnnl_data_type_t ddt = qp.on                                           ? qp.ddt
+                           : ch.sum_v < 0 && dnnlbe_is_output(c, ch.out_v) ? dnnl_f32
+                                                                           : c->cdt;
+    dnnl_data_type_t sdt = qp.on ? qp.src.dt : c->cdt, wdt = qp.on ? dnnl_s8 : c->cdt;
     dnnl_memory_desc_t dst;
     rc = dnnlbe_any_md(c, node, yv->rank, yv->dims, ddt, &dst);
     if (rc) goto out;
     if (ch.sum_v >= 0) {
         /* Adding onto the residual in place needs the residual's layout. */
         int rm;
-        rc = dnnlbe_value_mem(c, node, ch.sum_v, &rm);
+        rc = dnnlbe_value_mem_raw(c, node, ch.sum_v, &rm);
         if (rc) goto out;
         dnnl_memory_desc_t want = c->s->mems[rm].md;
-        if (want.data_type == c->cdt && conv_pd(c, node, &ci, &gm, &want, attr, &pd) == CALMA_OK)
-            dst = want;
+        want.data_type = ddt;
+        if (conv_pd(c, node, &ci, &gm, sdt, wdt, &want, attr, &pd) == CALMA_OK) dst = want;
     }
-    if (!pd && (rc = conv_pd(c, node, &ci, &gm, &dst, attr, &pd))) goto out;
+    if (!pd && (rc = conv_pd(c, node, &ci, &gm, sdt, wdt, &dst, attr, &pd))) goto out;
     int sm, wm, bm = -1, dm;
-    int64_t wd[6];
-    int wr = weight_dims(&ci, wd);
-    rc = dnnlbe_as(c, node, ci.x, dnnlbe_pd_md(pd, dnnl_query_src_md, 0), &sm);
-    if (!rc) {
-        rc = dnnlbe_const_mem(c, node, dnnlbe_pd_md(pd, dnnl_query_weights_md, 0), wr, wd, ci.wdata,
-                              ci.wown, &wm);
-        ci.wown = NULL; /* the state owns it now */
-    }
-    if (!rc && ci.bdata) {
-        rc = dnnlbe_const_mem(c, node, dnnlbe_pd_md(pd, dnnl_query_weights_md, 1), 1, ci.w->dims,
-                              ci.bdata, ci.bown, &bm);
-        ci.bown = NULL;
-    }
+    const dnnl_memory_desc_t *smd = dnnlbe_pd_md(pd, dnnl_query_src_md, 0);
+    rc = qp.on ? dnnlbe_as_q(c, node, ci.x, smd, qp.src.scale, &sm)
+               : dnnlbe_as(c, node, ci.x, smd, &sm);
+    if (!rc) rc = conv_consts(c, node, &ci, &qp, pd, &wm, &bm);
     if (rc) goto out;
     const dnnl_memory_desc_t *dmd = dnnlbe_pd_md(pd, dnnl_query_dst_md, 0);
-    rc = ch.sum_v >= 0 ? dnnlbe_sum_dst(c, node, ch.sum_v, dmd, ch.sum_node, &dm)
-                       : ((dm = dnnlbe_new_act(c, dmd)) < 0 ? c->e->status : CALMA_OK);
+    float ss;
+    dnnl_data_type_t sdt2;
+    rc = ch.sum_v >= 0
+             ? dnnlbe_sum_dst(c, node, ch.sum_v, dmd, qp.qa.dst_scale, ch.sum_node, &dm, &ss, &sdt2)
+             : ((dm = dnnlbe_new_act(c, dmd)) < 0 ? c->e->status : CALMA_OK);
     if (rc) goto out;
+    c->s->mems[dm].scale = qp.qa.dst_scale;
     int args[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
     int mems[4] = {sm, wm, dm, bm};
     rc = dnnlbe_add_step(c, node, pd, bm >= 0 ? 4 : 3, args, mems);
@@ -254,7 +281,7 @@ static int op_conv(dnnlbe_ctx *c, int node) {
 out:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
-    dnnlbe_chain_free(&ch);
+    dnnlbe_qplan_free(&qp);
     free(ci.wown);
     free(ci.bown);
     return rc;
@@ -264,8 +291,10 @@ out:
 
 static int op_pool(dnnlbe_ctx *c, int node) {
     const ir_node *n = &c->g->nodes[node];
+    int is_max = strstr(n->op_type, "MaxPool") != NULL;
     int x, xm;
-    int rc = dnnlbe_input(c, node, 0, &x, &xm);
+    /* the maximum of int8 values is the int8 of the maximum: kept as it is */
+    int rc = is_max ? dnnlbe_input_raw(c, node, 0, &x, &xm) : dnnlbe_input(c, node, 0, &x, &xm);
     if (rc) return rc;
     const dnnlbe_val *xv = &c->vals[x], *yv = &c->vals[n->out[0]];
     int sp = xv->rank - 2;
@@ -273,7 +302,6 @@ static int op_pool(dnnlbe_ctx *c, int node) {
         return dnnlbe_unsupported(
             c, node, "pooling a rank %d input (oneDNN pools 1 to 3 spatial axes)", xv->rank);
     int global = !strncmp(n->op_type, "Global", 6);
-    int is_max = strstr(n->op_type, "MaxPool") != NULL;
     int64_t kernel[3];
     geom gm;
     if (global) {
@@ -318,6 +346,7 @@ static int op_pool(dnnlbe_ctx *c, int node) {
         dnnl_primitive_desc_destroy(pd);
         return c->e->status;
     }
+    c->s->mems[dm].scale = c->s->mems[xm].scale;
     rc = dnnlbe_add_step(c, node, pd, 2, (const int[]){DNNL_ARG_SRC, DNNL_ARG_DST},
                          (const int[]){xm, dm});
     return rc ? rc : dnnlbe_bind(c, n->out[0], dm);

@@ -154,14 +154,14 @@ static int emit_binary(dnnlbe_ctx *c, int node, int a, int b) {
         b = t;
     }
     int am, bm;
-    dnnlbe_chain ch = {0};
+    dnnlbe_chain ch = {.n_ops = 0};
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     int rc = dnnlbe_value_mem(c, node, a, &am);
     dnnl_memory_desc_t src0 = c->s->mems[am].md;
     if (!rc) rc = binary_src1(c, node, b, yv->rank, &src0, &bm);
     if (!rc) rc = dnnlbe_follow(c, node, n->out[0], 0, &ch);
-    if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, &attr);
+    if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, NULL, &attr);
     if (rc) goto out;
     dnnl_memory_desc_t src1 = c->s->mems[bm].md;
     dnnl_binary_desc_t d;
@@ -189,7 +189,6 @@ static int emit_binary(dnnlbe_ctx *c, int node, int a, int b) {
 out:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
-    dnnlbe_chain_free(&ch);
     return rc;
 }
 

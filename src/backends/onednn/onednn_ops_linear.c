@@ -43,20 +43,68 @@ static int bind_out(dnnlbe_ctx *c, int node, int v, int dm) {
     return dnnlbe_bind(c, v, dm);
 }
 
+/* The inner product's source memory: [M, K] over plain memory, or the
+ * value itself in the layout the primitive chose; int8 when planned so. */
+static int ip_src(dnnlbe_ctx *c, int node, const ip_job *j, const dnnlbe_qplan *qp,
+                  const dnnl_memory_desc_t *want, int *sm) {
+    const dnnlbe_val *xv = &c->vals[j->src_v];
+    int64_t d2[2] = {j->m, j->k};
+    int rc;
+    if (!j->view2d)
+        return qp->on ? dnnlbe_as_q(c, node, j->src_v, want, qp->src.scale, sm)
+                      : dnnlbe_as(c, node, j->src_v, want, sm);
+    if (qp->on) {
+        dnnl_memory_desc_t pm;
+        rc = dnnlbe_plain_md(c, node, xv->rank, xv->dims, qp->src.dt, &pm);
+        if (!rc) rc = dnnlbe_as_q(c, node, j->src_v, &pm, qp->src.scale, sm);
+    } else {
+        rc = dnnlbe_as_plain(c, node, j->src_v, c->cdt, sm);
+    }
+    return rc ? rc : dnnlbe_view(c, node, *sm, 2, d2, sm);
+}
+
+static int ip_consts(dnnlbe_ctx *c, int node, ip_job *j, dnnlbe_qplan *qp, dnnl_primitive_desc_t pd,
+                     int *wm, int *bm) {
+    const dnnl_memory_desc_t *wmd = dnnlbe_pd_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *bmd = dnnlbe_pd_md(pd, dnnl_query_weights_md, 1);
+    int rc;
+    if (qp->on) {
+        rc = dnnlbe_const_mem_dt(c, node, wmd, j->wrank, j->wdims, dnnl_s8, qp->w, qp->w, wm);
+        qp->w = NULL;
+    } else {
+        rc = dnnlbe_const_mem(c, node, wmd, j->wrank, j->wdims, j->w, j->wown, wm);
+        j->wown = NULL;
+    }
+    if (rc || !j->b) return rc;
+    if (qp->on) {
+        rc = dnnlbe_const_mem(c, node, bmd, 1, &j->n, qp->bias, qp->bias, bm);
+        qp->bias = NULL;
+    } else {
+        rc = dnnlbe_const_mem(c, node, bmd, 1, &j->n, j->b, j->bown, bm);
+        j->bown = NULL;
+    }
+    return rc;
+}
+
 static int emit_ip(dnnlbe_ctx *c, int node, ip_job *j) {
-    dnnlbe_chain ch = {0};
+    dnnlbe_chain ch = {.n_ops = 0};
+    dnnlbe_qplan qp = {0};
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     int rc = dnnlbe_follow(c, node, j->start_v, DNNLBE_FUSE_SUM, &ch);
-    if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, &attr);
+    if (!rc) rc = dnnlbe_qplan_make(c, j->src_v, j->wrank, j->wdims, j->w, j->b, &ch, &qp);
+    if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, qp.on ? &qp.qa : NULL, &attr);
     if (rc) goto out;
     const dnnlbe_val *xv = &c->vals[j->src_v];
     int64_t sdims2[2] = {j->m, j->k}, ddims[2] = {j->m, j->n};
-    dnnl_data_type_t ddt = ch.sum_v < 0 && dnnlbe_is_output(c, ch.out_v) ? dnnl_f32 : c->cdt;
+    dnnl_data_type_t ddt = qp.on                                           ? qp.ddt
+                           : ch.sum_v < 0 && dnnlbe_is_output(c, ch.out_v) ? dnnl_f32
+                                                                           : c->cdt;
+    dnnl_data_type_t sdt = qp.on ? qp.src.dt : c->cdt, wdt = qp.on ? dnnl_s8 : c->cdt;
     dnnl_memory_desc_t src, wei, bias, dst;
-    rc = j->view2d ? dnnlbe_plain_md(c, node, 2, sdims2, c->cdt, &src)
-                   : dnnlbe_any_md(c, node, xv->rank, xv->dims, c->cdt, &src);
-    if (!rc) rc = dnnlbe_any_md(c, node, j->wrank, j->wdims, c->cdt, &wei);
+    rc = j->view2d ? dnnlbe_plain_md(c, node, 2, sdims2, sdt, &src)
+                   : dnnlbe_any_md(c, node, xv->rank, xv->dims, sdt, &src);
+    if (!rc) rc = dnnlbe_any_md(c, node, j->wrank, j->wdims, wdt, &wei);
     if (!rc) rc = dnnlbe_any_md(c, node, 1, &j->n, dnnl_f32, &bias);
     if (!rc) rc = dnnlbe_plain_md(c, node, 2, ddims, ddt, &dst);
     if (rc) goto out;
@@ -66,27 +114,17 @@ static int emit_ip(dnnlbe_ctx *c, int node, ip_job *j) {
     if (st == dnnl_success) st = dnnlbe_pd(c, &d, attr, &pd);
     if ((rc = dnnlbe_check(c, node, st, "inner product"))) goto out;
     int sm, wm, bm = -1, dm;
-    if (j->view2d) {
-        rc = dnnlbe_as_plain(c, node, j->src_v, c->cdt, &sm);
-        if (!rc) rc = dnnlbe_view(c, node, sm, 2, sdims2, &sm);
-    } else {
-        rc = dnnlbe_as(c, node, j->src_v, dnnlbe_pd_md(pd, dnnl_query_src_md, 0), &sm);
-    }
-    if (!rc) {
-        rc = dnnlbe_const_mem(c, node, dnnlbe_pd_md(pd, dnnl_query_weights_md, 0), j->wrank,
-                              j->wdims, j->w, j->wown, &wm);
-        j->wown = NULL;
-    }
-    if (!rc && j->b) {
-        rc = dnnlbe_const_mem(c, node, dnnlbe_pd_md(pd, dnnl_query_weights_md, 1), 1, &j->n, j->b,
-                              j->bown, &bm);
-        j->bown = NULL;
-    }
+    rc = ip_src(c, node, j, &qp, dnnlbe_pd_md(pd, dnnl_query_src_md, 0), &sm);
+    if (!rc) rc = ip_consts(c, node, j, &qp, pd, &wm, &bm);
     if (rc) goto out;
     const dnnl_memory_desc_t *dmd = dnnlbe_pd_md(pd, dnnl_query_dst_md, 0);
-    rc = ch.sum_v >= 0 ? dnnlbe_sum_dst(c, node, ch.sum_v, dmd, ch.sum_node, &dm)
-                       : ((dm = dnnlbe_new_act(c, dmd)) < 0 ? c->e->status : CALMA_OK);
+    float ss;
+    dnnl_data_type_t sdt2;
+    rc = ch.sum_v >= 0
+             ? dnnlbe_sum_dst(c, node, ch.sum_v, dmd, qp.qa.dst_scale, ch.sum_node, &dm, &ss, &sdt2)
+             : ((dm = dnnlbe_new_act(c, dmd)) < 0 ? c->e->status : CALMA_OK);
     if (rc) goto out;
+    c->s->mems[dm].scale = qp.qa.dst_scale;
     int args[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
     int mems[4] = {sm, wm, dm, bm};
     rc = dnnlbe_add_step(c, node, pd, bm >= 0 ? 4 : 3, args, mems);
@@ -95,7 +133,7 @@ static int emit_ip(dnnlbe_ctx *c, int node, ip_job *j) {
 out:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
-    dnnlbe_chain_free(&ch);
+    dnnlbe_qplan_free(&qp);
     job_free(j);
     return rc;
 }
@@ -277,13 +315,13 @@ static int matmul_runtime(dnnlbe_ctx *c, int node) {
     if (c->vals[a].rank < 2 || c->vals[b].rank < 2)
         return dnnlbe_unsupported(c, node, "a 1-D operand (oneDNN's matmul takes matrices)");
     int rank = yv->rank, am, bm, dm;
-    dnnlbe_chain ch = {0};
+    dnnlbe_chain ch = {.n_ops = 0};
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     rc = padded_plain(c, node, a, rank, &am);
     if (!rc) rc = padded_plain(c, node, b, rank, &bm);
     if (!rc) rc = dnnlbe_follow(c, node, n->out[0], DNNLBE_FUSE_SCALE, &ch);
-    if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, &attr);
+    if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, NULL, &attr);
     if (rc) goto out;
     dnnl_data_type_t ddt = dnnlbe_is_output(c, ch.out_v) ? dnnl_f32 : c->cdt;
     dnnl_memory_desc_t dst;
@@ -306,7 +344,6 @@ static int matmul_runtime(dnnlbe_ctx *c, int node) {
 out:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
-    dnnlbe_chain_free(&ch);
     return rc;
 }
 

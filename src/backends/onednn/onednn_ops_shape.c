@@ -17,7 +17,7 @@ static int op_view(dnnlbe_ctx *c, int node) {
         return dnnlbe_unsupported(c, node, "a view of constant '%s' read at run time",
                                   dnnlbe_vname(c, x));
     int xm;
-    int rc = dnnlbe_value_mem(c, node, x, &xm);
+    int rc = dnnlbe_value_mem_raw(c, node, x, &xm); /* an int8 value stays int8 */
     if (rc) return rc;
     const dnnlbe_val *yv = &c->vals[y];
     if (!dnnlbe_md_is_plain(&c->s->mems[xm].md)) {
@@ -40,7 +40,7 @@ static int op_identity(dnnlbe_ctx *c, int node) {
         return CALMA_OK;
     }
     int xm;
-    int rc = dnnlbe_value_mem(c, node, x, &xm);
+    int rc = dnnlbe_value_mem_raw(c, node, x, &xm);
     return rc ? rc : dnnlbe_bind(c, y, xm);
 }
 
@@ -76,7 +76,7 @@ static int op_transpose(dnnlbe_ctx *c, int node) {
     int src = dnnlbe_new_mem(c, &pmd, c->s->mems[xm].buf);
     if (src < 0) return c->e->status;
     int out;
-    rc = dnnlbe_reorder(c, node, src, &dst, &out);
+    rc = dnnlbe_reorder(c, node, src, &dst, 0.0f, &out);
     return rc ? rc : dnnlbe_bind(c, n->out[0], out);
 }
 
