@@ -1,5 +1,6 @@
 /* bench_onednn [--models resnet18,mobilenet_v2] [--batch 1,8] [--threads 1,2]
- *              [--conversions ONEDNN,ONEDNN_BF16] [--blocks 6] [--runs 5]
+ *              [--conversions ONEDNN,ONEDNN_BF16,ONEDNN_INT8] [--options K=V,...]
+ *              [--blocks 6] [--runs 5]
  *
  * The oneDNN conversions against ONNX Runtime (ORT_CPU, float32) on the
  * zoo's CNNs, in one process (drive.h): every conversion of one model,
@@ -21,7 +22,7 @@
 #define MAX_SIDES 6
 
 typedef struct opts {
-    const char *models, *batches, *threads, *convs;
+    const char *models, *batches, *threads, *convs, *options;
     int blocks, runs;
 } opts;
 
@@ -61,7 +62,7 @@ static void bench_one(const char *model, int64_t batch, int threads, const opts 
          c = strtok_r(NULL, ",", &save)) {
         const calma_conversion *cv = drive_find(c);
         names[n] = cv ? cv->name : c;
-        if (!cv || drive_open(&sides[n], cv, g, threads, batch, cap, &e)) {
+        if (!cv || drive_open(&sides[n], cv, g, threads, batch, o->options, cap, &e)) {
             printf("%-13s %5lld %7d  %-12s %s\n", model, (long long)batch, threads, names[n],
                    cv ? e.msg : "no such conversion");
             drive_close(&sides[n]);
@@ -93,13 +94,13 @@ out:
 
 static int usage(const char *prog, int rc) {
     printf("usage: %s [--models A,B] [--batch 1,8] [--threads 1,2] [--conversions A,B] "
-           "[--blocks N] [--runs N]\n",
+           "[--options K=V,...] [--blocks N] [--runs N]\n",
            prog);
     return rc;
 }
 
 int main(int argc, char **argv) {
-    opts o = {"resnet18,mobilenet_v2", "1,8", "1,2", "ONEDNN,ONEDNN_BF16", 6, 5};
+    opts o = {"resnet18,mobilenet_v2", "1,8", "1,2", "ONEDNN,ONEDNN_BF16,ONEDNN_INT8", "", 6, 5};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(argv[0], 0);
@@ -112,6 +113,8 @@ int main(int argc, char **argv) {
             o.threads = v;
         else if (!strcmp(a, "--conversions"))
             o.convs = v;
+        else if (!strcmp(a, "--options"))
+            o.options = v;
         else if (!strcmp(a, "--blocks"))
             o.blocks = atoi(v);
         else if (!strcmp(a, "--runs"))

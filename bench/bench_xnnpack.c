@@ -29,11 +29,11 @@ static void bench_model(const char *name, int64_t batch, int threads, int blocks
     size_t cap = (size_t)blocks * (size_t)runs;
     const calma_conversion *cx = drive_find("XNNPACK");
     const calma_conversion *co = drive_find("ORT_CPU");
-    if (!cx || drive_open(&x, cx, g, threads, batch, cap, &e)) {
+    if (!cx || drive_open(&x, cx, g, threads, batch, NULL, cap, &e)) {
         printf("%-13s XNNPACK: %s\n", name, cx ? e.msg : "no XNNPACK conversion");
         goto out;
     }
-    int have_ort = co && drive_open(&o, co, g, threads, batch, cap, &e) == 0;
+    int have_ort = co && drive_open(&o, co, g, threads, batch, NULL, cap, &e) == 0;
     if (!have_ort) {
         printf("%-13s ORT_CPU not measured: %s\n", name, co ? e.msg : "no ORT_CPU conversion");
         drive_close(&o);

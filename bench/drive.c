@@ -45,7 +45,7 @@ void drive_close(drive_side *a) {
 }
 
 int drive_open(drive_side *a, const calma_conversion *c, const ir_graph *g, int threads,
-               int64_t batch, size_t cap, calma_error *e) {
+               int64_t batch, const char *options, size_t cap, calma_error *e) {
     memset(a, 0, sizeof *a);
     a->conv = c;
     if (g->n_inputs > DRIVE_MAX_IO || g->n_outputs > DRIVE_MAX_IO)
@@ -75,7 +75,8 @@ int drive_open(drive_side *a, const calma_conversion *c, const ir_graph *g, int 
                      .inputs = a->tin,
                      .n_outputs = a->n_out,
                      .outputs = a->tout};
-    calma_trial_config cfg = {.batch = batch, .threads = threads, .options = ""};
+    calma_trial_config cfg = {
+        .batch = batch, .threads = threads, .options = options ? options : ""};
     const calma_backend *be = c->backend;
     if ((rc = be->probe(c, e))) return rc;
     double t0 = now();

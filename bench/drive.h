@@ -27,10 +27,11 @@ typedef struct drive_side {
 
 /* A built-in conversion by canonical name, or NULL. */
 const calma_conversion *drive_find(const char *name);
-/* Probes, loads, converts and runs c once on g (batch already set). Inputs
- * come from seed 1. Returns CALMA_OK or the failing call's status. */
+/* Probes, loads, converts and runs c once on g (batch already set), with
+ * the engine settings options ("key=value,..."; NULL for none). Inputs come
+ * from seed 1. Returns CALMA_OK or the failing call's status. */
 int drive_open(drive_side *a, const calma_conversion *c, const ir_graph *g, int threads,
-               int64_t batch, size_t cap, calma_error *e);
+               int64_t batch, const char *options, size_t cap, calma_error *e);
 /* runs inferences; keep: store each one's seconds as a sample. */
 int drive_runs(drive_side *a, int runs, int keep, calma_error *e);
 void drive_close(drive_side *a);
