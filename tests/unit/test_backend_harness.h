@@ -48,6 +48,7 @@ static inline calma_tensor view(const ir_tensor *t, const char *name) {
 
 typedef struct trial {
     const calma_conversion *conv;
+    const char *options; /* the engine settings load gets; NULL for none */
     int n_in, n_out;
     ir_tensor in[MAX_T], ref[MAX_T], got[MAX_T];
     calma_tensor ti[MAX_T], to[MAX_T];
@@ -97,7 +98,8 @@ static inline int bh_trial_load(trial *t, const ir_graph *g, int threads, calma_
                      .inputs = t->ti,
                      .n_outputs = t->n_out,
                      .outputs = t->to};
-    calma_trial_config cfg = {.batch = 1, .threads = threads, .options = ""};
+    calma_trial_config cfg = {
+        .batch = 1, .threads = threads, .options = t->options ? t->options : ""};
     const calma_conversion *c = t->conv;
     int rc = c->backend->load(c, &m, &cfg, &t->state, e);
     if (!rc && c->backend->convert) rc = c->backend->convert(t->state, e);
@@ -122,11 +124,15 @@ static inline void bh_trial_check(trial *t, const char *what, double min_cos) {
     }
 }
 
-static inline void bh_run_check(const calma_conversion *c, const ir_graph *g, int threads, int runs,
-                                const char *what, double min_cos) {
+/* runs inferences of g through c after one load at threads, each checked
+ * (min_cos as for bh_trial_check); options: engine settings or NULL. */
+static inline void bh_run_check_opts(const calma_conversion *c, const ir_graph *g, int threads,
+                                     int runs, const char *what, double min_cos,
+                                     const char *options) {
     trial t;
     calma_error e = {0};
     bh_trial_prepare(&t, c, g);
+    t.options = options;
     int rc = bh_trial_load(&t, g, threads, &e);
     if (rc) fail_msg("%s: load/convert: %s", what, e.msg);
     for (int r = 0; r < runs; r++) {
@@ -136,6 +142,11 @@ static inline void bh_run_check(const calma_conversion *c, const ir_graph *g, in
         bh_trial_check(&t, what, min_cos);
     }
     bh_trial_free(&t);
+}
+
+static inline void bh_run_check(const calma_conversion *c, const ir_graph *g, int threads, int runs,
+                                const char *what, double min_cos) {
+    bh_run_check_opts(c, g, threads, runs, what, min_cos, NULL);
 }
 
 static inline void bh_zoo_case(const calma_conversion *c, const char *name, int64_t batch,

@@ -20,6 +20,9 @@
 #endif
 
 #define BF16_MIN_COS 0.99
+#define INT8_MIN_COS 0.99
+/* few calibration batches: the oracle runs each */
+#define INT8_OPTS "calibration=8"
 
 static const calma_conversion *fp32(void) {
     return bh_conv("ONEDNN");
@@ -29,12 +32,42 @@ static const calma_conversion *bf16(void) {
     return bh_conv("ONEDNN_BF16");
 }
 
-/* Both conversions on g: fp32 at one and two threads within float32
- * tolerances, bf16 by cosine (when this CPU has it). */
+static const calma_conversion *int8(void) {
+    return bh_conv("ONEDNN_INT8");
+}
+
+/* Every conversion on g: fp32 at one and two threads within float32
+ * tolerances, bf16 and int8 by cosine (when this CPU has them). */
 static void both(const ir_graph *g, const char *what) {
     bh_run_check(fp32(), g, 1, 2, what, 0);
     bh_run_check(fp32(), g, 2, 1, what, 0);
     if (bh_here(bf16())) bh_run_check(bf16(), g, 2, 1, what, BF16_MIN_COS);
+    if (bh_here(int8())) bh_run_check_opts(int8(), g, 1, 1, what, INT8_MIN_COS, INT8_OPTS);
+}
+
+/* Steps of an ONEDNN_INT8 load of g whose source is int8, or -1 without
+ * the headers. */
+static int int8_steps(const ir_graph *g) {
+    trial t;
+    calma_error e = {0};
+    bh_trial_prepare(&t, int8(), g);
+    t.options = INT8_OPTS;
+    int rc = bh_trial_load(&t, g, 1, &e);
+    if (rc) fail_msg("load: %s", e.msg);
+    int n = -1;
+#ifdef HAVE_DNNL_HEADERS
+    const dnnlbe_state *s = t.state;
+    n = 0;
+    for (int i = 0; i < s->n_steps; i++) {
+        const dnnl_memory_desc_t *md =
+            dnnl_primitive_desc_query_md(s->steps[i].pd, dnnl_query_src_md, 0);
+        const dnnl_memory_desc_t *w =
+            dnnl_primitive_desc_query_md(s->steps[i].pd, dnnl_query_weights_md, 0);
+        if (md && w && w->ndims && (md->data_type == dnnl_u8 || md->data_type == dnnl_s8)) n++;
+    }
+#endif
+    bh_trial_free(&t);
+    return n;
 }
 
 /* Nodes folded into another's primitive after load, or -1 without the headers. */
@@ -144,6 +177,10 @@ static void test_small_residual_sum(void **st) {
         both(g, reuse ? "residual read again" : "residual in place");
         int fused = fused_count(g);
         if (fused >= 0) assert_int_equal(fused, 4); /* stem_relu, bn, res, res_relu */
+        if (bh_here(int8())) {
+            int q = int8_steps(g);
+            if (q >= 0) assert_int_equal(q, 2); /* both convolutions in int8 */
+        }
         ir_graph_free(g);
     }
 }
@@ -554,10 +591,42 @@ static void test_zoo_small_models(void **st) {
     bh_zoo_case(fp32(), "simple", 3, 2, 0);
     bh_zoo_case(fp32(), "mlp", 4, 1, 0);
     bh_zoo_case(fp32(), "transformer", 2, 2, 0);
-    if (!bh_here(bf16())) return;
-    bh_zoo_case(bf16(), "simple", 2, 1, BF16_MIN_COS);
-    bh_zoo_case(bf16(), "mlp", 4, 2, BF16_MIN_COS);
-    bh_zoo_case(bf16(), "transformer", 2, 1, BF16_MIN_COS);
+    if (bh_here(bf16())) {
+        bh_zoo_case(bf16(), "simple", 2, 1, BF16_MIN_COS);
+        bh_zoo_case(bf16(), "mlp", 4, 2, BF16_MIN_COS);
+        bh_zoo_case(bf16(), "transformer", 2, 1, BF16_MIN_COS);
+    }
+    if (!bh_here(int8())) return;
+    static const char *const models[] = {"simple", "mlp", "transformer"};
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        ir_graph *g = NULL;
+        calma_error e = {0};
+        assert_int_equal(zoo_build(models[i], 7, &g, &e), CALMA_OK);
+        ir_graph_set_batch(g, 2);
+        bh_run_check_opts(int8(), g, 2, 1, models[i], INT8_MIN_COS, INT8_OPTS);
+        ir_graph_free(g);
+    }
+}
+
+/* The calibration settings are checked: a bad count is a usage error. */
+static void test_small_int8_options(void **st) {
+    (void)st;
+    BH_NEED(int8());
+    ir_graph *g = residual_graph(0);
+    static const char *const bad[] = {"calibration=0", "calibration=many", "seed=-3",
+                                      "xform.calibrate=median"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        trial t;
+        calma_error e = {0};
+        bh_trial_prepare(&t, int8(), g);
+        t.options = bad[i];
+        int rc = bh_trial_load(&t, g, 1, &e);
+        printf("  %s: %s\n", bad[i], e.msg);
+        assert_int_equal(rc, CALMA_E_USAGE);
+        assert_null(t.state);
+        bh_trial_free(&t);
+    }
+    ir_graph_free(g);
 }
 
 static void test_small_probe_and_table(void **st) {
@@ -596,6 +665,7 @@ int main(void) {
         cmocka_unit_test(test_small_unsupported_named),
         cmocka_unit_test(test_small_bad_input_types),
         cmocka_unit_test(test_small_rebinds_buffers),
+        cmocka_unit_test(test_small_int8_options),
         cmocka_unit_test(test_zoo_small_models),
     };
     const char *filter = getenv("CALMA_TEST_FILTER");

@@ -88,7 +88,8 @@ static int dnnlbe_probe(const calma_conversion *c, calma_error *e) {
     return CALMA_OK;
 }
 
-/* "key=N" in the trial's options: 1 and *v set when present and a number. */
+/* "key=N" in the trial's options: 1 with *v set, 0 when absent, -1 when
+ * the value is not a whole number. */
 static int option_u64(const char *opts, const char *key, uint64_t *v) {
     size_t kl = strlen(key);
     for (const char *p = opts; p && *p;) {
@@ -96,11 +97,11 @@ static int option_u64(const char *opts, const char *key, uint64_t *v) {
         size_t len = end ? (size_t)(end - p) : strlen(p);
         if (len > kl && !strncmp(p, key, kl) && p[kl] == '=') {
             char *stop;
-            unsigned long long x = strtoull(p + kl + 1, &stop, 10);
-            if (stop == p + len && stop != p + kl + 1) {
-                *v = x;
-                return 1;
-            }
+            const char *num = p + kl + 1;
+            unsigned long long x = strtoull(num, &stop, 10);
+            if (stop != p + len || stop == num || *num == '-') return -1;
+            *v = x;
+            return 1;
         }
         p = end ? end + 1 : p + len;
     }
@@ -116,14 +117,15 @@ static int calibrate(const calma_model *m, const calma_trial_config *cfg, xform_
     xform_opts xo;
     int rc = xform_parse_options(cfg->options, &xo, e);
     if (rc) return rc;
-    uint64_t v;
-    if (option_u64(cfg->options, "calibration", &v)) {
-        if (v < 1 || v > XFORM_CALIB_MAX_BATCHES)
-            return err_set(e, CALMA_E_USAGE, "calibration=%llu: give 1 to %d batches",
-                           (unsigned long long)v, XFORM_CALIB_MAX_BATCHES);
-        xo.calib.batches = (int)v;
-    }
-    if (option_u64(cfg->options, "seed", &v)) xo.calib.seed = v;
+    uint64_t v = 0;
+    int has = option_u64(cfg->options, "calibration", &v);
+    if (has < 0 || (has && (v < 1 || v > XFORM_CALIB_MAX_BATCHES)))
+        return err_set(e, CALMA_E_USAGE, "--options calibration=N: give 1 to %d batches",
+                       XFORM_CALIB_MAX_BATCHES);
+    if (has) xo.calib.batches = (int)v;
+    has = option_u64(cfg->options, "seed", &v);
+    if (has < 0) return err_set(e, CALMA_E_USAGE, "--options seed=S: S must be a whole number");
+    if (has) xo.calib.seed = v;
     ir_graph *own = NULL;
     const ir_graph *g = m->graph;
     if (m->path) {

@@ -120,7 +120,7 @@ typedef struct conv_in {
 
 static int conv_inputs(dnnlbe_ctx *c, int node, conv_in *ci) {
     memset(ci, 0, sizeof *ci);
-    int rc = dnnlbe_input(c, node, 0, &ci->x, &ci->xm);
+    int rc = dnnlbe_input_raw(c, node, 0, &ci->x, &ci->xm);
     if (rc) return rc;
     const ir_tensor *w = dnnlbe_const_input(c, node, 1);
     if (dnnlbe_in_v(c, node, 1) < 0) return dnnlbe_invalid(c, node, "no weights (input 1)");

@@ -164,7 +164,7 @@ static int ip_source(dnnlbe_ctx *c, int node, ip_job *j) {
         }
     }
     int x;
-    int rc = dnnlbe_input(c, node, 0, &x, NULL);
+    int rc = dnnlbe_input_raw(c, node, 0, &x, NULL); /* as it is: int8 stays int8 */
     if (rc) return rc;
     j->src_v = x;
     j->view2d = 1;
