@@ -23,8 +23,8 @@ static void cnn(const char *model, double int8_min_cos) {
     ir_graph_set_batch(g, 2);
     bh_run_check(f, g, 2, 2, model, 0);
     if (bh_here(b)) bh_run_check(b, g, 2, 1, model, 0.99);
-    /* 4 calibration batches of 2: the oracle's time dominates this test */
-    if (bh_here(q)) bh_run_check_opts(q, g, 2, 1, model, int8_min_cos, "calibration=4");
+    /* 2 calibration batches of 2: the oracle's time dominates this test */
+    if (bh_here(q)) bh_run_check_opts(q, g, 2, 1, model, int8_min_cos, "calibration=2");
     ir_graph_free(g);
 }
 
