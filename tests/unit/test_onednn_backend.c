@@ -14,7 +14,7 @@
 
 #include "test_backend_harness.h"
 
-#if __has_include(<oneapi/dnnl/dnnl.h>)
+#ifdef CALMA_HAVE_ONEDNN
 #include "backends/onednn/onednn_internal.h"
 #define HAVE_DNNL_HEADERS 1
 #endif
