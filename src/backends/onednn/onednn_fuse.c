@@ -323,3 +323,22 @@ int dnnlbe_sum_dst(dnnlbe_ctx *c, int node, int sum_v, const dnnl_memory_desc_t 
     *out = dnnlbe_new_mem(c, md, c->s->mems[copy].buf);
     return *out < 0 ? c->e->status : CALMA_OK;
 }
+
+int dnnlbe_product_step(dnnlbe_ctx *c, int node, dnnl_primitive_desc_t pd, const dnnlbe_chain *ch,
+                        float dst_scale, int sm, int wm, int bm) {
+    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    float ss;
+    dnnl_data_type_t sdt;
+    int dm, rc = ch->sum_v >= 0 ? dnnlbe_sum_dst(c, node, ch->sum_v, dmd, dst_scale, ch->sum_node,
+                                                 &dm, &ss, &sdt)
+                                : ((dm = dnnlbe_new_act(c, dmd)) < 0 ? c->e->status : CALMA_OK);
+    if (rc) {
+        dnnl_primitive_desc_destroy(pd);
+        return rc;
+    }
+    c->s->mems[dm].scale = dst_scale;
+    int args[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
+    int mems[4] = {sm, wm, dm, bm};
+    rc = dnnlbe_add_step(c, node, pd, bm >= 0 ? 4 : 3, args, mems);
+    return rc ? rc : dnnlbe_bind_view(c, node, ch->out_v, dm);
+}

@@ -217,6 +217,14 @@ const dnnl_memory_desc_t *dnnlbe_pd_md(dnnl_primitive_desc_t pd, dnnl_query_t wh
 /* Appends a step (takes pd); args and mems are n pairs; the scratchpad is added. */
 int dnnlbe_add_step(dnnlbe_ctx *c, int node, dnnl_primitive_desc_t pd, int n, const int *args,
                     const int *mems);
+/* Binds value y to mem, viewed with y's dims when they differ (a product
+ * on a 2-D view of a 3-D value). */
+int dnnlbe_bind_view(dnnlbe_ctx *c, int node, int y, int mem);
+/* Appends pd (taken) as a step with args/mems (n pairs, room for one
+ * more) writing a new activation of pd's destination layout, holding values
+ * of scale (0: real), bound to value y as dnnlbe_bind_view does. */
+int dnnlbe_emit(dnnlbe_ctx *c, int node, dnnl_primitive_desc_t pd, int n, int *args, int *mems,
+                float scale, int y);
 /* A reorder of src into a new activation of dst_md holding values of scale
  * dst_scale (0: real values; quantizing, dequantizing or requantizing as
  * the two scales say); *out its memory. */
@@ -302,6 +310,13 @@ int dnnlbe_gelu_match(const dnnlbe_ctx *c, int v, int *nodes, int *n_nodes);
 int dnnlbe_sum_dst(dnnlbe_ctx *c, int node, int sum_v, const dnnl_memory_desc_t *md,
                    float dst_scale, int at, int *out, float *sum_scale, dnnl_data_type_t *sum_dt);
 
+/* The rest of a convolution or inner product pd (taken): its destination
+ * (the residual's memory when the chain has a sum), holding values of
+ * dst_scale; the step reading sm, wm and bm (-1: no bias); the chain's
+ * result bound to it. */
+int dnnlbe_product_step(dnnlbe_ctx *c, int node, dnnl_primitive_desc_t pd, const dnnlbe_chain *ch,
+                        float dst_scale, int sm, int wm, int bm);
+
 /* ---- onednn_quant.c: ONEDNN_INT8 ---- */
 
 typedef struct dnnlbe_qin {
@@ -347,6 +362,12 @@ typedef struct dnnlbe_qplan {
 int dnnlbe_qplan_make(dnnlbe_ctx *c, int src_v, int wrank, const int64_t *wdims, const float *w,
                       const float *bias, const dnnlbe_chain *ch, dnnlbe_qplan *p);
 void dnnlbe_qplan_free(dnnlbe_qplan *p);
+/* A product's weights ([wrank] wdims) and bias (n, or b NULL) into the
+ * memories pd chose: int8 from the plan when it is on, else float32 w and
+ * b. *wown, *bown: the backend's own float copies, taken (set NULL). */
+int dnnlbe_product_consts(dnnlbe_ctx *c, int node, dnnlbe_qplan *qp, dnnl_primitive_desc_t pd,
+                          int wrank, const int64_t *wdims, const float *w, float **wown,
+                          const float *b, float **bown, int64_t n, int *wm, int *bm);
 
 /* ---- onednn_plan.c: convert ---- */
 

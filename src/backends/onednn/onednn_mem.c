@@ -182,6 +182,30 @@ static int reorder_attr(dnnlbe_ctx *c, int node, float s_src, float s_dst,
     return rc;
 }
 
+int dnnlbe_bind_view(dnnlbe_ctx *c, int node, int y, int mem) {
+    const dnnlbe_val *yv = &c->vals[y];
+    const dnnl_memory_desc_t *md = &c->s->mems[mem].md;
+    int same = md->ndims == yv->rank;
+    for (int d = 0; same && d < yv->rank; d++)
+        if (md->dims[d] != yv->dims[d]) same = 0;
+    int rc = same ? CALMA_OK : dnnlbe_view(c, node, mem, yv->rank, yv->dims, &mem);
+    return rc ? rc : dnnlbe_bind(c, y, mem);
+}
+
+int dnnlbe_emit(dnnlbe_ctx *c, int node, dnnl_primitive_desc_t pd, int n, int *args, int *mems,
+                float scale, int y) {
+    int dm = dnnlbe_new_act(c, dnnlbe_pd_md(pd, dnnl_query_dst_md, 0));
+    if (dm < 0) {
+        dnnl_primitive_desc_destroy(pd);
+        return c->e->status;
+    }
+    c->s->mems[dm].scale = scale;
+    args[n] = DNNL_ARG_DST;
+    mems[n] = dm;
+    int rc = dnnlbe_add_step(c, node, pd, n + 1, args, mems);
+    return rc ? rc : dnnlbe_bind_view(c, node, y, dm);
+}
+
 int dnnlbe_reorder(dnnlbe_ctx *c, int node, int src, const dnnl_memory_desc_t *dst_md_in,
                    float dst_scale, int *out) {
     dnnl_memory_desc_t dst_md = *dst_md_in;

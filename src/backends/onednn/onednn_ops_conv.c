@@ -194,33 +194,6 @@ static int conv_pd(dnnlbe_ctx *c, int node, const conv_in *ci, const geom *gm, d
     return st == dnnl_success ? CALMA_OK : dnnlbe_check(c, node, st, "convolution");
 }
 
-/* Weights and bias into their memories: int8 ones from the plan, else the
- * (folded) float ones. */
-static int conv_consts(dnnlbe_ctx *c, int node, conv_in *ci, dnnlbe_qplan *qp,
-                       dnnl_primitive_desc_t pd, int *wm, int *bm) {
-    int64_t wd[6];
-    int wr = weight_dims(ci, wd);
-    const dnnl_memory_desc_t *wmd = dnnlbe_pd_md(pd, dnnl_query_weights_md, 0);
-    const dnnl_memory_desc_t *bmd = dnnlbe_pd_md(pd, dnnl_query_weights_md, 1);
-    int rc;
-    if (qp->on) {
-        rc = dnnlbe_const_mem_dt(c, node, wmd, wr, wd, dnnl_s8, qp->w, qp->w, wm);
-        qp->w = NULL; /* the state owns it now */
-    } else {
-        rc = dnnlbe_const_mem(c, node, wmd, wr, wd, ci->wdata, ci->wown, wm);
-        ci->wown = NULL;
-    }
-    if (rc || !ci->bdata) return rc;
-    if (qp->on) {
-        rc = dnnlbe_const_mem(c, node, bmd, 1, ci->w->dims, qp->bias, qp->bias, bm);
-        qp->bias = NULL;
-    } else {
-        rc = dnnlbe_const_mem(c, node, bmd, 1, ci->w->dims, ci->bdata, ci->bown, bm);
-        ci->bown = NULL;
-    }
-    return rc;
-}
-
 static int op_conv(dnnlbe_ctx *c, int node) {
     const ir_node *n = &c->g->nodes[node];
     conv_in ci;
@@ -259,25 +232,18 @@ static int op_conv(dnnlbe_ctx *c, int node) {
         if (conv_pd(c, node, &ci, &gm, sdt, wdt, &want, attr, &pd) == CALMA_OK) dst = want;
     }
     if (!pd && (rc = conv_pd(c, node, &ci, &gm, sdt, wdt, &dst, attr, &pd))) goto out;
-    int sm, wm, bm = -1, dm;
+    int sm, wm, bm = -1;
     const dnnl_memory_desc_t *smd = dnnlbe_pd_md(pd, dnnl_query_src_md, 0);
     rc = qp.on ? dnnlbe_as_q(c, node, ci.x, smd, qp.src.scale, &sm)
                : dnnlbe_as(c, node, ci.x, smd, &sm);
-    if (!rc) rc = conv_consts(c, node, &ci, &qp, pd, &wm, &bm);
+    int64_t wd[6];
+    int wr = weight_dims(&ci, wd);
+    if (!rc)
+        rc = dnnlbe_product_consts(c, node, &qp, pd, wr, wd, ci.wdata, &ci.wown, ci.bdata, &ci.bown,
+                                   ci.w->dims[0], &wm, &bm);
     if (rc) goto out;
-    const dnnl_memory_desc_t *dmd = dnnlbe_pd_md(pd, dnnl_query_dst_md, 0);
-    float ss;
-    dnnl_data_type_t sdt2;
-    rc = ch.sum_v >= 0
-             ? dnnlbe_sum_dst(c, node, ch.sum_v, dmd, qp.qa.dst_scale, ch.sum_node, &dm, &ss, &sdt2)
-             : ((dm = dnnlbe_new_act(c, dmd)) < 0 ? c->e->status : CALMA_OK);
-    if (rc) goto out;
-    c->s->mems[dm].scale = qp.qa.dst_scale;
-    int args[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
-    int mems[4] = {sm, wm, dm, bm};
-    rc = dnnlbe_add_step(c, node, pd, bm >= 0 ? 4 : 3, args, mems);
+    rc = dnnlbe_product_step(c, node, pd, &ch, qp.qa.dst_scale, sm, wm, bm);
     pd = NULL;
-    if (!rc) rc = dnnlbe_bind(c, ch.out_v, dm);
 out:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
@@ -341,15 +307,8 @@ static int op_pool(dnnlbe_ctx *c, int node) {
         &d, dnnl_forward_inference, alg, src, &dst, gm.strides, gm.kernel, gm.dil, gm.pl, gm.pr);
     if (st == dnnl_success) st = dnnlbe_pd(c, &d, NULL, &pd);
     if ((rc = dnnlbe_check(c, node, st, "pooling"))) return rc;
-    int dm = dnnlbe_new_act(c, dnnlbe_pd_md(pd, dnnl_query_dst_md, 0));
-    if (dm < 0) {
-        dnnl_primitive_desc_destroy(pd);
-        return c->e->status;
-    }
-    c->s->mems[dm].scale = c->s->mems[xm].scale;
-    rc = dnnlbe_add_step(c, node, pd, 2, (const int[]){DNNL_ARG_SRC, DNNL_ARG_DST},
-                         (const int[]){xm, dm});
-    return rc ? rc : dnnlbe_bind(c, n->out[0], dm);
+    int args[2] = {DNNL_ARG_SRC}, mems[2] = {xm};
+    return dnnlbe_emit(c, node, pd, 1, args, mems, c->s->mems[xm].scale, n->out[0]);
 }
 
 const dnnlbe_op dnnlbe_ops_conv[] = {

@@ -21,14 +21,8 @@ static int emit_eltwise(dnnlbe_ctx *c, int node, int x, dnnl_alg_kind_t alg, flo
         dnnl_eltwise_forward_desc_init(&d, dnnl_forward_inference, alg, &src, alpha, beta);
     if (st == dnnl_success) st = dnnlbe_pd(c, &d, NULL, &pd);
     if ((rc = dnnlbe_check(c, node, st, "eltwise"))) return rc;
-    int dm = dnnlbe_new_act(c, dnnlbe_pd_md(pd, dnnl_query_dst_md, 0));
-    if (dm < 0) {
-        dnnl_primitive_desc_destroy(pd);
-        return c->e->status;
-    }
-    rc = dnnlbe_add_step(c, node, pd, 2, (const int[]){DNNL_ARG_SRC, DNNL_ARG_DST},
-                         (const int[]){xm, dm});
-    return rc ? rc : dnnlbe_bind(c, y, dm);
+    int args[2] = {DNNL_ARG_SRC}, mems[2] = {xm};
+    return dnnlbe_emit(c, node, pd, 1, args, mems, 0.0f, y);
 }
 
 static int op_unary(dnnlbe_ctx *c, int node) {
@@ -176,16 +170,9 @@ static int emit_binary(dnnlbe_ctx *c, int node, int a, int b) {
         if (st == dnnl_success) st = dnnlbe_pd(c, &d, attr, &pd);
     }
     if ((rc = dnnlbe_check(c, node, st, "binary primitive"))) goto out;
-    int dm = dnnlbe_new_act(c, dnnlbe_pd_md(pd, dnnl_query_dst_md, 0));
-    if (dm < 0) {
-        rc = c->e->status;
-        goto out;
-    }
-    rc =
-        dnnlbe_add_step(c, node, pd, 3, (const int[]){DNNL_ARG_SRC_0, DNNL_ARG_SRC_1, DNNL_ARG_DST},
-                        (const int[]){am, bm, dm});
+    int args[3] = {DNNL_ARG_SRC_0, DNNL_ARG_SRC_1}, mems[3] = {am, bm};
+    rc = dnnlbe_emit(c, node, pd, 2, args, mems, 0.0f, ch.out_v);
     pd = NULL;
-    if (!rc) rc = dnnlbe_bind(c, ch.out_v, dm);
 out:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);

@@ -29,20 +29,6 @@ static void job_free(ip_job *j) {
     j->wown = j->bown = NULL;
 }
 
-/* Binds the chain's result: the 2-D destination viewed with its own dims. */
-static int bind_out(dnnlbe_ctx *c, int node, int v, int dm) {
-    const dnnlbe_val *y = &c->vals[v];
-    const dnnl_memory_desc_t *md = &c->s->mems[dm].md;
-    int same = md->ndims == y->rank;
-    for (int d = 0; same && d < y->rank; d++)
-        if (md->dims[d] != y->dims[d]) same = 0;
-    if (!same) {
-        int rc = dnnlbe_view(c, node, dm, y->rank, y->dims, &dm);
-        if (rc) return rc;
-    }
-    return dnnlbe_bind(c, v, dm);
-}
-
 /* The inner product's source memory: [M, K] over plain memory, or the
  * value itself in the layout the primitive chose; int8 when planned so. */
 static int ip_src(dnnlbe_ctx *c, int node, const ip_job *j, const dnnlbe_qplan *qp,
@@ -61,29 +47,6 @@ static int ip_src(dnnlbe_ctx *c, int node, const ip_job *j, const dnnlbe_qplan *
         rc = dnnlbe_as_plain(c, node, j->src_v, c->cdt, sm);
     }
     return rc ? rc : dnnlbe_view(c, node, *sm, 2, d2, sm);
-}
-
-static int ip_consts(dnnlbe_ctx *c, int node, ip_job *j, dnnlbe_qplan *qp, dnnl_primitive_desc_t pd,
-                     int *wm, int *bm) {
-    const dnnl_memory_desc_t *wmd = dnnlbe_pd_md(pd, dnnl_query_weights_md, 0);
-    const dnnl_memory_desc_t *bmd = dnnlbe_pd_md(pd, dnnl_query_weights_md, 1);
-    int rc;
-    if (qp->on) {
-        rc = dnnlbe_const_mem_dt(c, node, wmd, j->wrank, j->wdims, dnnl_s8, qp->w, qp->w, wm);
-        qp->w = NULL;
-    } else {
-        rc = dnnlbe_const_mem(c, node, wmd, j->wrank, j->wdims, j->w, j->wown, wm);
-        j->wown = NULL;
-    }
-    if (rc || !j->b) return rc;
-    if (qp->on) {
-        rc = dnnlbe_const_mem(c, node, bmd, 1, &j->n, qp->bias, qp->bias, bm);
-        qp->bias = NULL;
-    } else {
-        rc = dnnlbe_const_mem(c, node, bmd, 1, &j->n, j->b, j->bown, bm);
-        j->bown = NULL;
-    }
-    return rc;
 }
 
 static int emit_ip(dnnlbe_ctx *c, int node, ip_job *j) {
@@ -113,23 +76,14 @@ static int emit_ip(dnnlbe_ctx *c, int node, ip_job *j) {
                                                             j->b ? &bias : NULL, &dst);
     if (st == dnnl_success) st = dnnlbe_pd(c, &d, attr, &pd);
     if ((rc = dnnlbe_check(c, node, st, "inner product"))) goto out;
-    int sm, wm, bm = -1, dm;
+    int sm, wm, bm = -1;
     rc = ip_src(c, node, j, &qp, dnnlbe_pd_md(pd, dnnl_query_src_md, 0), &sm);
-    if (!rc) rc = ip_consts(c, node, j, &qp, pd, &wm, &bm);
+    if (!rc)
+        rc = dnnlbe_product_consts(c, node, &qp, pd, j->wrank, j->wdims, j->w, &j->wown, j->b,
+                                   &j->bown, j->n, &wm, &bm);
     if (rc) goto out;
-    const dnnl_memory_desc_t *dmd = dnnlbe_pd_md(pd, dnnl_query_dst_md, 0);
-    float ss;
-    dnnl_data_type_t sdt2;
-    rc = ch.sum_v >= 0
-             ? dnnlbe_sum_dst(c, node, ch.sum_v, dmd, qp.qa.dst_scale, ch.sum_node, &dm, &ss, &sdt2)
-             : ((dm = dnnlbe_new_act(c, dmd)) < 0 ? c->e->status : CALMA_OK);
-    if (rc) goto out;
-    c->s->mems[dm].scale = qp.qa.dst_scale;
-    int args[4] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST, DNNL_ARG_BIAS};
-    int mems[4] = {sm, wm, dm, bm};
-    rc = dnnlbe_add_step(c, node, pd, bm >= 0 ? 4 : 3, args, mems);
+    rc = dnnlbe_product_step(c, node, pd, &ch, qp.qa.dst_scale, sm, wm, bm);
     pd = NULL;
-    if (!rc) rc = bind_out(c, node, ch.out_v, dm);
 out:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);
@@ -314,7 +268,7 @@ static int matmul_runtime(dnnlbe_ctx *c, int node) {
     const dnnlbe_val *yv = &c->vals[n->out[0]];
     if (c->vals[a].rank < 2 || c->vals[b].rank < 2)
         return dnnlbe_unsupported(c, node, "a 1-D operand (oneDNN's matmul takes matrices)");
-    int rank = yv->rank, am, bm, dm;
+    int rank = yv->rank, am, bm;
     dnnlbe_chain ch = {.n_ops = 0};
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -332,15 +286,9 @@ static int matmul_runtime(dnnlbe_ctx *c, int node) {
         dnnl_matmul_desc_init(&d, &c->s->mems[am].md, &c->s->mems[bm].md, NULL, &dst);
     if (st == dnnl_success) st = dnnlbe_pd(c, &d, attr, &pd);
     if ((rc = dnnlbe_check(c, node, st, "matmul"))) goto out;
-    if ((dm = dnnlbe_new_act(c, &dst)) < 0) {
-        rc = c->e->status;
-        goto out;
-    }
-    rc =
-        dnnlbe_add_step(c, node, pd, 3, (const int[]){DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST},
-                        (const int[]){am, bm, dm});
+    int args[3] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS}, mems[3] = {am, bm};
+    rc = dnnlbe_emit(c, node, pd, 2, args, mems, 0.0f, ch.out_v);
     pd = NULL;
-    if (!rc) rc = dnnlbe_bind(c, ch.out_v, dm);
 out:
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (attr) dnnl_primitive_attr_destroy(attr);

@@ -12,28 +12,6 @@ static dnnl_data_type_t out_type(const dnnlbe_ctx *c, int v, dnnl_data_type_t dt
     return dnnlbe_is_output(c, v) ? dnnl_f32 : dt;
 }
 
-/* Runs pd with src -> a new destination and binds y to it (viewed with
- * y's dims when the primitive worked on a 2-D view). */
-static int finish(dnnlbe_ctx *c, int node, dnnl_primitive_desc_t pd, int n, int *args, int *mems,
-                  int y) {
-    int dm = dnnlbe_new_act(c, dnnlbe_pd_md(pd, dnnl_query_dst_md, 0));
-    if (dm < 0) {
-        dnnl_primitive_desc_destroy(pd);
-        return c->e->status;
-    }
-    args[n] = DNNL_ARG_DST;
-    mems[n] = dm;
-    int rc = dnnlbe_add_step(c, node, pd, n + 1, args, mems);
-    if (rc) return rc;
-    const dnnlbe_val *yv = &c->vals[y];
-    const dnnl_memory_desc_t *md = &c->s->mems[dm].md;
-    int same = md->ndims == yv->rank;
-    for (int d = 0; same && d < yv->rank; d++)
-        if (md->dims[d] != yv->dims[d]) same = 0;
-    if (!same && (rc = dnnlbe_view(c, node, dm, yv->rank, yv->dims, &dm))) return rc;
-    return dnnlbe_bind(c, y, dm);
-}
-
 /* x's plain memory viewed as [outer, inner] split before axis. */
 static int as_2d(dnnlbe_ctx *c, int node, int x, int axis, dnnl_data_type_t dt, int *out) {
     const dnnlbe_val *xv = &c->vals[x];
@@ -76,7 +54,7 @@ static int op_softmax(dnnlbe_ctx *c, int node) {
     if (st == dnnl_success) st = dnnlbe_pd(c, &d, NULL, &pd);
     if ((rc = dnnlbe_check(c, node, st, "softmax"))) return rc;
     int args[3] = {DNNL_ARG_SRC}, mems[3] = {sm};
-    return finish(c, node, pd, 1, args, mems, n->out[0]);
+    return dnnlbe_emit(c, node, pd, 1, args, mems, 0.0f, n->out[0]);
 }
 
 /* A per-channel constant of exactly count floats, or NULL. */
@@ -145,7 +123,7 @@ static int op_layernorm(dnnlbe_ctx *c, int node) {
     int na = 3;
     if (!rc) rc = stats_args(c, pd, &na, args, mems);
     if (rc) goto fail;
-    return finish(c, node, pd, na, args, mems, n->out[0]);
+    return dnnlbe_emit(c, node, pd, na, args, mems, 0.0f, n->out[0]);
 fail:
     free(zeros);
     if (pd) dnnl_primitive_desc_destroy(pd);
@@ -187,7 +165,7 @@ static int op_batchnorm(dnnlbe_ctx *c, int node) {
         dnnl_primitive_desc_destroy(pd);
         return rc;
     }
-    return finish(c, node, pd, 5, args, mems, n->out[0]);
+    return dnnlbe_emit(c, node, pd, 5, args, mems, 0.0f, n->out[0]);
 }
 
 const dnnlbe_op dnnlbe_ops_norm[] = {

@@ -133,15 +133,7 @@ static int op_concat(dnnlbe_ctx *c, int node) {
         dnnl_concat_primitive_desc_create(&pd, NULL, k, axis, mds, c->s->attr, c->s->engine);
     int rc = dnnlbe_check(c, node, st, "concat");
     if (rc) return rc;
-    int dm = dnnlbe_new_act(c, dnnlbe_pd_md(pd, dnnl_query_dst_md, 0));
-    if (dm < 0) {
-        dnnl_primitive_desc_destroy(pd);
-        return c->e->status;
-    }
-    args[k] = DNNL_ARG_DST;
-    mems[k] = dm;
-    rc = dnnlbe_add_step(c, node, pd, k + 1, args, mems);
-    return rc ? rc : dnnlbe_bind(c, n->out[0], dm);
+    return dnnlbe_emit(c, node, pd, k, args, mems, 0.0f, n->out[0]);
 }
 
 const dnnlbe_op dnnlbe_ops_shape[] = {

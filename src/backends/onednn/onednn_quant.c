@@ -158,3 +158,28 @@ int dnnlbe_qplan_make(dnnlbe_ctx *c, int src_v, int wrank, const int64_t *wdims,
     p->on = 1;
     return CALMA_OK;
 }
+
+int dnnlbe_product_consts(dnnlbe_ctx *c, int node, dnnlbe_qplan *qp, dnnl_primitive_desc_t pd,
+                          int wrank, const int64_t *wdims, const float *w, float **wown,
+                          const float *b, float **bown, int64_t n, int *wm, int *bm) {
+    const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *bmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 1);
+    int rc;
+    if (qp->on) {
+        rc = dnnlbe_const_mem_dt(c, node, wmd, wrank, wdims, dnnl_s8, qp->w, qp->w, wm);
+        qp->w = NULL; /* the state owns it now */
+    } else {
+        rc = dnnlbe_const_mem(c, node, wmd, wrank, wdims, w, *wown, wm);
+        *wown = NULL;
+    }
+    *bm = -1;
+    if (rc || !b) return rc;
+    if (qp->on) {
+        rc = dnnlbe_const_mem(c, node, bmd, 1, &n, qp->bias, qp->bias, bm);
+        qp->bias = NULL;
+    } else {
+        rc = dnnlbe_const_mem(c, node, bmd, 1, &n, b, *bown, bm);
+        *bown = NULL;
+    }
+    return rc;
+}
