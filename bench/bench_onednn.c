@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "drive.h"
+#include "onnx/onnx.h"
 #include "zoo/zoo.h"
 
 #define MAX_SIDES 6
@@ -47,14 +50,25 @@ static void bench_one(const char *model, int64_t batch, int threads, const opts 
     ir_tensor ref[DRIVE_MAX_IO];
     memset(sides, 0, sizeof sides);
     memset(ref, 0, sizeof ref);
-    int n = 0;
-    if (zoo_build(model, 7, &g, &e)) {
-        fprintf(stderr, "%s: %s\n", model, e.msg);
+    int n = 0; /* The model as a file too, its batch dimension symbolic, as a worker
+                * gives it (ONEDNN_INT8 calibrates from it at batch 1). */
+    char path[] = "/tmp/bench_onednn_XXXXXX.onnx";
+    int fd = mkstemps(path, 5);
+    if (fd < 0 || zoo_build(model, 7, &g, &e) || onnx_save(g, path, &e)) {
+        fprintf(stderr, "%s: %s\n", model, fd < 0 ? "cannot make a temporary file" : e.msg);
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        ir_graph_free(g);
         return;
     }
+    close(fd);
     ir_graph_set_batch(g, batch);
     double flops = 2.0 * drive_count_macs(g, &e);
     size_t cap = (size_t)o->blocks * (size_t)o->runs;
+    drive_cfg dc = {
+        .threads = threads, .batch = batch, .options = o->options, .path = path, .cap = cap};
     char list[256];
     snprintf(list, sizeof list, "ORT_CPU,%s", o->convs);
     drive_side *live[MAX_SIDES] = {0};
@@ -62,7 +76,7 @@ static void bench_one(const char *model, int64_t batch, int threads, const opts 
          c = strtok_r(NULL, ",", &save)) {
         const calma_conversion *cv = drive_find(c);
         names[n] = cv ? cv->name : c;
-        if (!cv || drive_open(&sides[n], cv, g, threads, batch, o->options, cap, &e)) {
+        if (!cv || drive_open(&sides[n], cv, g, &dc, &e)) {
             printf("%-13s %5lld %7d  %-12s %s\n", model, (long long)batch, threads, names[n],
                    cv ? e.msg : "no such conversion");
             drive_close(&sides[n]);
@@ -90,6 +104,7 @@ out:
     for (int i = 0; i < n; i++) drive_close(&sides[i]);
     for (int k = 0; k < DRIVE_MAX_IO; k++) ir_tensor_free(&ref[k]);
     ir_graph_free(g);
+    unlink(path);
 }
 
 static int usage(const char *prog, int rc) {

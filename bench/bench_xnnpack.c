@@ -27,13 +27,14 @@ static void bench_model(const char *name, int64_t batch, int threads, int blocks
     ir_graph_set_batch(g, batch);
     double flops = 2.0 * drive_count_macs(g, &e);
     size_t cap = (size_t)blocks * (size_t)runs;
+    drive_cfg dc = {.threads = threads, .batch = batch, .cap = cap};
     const calma_conversion *cx = drive_find("XNNPACK");
     const calma_conversion *co = drive_find("ORT_CPU");
-    if (!cx || drive_open(&x, cx, g, threads, batch, NULL, cap, &e)) {
+    if (!cx || drive_open(&x, cx, g, &dc, &e)) {
         printf("%-13s XNNPACK: %s\n", name, cx ? e.msg : "no XNNPACK conversion");
         goto out;
     }
-    int have_ort = co && drive_open(&o, co, g, threads, batch, NULL, cap, &e) == 0;
+    int have_ort = co && drive_open(&o, co, g, &dc, &e) == 0;
     if (!have_ort) {
         printf("%-13s ORT_CPU not measured: %s\n", name, co ? e.msg : "no ORT_CPU conversion");
         drive_close(&o);

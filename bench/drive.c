@@ -44,8 +44,9 @@ void drive_close(drive_side *a) {
     memset(a, 0, sizeof *a);
 }
 
-int drive_open(drive_side *a, const calma_conversion *c, const ir_graph *g, int threads,
-               int64_t batch, const char *options, size_t cap, calma_error *e) {
+int drive_open(drive_side *a, const calma_conversion *c, const ir_graph *g, const drive_cfg *dc,
+               calma_error *e) {
+    size_t cap = dc->cap;
     memset(a, 0, sizeof *a);
     a->conv = c;
     if (g->n_inputs > DRIVE_MAX_IO || g->n_outputs > DRIVE_MAX_IO)
@@ -69,14 +70,14 @@ int drive_open(drive_side *a, const calma_conversion *c, const ir_graph *g, int 
         if ((rc = ir_tensor_alloc(&a->out[k], t.dtype, t.rank, t.dims, e))) return rc;
         a->tout[k] = view(&a->out[k], g->values[g->outputs[k]].name);
     }
-    calma_model m = {.path = NULL,
+    calma_model m = {.path = dc->path,
                      .graph = g,
                      .n_inputs = a->n_in,
                      .inputs = a->tin,
                      .n_outputs = a->n_out,
                      .outputs = a->tout};
     calma_trial_config cfg = {
-        .batch = batch, .threads = threads, .options = options ? options : ""};
+        .batch = dc->batch, .threads = dc->threads, .options = dc->options ? dc->options : ""};
     const calma_backend *be = c->backend;
     if ((rc = be->probe(c, e))) return rc;
     double t0 = now();

@@ -27,11 +27,19 @@ typedef struct drive_side {
 
 /* A built-in conversion by canonical name, or NULL. */
 const calma_conversion *drive_find(const char *name);
-/* Probes, loads, converts and runs c once on g (batch already set), with
- * the engine settings options ("key=value,..."; NULL for none). Inputs come
- * from seed 1. Returns CALMA_OK or the failing call's status. */
-int drive_open(drive_side *a, const calma_conversion *c, const ir_graph *g, int threads,
-               int64_t batch, const char *options, size_t cap, calma_error *e);
+/* How a side is opened: the trial's settings. */
+typedef struct drive_cfg {
+    int threads;
+    int64_t batch;
+    const char *options; /* engine settings "key=value,..."; NULL for none */
+    const char *path;    /* the model's .onnx as calma_model.path gives it; NULL for none */
+    size_t cap;          /* samples kept at most */
+} drive_cfg;
+
+/* Probes, loads, converts and runs c once on g (batch already set). Inputs
+ * come from seed 1. Returns CALMA_OK or the failing call's status. */
+int drive_open(drive_side *a, const calma_conversion *c, const ir_graph *g, const drive_cfg *cfg,
+               calma_error *e);
 /* runs inferences; keep: store each one's seconds as a sample. */
 int drive_runs(drive_side *a, int runs, int keep, calma_error *e);
 void drive_close(drive_side *a);
