@@ -356,9 +356,17 @@ static ir_graph *eltwise_graph(void) {
         snprintf(out, sizeof out, "r_%s", bin[i]);
         add(g, bin[i], name, "x,hi", out);
         ir_graph_add_output(g, out, CALMA_DT_FLOAT, -1, NULL, NULL);
-    }
-    /* a broadcast first operand of a commutative op swaps */
+    }    /* a broadcast first operand of a commutative op swaps */
     add(g, "Mul", "swap", "pc,y", "o_swap");
+    /* a float constant made by a Constant node (folded at load, read in convert) */
+    ir_tensor kt = {0};
+    calma_error e = {0};
+    assert_int_equal(ir_tensor_alloc(&kt, CALMA_DT_FLOAT, 3, (int64_t[]){3, 4, 5}, &e), CALMA_OK);
+    gen_fill(&kt, 61, 0, 0);
+    ir_node *kn = add(g, "Constant", "const_node", "", "kc");
+    ir_node_set_tensor(kn, "value", &kt);
+    add(g, "Mul", "mul_folded", "x,kc", "o_kc");
+    ir_graph_add_output(g, "o_kc", CALMA_DT_FLOAT, -1, NULL, NULL);
     init_scalar(g, "two", 2.0f);
     add(g, "Pow", "pow", "xa,two", "o_pow");
     const char *more[] = {"o_lrelu", "o_sqrt", "o_clip", "o_swap", "o_pow"};

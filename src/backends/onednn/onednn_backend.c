@@ -255,6 +255,7 @@ void dnnlbe_state_clear(dnnlbe_state *s) {
     }
     for (int i = 0; i < s->n_slots; i++) free(s->slots[i]);
     for (int i = 0; i < s->n_consts; i++) free(s->consts[i].owned);
+    dnnlbe_free_folded(s);
     for (int i = 0; i < s->n_in && s->in; i++) free(s->in[i].name);
     for (int k = 0; k < s->n_out && s->out; k++) free(s->out[k].name);
     free(s->steps);

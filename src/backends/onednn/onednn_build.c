@@ -413,10 +413,8 @@ static int walk(dnnlbe_ctx *c) {
     return CALMA_OK;
 }
 
-static void ctx_free(dnnlbe_ctx *c) {
-    if (c->inferred)
-        for (int v = 0; v < c->g->n_values; v++) ir_tensor_free(&c->inferred[v]);
-    free(c->inferred);
+static void ctx_free(
+    dnnlbe_ctx *c) { /* c->inferred belongs to the state (folded constants are read in convert) */
     free(c->vals);
     free(c->uses);
     free(c->consumer);
@@ -440,6 +438,8 @@ int dnnlbe_build(dnnlbe_state *s, const calma_model *m, const struct xform_range
     size_t nv = (size_t)g->n_values + 1, nn = (size_t)g->n_nodes + 1;
     c.vals = calloc(nv, sizeof *c.vals);
     c.inferred = calloc(nv, sizeof *c.inferred);
+    s->folded = c.inferred;
+    s->n_folded = c.inferred ? g->n_values : 0;
     c.uses = calloc(nv, sizeof *c.uses);
     c.consumer = calloc(nv, sizeof *c.consumer);
     c.done = calloc(nn, 1);

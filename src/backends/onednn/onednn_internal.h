@@ -112,6 +112,10 @@ typedef struct dnnlbe_state {
     dnnlbe_io *in, *out;
     int converted;
     int n_fused; /* nodes folded into another node's primitive, for tests */
+    /* Per value of the graph: inference's types and the constants it folded
+     * (the constant memories read them in convert; freed then). */
+    ir_tensor *folded;
+    int n_folded;
 } dnnlbe_state;
 
 /* Per ONNX value, during the build. */
@@ -373,5 +377,7 @@ int dnnlbe_product_consts(dnnlbe_ctx *c, int node, dnnlbe_qplan *qp, dnnl_primit
 
 /* Plans the arena, allocates, creates memories, primitives and constants. */
 int dnnlbe_materialize(dnnlbe_state *s, calma_error *e);
+/* Frees the constants inference folded (after convert, or at release). */
+void dnnlbe_free_folded(dnnlbe_state *s);
 
 #endif

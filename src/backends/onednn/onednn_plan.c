@@ -180,6 +180,14 @@ int dnnlbe_materialize(dnnlbe_state *s, calma_error *e) {
     rc = allocate(s, e);
     if (!rc) rc = create_memories(s, e);
     if (!rc) rc = load_consts(s, e);
+    if (!rc) dnnlbe_free_folded(s);
     if (!rc) rc = create_primitives(s, e);
     return rc;
+}
+
+void dnnlbe_free_folded(dnnlbe_state *s) {
+    for (int v = 0; v < s->n_folded; v++) ir_tensor_free(&s->folded[v]);
+    free(s->folded);
+    s->folded = NULL;
+    s->n_folded = 0;
 }
