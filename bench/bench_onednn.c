@@ -10,8 +10,9 @@
  * Gemm and MatMul), the ratio to ORT_CPU (aims: ONEDNN <= 1.0, a
  * reduced-precision conversion <= 0.5 on resnet18) and its accuracy against
  * calma's oracle on the same inputs: the lowest cosine similarity and the
- * largest absolute error over the outputs. Figures are printed, not
- * asserted. ONEDNN_VERBOSE=1 makes oneDNN name each kernel it runs. */
+ * largest absolute error over the outputs. Figures are printed, not * asserted. ONEDNN_VERBOSE=1
+ * makes oneDNN name each kernel it runs. OpenMP's threads wait passively (OMP_WAIT_POLICY=PASSIVE,
+ * as in calma's workers) unless the environment sets the policy. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,7 @@ static int usage(const char *prog, int rc) {
 }
 
 int main(int argc, char **argv) {
+    drive_passive_openmp(argv);
     opts o = {"resnet18,mobilenet_v2", "1,8", "1,2", "ONEDNN,ONEDNN_BF16,ONEDNN_INT8", "", 6, 5};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -25,6 +25,12 @@ typedef struct drive_side {
     size_t n, cap;
 } drive_side;
 
+/* Makes OpenMP's threads wait passively, as calma's workers do (see
+ * src/bench/super.c): OMP_WAIT_POLICY is read when the OpenMP runtime
+ * starts, so without it set the program runs itself again with it. Call
+ * first in main; returns only when the policy is in place (or cannot be). */
+void drive_passive_openmp(char **argv);
+
 /* A built-in conversion by canonical name, or NULL. */
 const calma_conversion *drive_find(const char *name);
 /* How a side is opened: the trial's settings. */
