@@ -333,6 +333,22 @@ static ir_graph *eltwise_graph(void) {
     ir_node_set_float(n, "alpha", 0.2f);
     add(g, "Abs", "abs", "x", "xa");
     add(g, "Sqrt", "sqrt", "xa", "o_sqrt");
+    init_scalar(g, "quarter", 0.25f);
+    add(g, "Add", "shift", "xa,quarter", "xp");
+    add(g, "Log", "log", "xp", "o_log");
+    init_scalar(g, "three", 3.0f);
+    add(g, "Mul", "triple", "x,three", "x3");
+    add(g, "Round", "round", "x3", "o_round");
+    /* the erf GELU as (x * 0.5) * (1 + erf(x * 1/sqrt(2))), alone */
+    init_scalar(g, "rsqrt2", 0.70710678f);
+    init_scalar(g, "one", 1.0f);
+    init_scalar(g, "halfc", 0.5f);
+    add(g, "Neg", "g_in", "y", "gy"); /* read by the pattern only */
+    add(g, "Mul", "g_scale", "gy,rsqrt2", "g1");
+    add(g, "Erf", "g_erf", "g1", "g2");
+    add(g, "Add", "g_add", "g2,one", "g3");
+    add(g, "Mul", "g_half", "gy,halfc", "g4");
+    add(g, "Mul", "g_out", "g4,g3", "o_gelu");
     init_scalar(g, "lo", -0.3f);
     init_scalar(g, "hi", 0.4f);
     add(g, "Clip", "clip", "x,lo,hi", "o_clip");
@@ -356,7 +372,7 @@ static ir_graph *eltwise_graph(void) {
         snprintf(out, sizeof out, "r_%s", bin[i]);
         add(g, bin[i], name, "x,hi", out);
         ir_graph_add_output(g, out, CALMA_DT_FLOAT, -1, NULL, NULL);
-    }    /* a broadcast first operand of a commutative op swaps */
+    } /* a broadcast first operand of a commutative op swaps */
     add(g, "Mul", "swap", "pc,y", "o_swap");
     /* a float constant made by a Constant node (folded at load, read in convert) */
     ir_tensor kt = {0};
@@ -369,7 +385,8 @@ static ir_graph *eltwise_graph(void) {
     ir_graph_add_output(g, "o_kc", CALMA_DT_FLOAT, -1, NULL, NULL);
     init_scalar(g, "two", 2.0f);
     add(g, "Pow", "pow", "xa,two", "o_pow");
-    const char *more[] = {"o_lrelu", "o_sqrt", "o_clip", "o_swap", "o_pow"};
+    const char *more[] = {"o_lrelu", "o_sqrt", "o_clip",  "o_swap",
+                          "o_pow",   "o_log",  "o_round", "o_gelu"};
     for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
         ir_graph_add_output(g, more[i], CALMA_DT_FLOAT, -1, NULL, NULL);
     sort_or_fail(g);

@@ -188,43 +188,41 @@ static void take(dnnlbe_ctx *c, dnnlbe_chain *ch, int k) {
     ch->out_v = c->g->nodes[k].out[0];
 }
 
-int dnnlbe_follow(dnnlbe_ctx *c, int node, int v, int flags, dnnlbe_chain *ch) {
-    (void)node; /* the head: every post-op found runs inside its primitive */
+void dnnlbe_follow(dnnlbe_ctx *c, int v, int flags, dnnlbe_chain *ch) {
     memset(ch, 0, sizeof *ch);
     ch->out_v = v;
     ch->sum_v = ch->sum_node = -1;
     for (;;) {
         int cur = ch->out_v, pat[5], np = 0;
         if (dnnlbe_gelu_match(c, cur, pat, &np)) {
-            if (!append(ch, 0, dnnl_eltwise_gelu_erf, 0.0f, 0.0f)) return CALMA_OK;
+            if (!append(ch, 0, dnnl_eltwise_gelu_erf, 0.0f, 0.0f)) return;
             for (int i = 0; i < np; i++) take(c, ch, pat[i]);
             continue;
         }
         int k = only_reader(c, cur);
-        if (k < 0) return CALMA_OK;
+        if (k < 0) return;
         const ir_node *n = &c->g->nodes[k];
-        if (n->out[0] < 0) return CALMA_OK;
+        if (n->out[0] < 0) return;
         dnnl_alg_kind_t alg;
         float a, b;
         if (n->n_in >= 1 && n->in[0] == cur && dnnlbe_eltwise_of(c, k, &alg, &a, &b)) {
-            if (!append(ch, 0, alg, a, b)) return CALMA_OK;
+            if (!append(ch, 0, alg, a, b)) return;
         } else if ((flags & DNNLBE_FUSE_SUM) && ch->sum_v < 0 && is_op(n, "Add")) {
             int o = other_in(c, k, cur);
             if (o < 0 || o == cur || c->vals[o].cst ||
                 (c->vals[o].mem < 0 && c->vals[o].view_of < 0) ||
                 !same_dims(&c->vals[o], &c->vals[cur]))
-                return CALMA_OK;
-            if (!append(ch, 1, dnnl_alg_kind_undef, 0, 0)) return CALMA_OK;
+                return;
+            if (!append(ch, 1, dnnl_alg_kind_undef, 0, 0)) return;
             ch->sum_v = o;
             ch->sum_node = k;
         } else if ((flags & DNNLBE_FUSE_SCALE) && (is_op(n, "Mul") || is_op(n, "Div"))) {
             int o = other_in(c, k, cur);
             float s = scalar_of(c, o);
-            if (isnan(s) || (is_op(n, "Div") && (n->in[1] != o || s == 0.0f))) return CALMA_OK;
-            if (!append(ch, 0, dnnl_eltwise_linear, is_op(n, "Div") ? 1.0f / s : s, 0.0f))
-                return CALMA_OK;
+            if (isnan(s) || (is_op(n, "Div") && (n->in[1] != o || s == 0.0f))) return;
+            if (!append(ch, 0, dnnl_eltwise_linear, is_op(n, "Div") ? 1.0f / s : s, 0.0f)) return;
         } else {
-            return CALMA_OK;
+            return;
         }
         take(c, ch, k);
     }

@@ -296,7 +296,7 @@ typedef struct dnnlbe_qattr {
 
 /* Follows node's output through single-use activations (and what flags
  * allow), recording post-ops; marks those nodes done. */
-int dnnlbe_follow(dnnlbe_ctx *c, int node, int v, int flags, dnnlbe_chain *ch);
+void dnnlbe_follow(dnnlbe_ctx *c, int v, int flags, dnnlbe_chain *ch);
 /* An attr with the chain's post-ops, q's scales (may be NULL) and the
  * scratchpad mode; NULL when there is nothing to say (use the state's).
  * Caller destroys a non-NULL result. */

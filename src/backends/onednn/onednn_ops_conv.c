@@ -210,7 +210,7 @@ static int op_conv(dnnlbe_ctx *c, int node) {
     /* A folded BatchNormalization's output is where the chain starts. */
     int bn = c->bn_of_conv[node];
     int start = bn >= 0 ? c->g->nodes[bn].out[0] : n->out[0];
-    if (!rc) rc = dnnlbe_follow(c, node, start, DNNLBE_FUSE_SUM, &ch);
+    if (!rc) dnnlbe_follow(c, start, DNNLBE_FUSE_SUM, &ch);
     if (!rc) rc = dnnlbe_qplan_make(c, ci.x, ci.w->rank, ci.w->dims, ci.wdata, ci.bdata, &ch, &qp);
     if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, qp.on ? &qp.qa : NULL, &attr);
     if (rc) goto out;

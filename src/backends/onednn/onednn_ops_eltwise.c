@@ -154,7 +154,7 @@ static int emit_binary(dnnlbe_ctx *c, int node, int a, int b) {
     int rc = dnnlbe_value_mem(c, node, a, &am);
     dnnl_memory_desc_t src0 = c->s->mems[am].md;
     if (!rc) rc = binary_src1(c, node, b, yv->rank, &src0, &bm);
-    if (!rc) rc = dnnlbe_follow(c, node, n->out[0], 0, &ch);
+    if (!rc) dnnlbe_follow(c, n->out[0], 0, &ch);
     if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, NULL, &attr);
     if (rc) goto out;
     dnnl_memory_desc_t src1 = c->s->mems[bm].md;

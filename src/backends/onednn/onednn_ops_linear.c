@@ -54,7 +54,8 @@ static int emit_ip(dnnlbe_ctx *c, int node, ip_job *j) {
     dnnlbe_qplan qp = {0};
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    int rc = dnnlbe_follow(c, node, j->start_v, DNNLBE_FUSE_SUM, &ch);
+    dnnlbe_follow(c, j->start_v, DNNLBE_FUSE_SUM, &ch);
+    int rc = CALMA_OK;
     if (!rc) rc = dnnlbe_qplan_make(c, j->src_v, j->wrank, j->wdims, j->w, j->b, &ch, &qp);
     if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, qp.on ? &qp.qa : NULL, &attr);
     if (rc) goto out;
@@ -274,7 +275,7 @@ static int matmul_runtime(dnnlbe_ctx *c, int node) {
     dnnl_primitive_desc_t pd = NULL;
     rc = padded_plain(c, node, a, rank, &am);
     if (!rc) rc = padded_plain(c, node, b, rank, &bm);
-    if (!rc) rc = dnnlbe_follow(c, node, n->out[0], DNNLBE_FUSE_SCALE, &ch);
+    if (!rc) dnnlbe_follow(c, n->out[0], DNNLBE_FUSE_SCALE, &ch);
     if (!rc) rc = dnnlbe_chain_attr(c, node, &ch, NULL, &attr);
     if (rc) goto out;
     dnnl_data_type_t ddt = dnnlbe_is_output(c, ch.out_v) ? dnnl_f32 : c->cdt;
