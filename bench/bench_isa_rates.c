@@ -25,69 +25,42 @@ static double now(void) {
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Instructions per second of each loop over about `seconds`. */
-static double fma_rate(double seconds) {
-    __m512 b = _mm512_set1_ps(1.0f), c = _mm512_setzero_ps();
-#define DECL(i) __m512 a##i = _mm512_set1_ps((float)i);
-    CHAINS(DECL)
-#undef DECL
-    long n = 0;
-    double t0 = now(), t;
-    do {
-        for (int k = 0; k < 100000; k++) {
-#define STEP(i) a##i = _mm512_fmadd_ps(a##i, b, c);
-            CHAINS(STEP)
-#undef STEP
-            KEEP(a);
-        }
-        n += 100000;
-    } while ((t = now()) - t0 < seconds);
-    volatile float sink = _mm512_reduce_add_ps(_mm512_add_ps(a0, a11));
-    (void)sink;
-    return 12.0 * (double)n / (t - t0);
-}
+/* rate_NAME(seconds): instructions per second of STEP_NAME(i) over about
+ * `seconds`, on the 12 accumulators DECL_NAME(i) declares, with operands b
+ * and c declared by OPERANDS; SINK reduces two accumulators so the loop is
+ * kept. */
+#define RATE_FN(NAME, OPERANDS, SINK)                                                              \
+    static double rate_##NAME(double seconds) {                                                    \
+        OPERANDS;                                                                                  \
+        CHAINS(DECL_##NAME)                                                                        \
+        long n = 0;                                                                                \
+        double t0 = now(), t;                                                                      \
+        do {                                                                                       \
+            for (int k = 0; k < 100000; k++) {                                                     \
+                CHAINS(STEP_##NAME)                                                                \
+                KEEP(a);                                                                           \
+            }                                                                                      \
+            n += 100000;                                                                           \
+        } while ((t = now()) - t0 < seconds);                                                      \
+        volatile double sink = (double)(SINK);                                                     \
+        (void)sink;                                                                                \
+        return 12.0 * (double)n / (t - t0);                                                        \
+    }
 
-static double bf16_rate(double seconds) {
-    __m512bh b = (__m512bh)_mm512_setzero_si512(), c = b;
-#define DECL(i) __m512 a##i = _mm512_set1_ps((float)i);
-    CHAINS(DECL)
-#undef DECL
-    long n = 0;
-    double t0 = now(), t;
-    do {
-        for (int k = 0; k < 100000; k++) {
-#define STEP(i) a##i = _mm512_dpbf16_ps(a##i, b, c);
-            CHAINS(STEP)
-#undef STEP
-            KEEP(a);
-        }
-        n += 100000;
-    } while ((t = now()) - t0 < seconds);
-    volatile float sink = _mm512_reduce_add_ps(_mm512_add_ps(a0, a11));
-    (void)sink;
-    return 12.0 * (double)n / (t - t0);
-}
+#define DECL_fma(i) __m512 a##i = _mm512_set1_ps((float)i);
+#define STEP_fma(i) a##i = _mm512_fmadd_ps(a##i, b, c);
+RATE_FN(fma, __m512 b = _mm512_set1_ps(1.0f);
+        __m512 c = _mm512_setzero_ps(), _mm512_reduce_add_ps(_mm512_add_ps(a0, a11)))
 
-static double vnni_rate(double seconds) {
-    __m512i u = _mm512_setzero_si512(), s = u;
-#define DECL(i) __m512i a##i = _mm512_set1_epi32(i);
-    CHAINS(DECL)
-#undef DECL
-    long n = 0;
-    double t0 = now(), t;
-    do {
-        for (int k = 0; k < 100000; k++) {
-#define STEP(i) a##i = _mm512_dpbusd_epi32(a##i, u, s);
-            CHAINS(STEP)
-#undef STEP
-            KEEP(a);
-        }
-        n += 100000;
-    } while ((t = now()) - t0 < seconds);
-    volatile int sink = _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a11));
-    (void)sink;
-    return 12.0 * (double)n / (t - t0);
-}
+#define DECL_bf16(i) __m512 a##i = _mm512_set1_ps((float)i);
+#define STEP_bf16(i) a##i = _mm512_dpbf16_ps(a##i, b, c);
+RATE_FN(bf16, __m512bh b = (__m512bh)_mm512_setzero_si512();
+        __m512bh c = b, _mm512_reduce_add_ps(_mm512_add_ps(a0, a11)))
+
+#define DECL_vnni(i) __m512i a##i = _mm512_set1_epi32(i);
+#define STEP_vnni(i) a##i = _mm512_dpbusd_epi32(a##i, b, c);
+RATE_FN(vnni, __m512i b = _mm512_setzero_si512();
+        __m512i c = b, _mm512_reduce_add_epi32(_mm512_add_epi32(a0, a11)))
 
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 0.5;
@@ -100,18 +73,18 @@ int main(int argc, char **argv) {
         printf("this CPU has no AVX-512: nothing to measure\n");
         return 0;
     }
-    double f = fma_rate(seconds);
+    double f = rate_fma(seconds);
     printf("%-12s %6.2f G instructions/s  %7.1f G multiply-adds/s  1.00x float32\n", "vfmadd231ps",
            f * 1e-9, 16 * f * 1e-9);
     if (__builtin_cpu_supports("avx512bf16")) {
-        double b = bf16_rate(seconds);
+        double b = rate_bf16(seconds);
         printf("%-12s %6.2f G instructions/s  %7.1f G multiply-adds/s  %.2fx float32\n",
                "vdpbf16ps", b * 1e-9, 32 * b * 1e-9, 32 * b / (16 * f));
     } else {
         printf("%-12s not on this CPU (no AVX-512 BF16)\n", "vdpbf16ps");
     }
     if (__builtin_cpu_supports("avx512vnni")) {
-        double v = vnni_rate(seconds);
+        double v = rate_vnni(seconds);
         printf("%-12s %6.2f G instructions/s  %7.1f G multiply-adds/s  %.2fx float32\n", "vpdpbusd",
                v * 1e-9, 64 * v * 1e-9, 64 * v / (16 * f));
     } else {
