@@ -13,6 +13,7 @@ PACKAGES=(
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata
   libcmocka-dev libcjson-dev libxml2-utils python3-jsonschema
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
+  libdnnl-dev
   libopenblas-dev
   python3-torch python3-torchvision
   nodejs npm

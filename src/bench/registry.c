@@ -21,7 +21,7 @@ struct registry {
 
 static const calma_conversion *const *builtin_tables(void) {
     static const calma_conversion *const tables[] = {refbe_conversions, ortbe_conversions,
-                                                     xnnbe_conversions, NULL};
+                                                     xnnbe_conversions, dnnlbe_conversions, NULL};
     return tables;
 }
 

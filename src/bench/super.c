@@ -97,6 +97,11 @@ static void child_exec(const char *exe, char *const argv[], int proto_w, int err
         fcntl(proto_w, F_SETFD, 0);
     else
         dup2(proto_w, SUPER_PROTOCOL_FD);
+    /* OpenMP engines (oneDNN) spin at every barrier by default: on a shared
+     * machine a spinning thread holds the core its partner needs, and a
+     * 2-thread trial ran 2-30x slower under load. Passive, as ONNX Runtime
+     * runs by default, unless the user's environment says otherwise. */
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
     execv(exe, argv);
     dprintf(2, "calma: cannot exec %s: %s\n", exe, strerror(errno));
     _exit(127);

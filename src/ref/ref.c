@@ -500,33 +500,6 @@ static int ref_check_input_dims(const ir_graph *g, const ir_tensor *input_types,
     return CALMA_OK;
 }
 
-int ref_infer_values(const ir_graph *g, const ir_tensor *input_types, ir_tensor *vals,
-                     calma_error *e) {
-    for (int v = 0; v < g->n_values; v++) memset(&vals[v], 0, sizeof vals[v]);
-    ref_session *s;
-    int rc = ref_session_create(g, &s, e);
-    if (rc) return rc;
-    /* Every folded value is kept, not released after its last reader. */
-    memset(s->keep, 1, (size_t)g->n_values);
-    rc = ref_check_input_dims(g, input_types, e);
-    if (!rc) rc = ref_seed_values(s, input_types, 1, e);
-    if (!rc) rc = ref_exec_all(s, 1, e);
-    for (int v = 0; !rc && v < g->n_values; v++) {
-        ir_tensor *t = &s->vals[v];
-        if (g->values[v].init || !t->owns) {
-            vals[v].dtype = t->dtype;
-            vals[v].rank = t->rank;
-            memcpy(vals[v].dims, t->dims, sizeof t->dims);
-            continue;
-        }
-        vals[v] = *t;
-        memset(t, 0, sizeof *t);
-    }
-    ref_clear_vals(s);
-    ref_session_free(s);
-    return rc;
-}
-
 int ref_infer_outputs(const ir_graph *g, const ir_tensor *input_types, ir_tensor *out_types,
                       calma_error *e) {
     return ref_infer_outputs_flops(g, input_types, out_types, NULL, e);
@@ -553,6 +526,33 @@ int ref_infer_outputs_flops(const ir_graph *g, const ir_tensor *input_types, ir_
     }
 done:
     if (flops) *flops = s->flops;
+    ref_clear_vals(s);
+    ref_session_free(s);
+    return rc;
+}
+
+int ref_infer_values(const ir_graph *g, const ir_tensor *input_types, ir_tensor *vals,
+                     calma_error *e) {
+    ref_session *s;
+    int rc = ref_session_create(g, &s, e);
+    if (rc) return rc;
+    for (int v = 0; v < g->n_values; v++) memset(&vals[v], 0, sizeof vals[v]);
+    rc = ref_check_input_dims(g, input_types, e);
+    /* Keep every value, not only the graph's outputs: the caller wants them all. */
+    memset(s->keep, 1, (size_t)g->n_values);
+    if (!rc) rc = ref_seed_values(s, input_types, 1, e);
+    if (!rc) rc = ref_exec_all(s, 1, e);
+    for (int v = 0; !rc && v < g->n_values; v++) {
+        ir_tensor *t = &s->vals[v];
+        vals[v].dtype = t->dtype;
+        vals[v].rank = t->rank;
+        memcpy(vals[v].dims, t->dims, sizeof t->dims);
+        if (g->values[v].init || !t->data || !t->owns) continue;
+        vals[v] = *t; /* folded from constants: the caller takes the data */
+        memset(t, 0, sizeof *t);
+    }
+    if (rc)
+        for (int v = 0; v < g->n_values; v++) ir_tensor_free(&vals[v]);
     ref_clear_vals(s);
     ref_session_free(s);
     return rc;
