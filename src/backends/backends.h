@@ -5,8 +5,9 @@
 
 #include "calma/backend.h"
 
-extern const calma_conversion refbe_conversions[]; /* backends/ref: REFERENCE, the oracle */
-extern const calma_conversion ortbe_conversions[]; /* backends/ort: ORT_CPU and variants */
-extern const calma_conversion xnnbe_conversions[]; /* backends/xnnpack: XNNPACK */
+extern const calma_conversion refbe_conversions[];   /* backends/ref: REFERENCE, the oracle */
+extern const calma_conversion ortbe_conversions[];   /* backends/ort: ORT_CPU and variants */
+extern const calma_conversion xnnbe_conversions[];   /* backends/xnnpack: XNNPACK */
+extern const calma_conversion torchbe_conversions[]; /* backends/torch: TORCH_EAGER, TORCHSCRIPT */
 
 #endif
