@@ -49,9 +49,34 @@ typedef enum torchbe_kind {
     TORCHBE_RECIPROCAL,
     TORCHBE_HARDSWISH,
     TORCHBE_NOT,
-    TORCHBE_LEAKYRELU, /* f0 alpha */
-    TORCHBE_CLIP,      /* in x[, min][, max] at run time; i0 bit 1: f0 is the constant min,
-                          bit 2: f1 is the constant max */
+    TORCHBE_FLOOR,
+    TORCHBE_CEIL,
+    TORCHBE_ROUND, /* half to even, as ONNX */
+    TORCHBE_SIGN,
+    TORCHBE_SIN,
+    TORCHBE_COS,
+    TORCHBE_TAN,
+    TORCHBE_ASIN,
+    TORCHBE_ACOS,
+    TORCHBE_ATAN,
+    TORCHBE_SINH,
+    TORCHBE_COSH,
+    TORCHBE_ASINH,
+    TORCHBE_ACOSH,
+    TORCHBE_ATANH,
+    TORCHBE_SOFTPLUS,
+    TORCHBE_SOFTSIGN,
+    TORCHBE_ISNAN,
+    TORCHBE_MISH,
+    TORCHBE_GELU,            /* i0 1: the tanh approximation */
+    TORCHBE_HARDSIGMOID,     /* f0 alpha, f1 beta */
+    TORCHBE_ELU,             /* f0 alpha */
+    TORCHBE_SELU,            /* f0 alpha, f1 gamma */
+    TORCHBE_CELU,            /* f0 alpha */
+    TORCHBE_THRESHOLDEDRELU, /* f0 alpha */
+    TORCHBE_LEAKYRELU,       /* f0 alpha */
+    TORCHBE_CLIP,            /* in x[, min][, max] at run time; i0 bit 1: f0 is the constant min,
+                                bit 2: f1 is the constant max */
     TORCHBE_ADD,
     TORCHBE_SUB,
     TORCHBE_MUL,
@@ -60,8 +85,17 @@ typedef enum torchbe_kind {
     TORCHBE_EQUAL, /* comparisons give bool */
     TORCHBE_LESS,
     TORCHBE_GREATER,
+    TORCHBE_LESS_EQUAL,
+    TORCHBE_GREATER_EQUAL,
     TORCHBE_AND,
     TORCHBE_OR,
+    TORCHBE_XOR,
+    TORCHBE_MOD,   /* i0 1: fmod (the dividend's sign), else the divisor's sign */
+    TORCHBE_PRELU, /* in x, slope */
+    TORCHBE_MAX,   /* variadic: the elementwise max of every input, broadcast */
+    TORCHBE_MIN,
+    TORCHBE_SUM,
+    TORCHBE_MEAN,
     TORCHBE_WHERE,       /* in cond, x, y */
     TORCHBE_CAST,        /* i0 the target calma_dtype */
     TORCHBE_RESHAPE,     /* p the output dims (Reshape, Flatten, Squeeze, Unsqueeze) */
@@ -76,6 +110,21 @@ typedef enum torchbe_kind {
     TORCHBE_REDUCE_SUM,
     TORCHBE_REDUCE_MAX,
     TORCHBE_REDUCE_MIN,
+    TORCHBE_REDUCE_PROD,
+    TORCHBE_REDUCE_SUM_SQUARE,
+    TORCHBE_REDUCE_L1,
+    TORCHBE_REDUCE_L2,
+    TORCHBE_REDUCE_LOG_SUM,
+    TORCHBE_REDUCE_LOG_SUM_EXP,
+    TORCHBE_ARGMAX, /* i0 axis, i1 keepdims */
+    TORCHBE_ARGMIN,
+    TORCHBE_INSTANCENORM,    /* in x, scale, bias; f0 epsilon */
+    TORCHBE_TILE,            /* p the repeats */
+    TORCHBE_TRILU,           /* i0 1: upper, i1 the diagonal offset k */
+    TORCHBE_GATHER_ELEMENTS, /* in data, indices; i0 axis, i1 that axis' size */
+    TORCHBE_CUMSUM,          /* i0 axis; i1 bit 1: exclusive, bit 2: reverse */
+    TORCHBE_PAD, /* i0 0: constant (f0 the value), 1: reflect, 2: edge; p constant_pad_nd's
+                    list (the last dim's begin, end first), covering the last n_p / 2 dims */
     TORCHBE_N_KINDS
 } torchbe_kind;
 

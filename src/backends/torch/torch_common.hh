@@ -51,8 +51,11 @@ template <class F> int guarded(calma_error *e, const std::string &context, F &&f
         return fail(e, CALMA_E_UNSUPPORTED, "%s: %s", context.c_str(),
                     useful_line(ex.what_without_backtrace()).c_str());
     } catch (const c10::Error &ex) {
-        return fail(e, CALMA_E_INVALID, "%s: %s", context.c_str(),
-                    useful_line(ex.what_without_backtrace()).c_str());
+        std::string line = useful_line(ex.what_without_backtrace());
+        // ATen's dispatch says "\"max_pool2d\" not implemented for 'Byte'"
+        bool no_kernel = line.find("not implemented for '") != std::string::npos;
+        return fail(e, no_kernel ? CALMA_E_UNSUPPORTED : CALMA_E_INVALID, "%s: %s", context.c_str(),
+                    line.c_str());
     } catch (const std::bad_alloc &) {
         return fail(e, CALMA_E_NOMEM, "%s: out of memory", context.c_str());
     } catch (const std::exception &ex) {

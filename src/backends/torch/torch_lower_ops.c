@@ -50,7 +50,8 @@ static int set_p(torchbe_ctx *c, const int64_t *v, int n) {
 /* Only the first output is computed; the others must be unused. */
 static int only_first_output(torchbe_ctx *c, const char *what) {
     for (int k = 1; k < c->n->n_out; k++) {
-        if (c->out[k] >= 0 && c->used[c->out[k]]) return unsup(c, "%s is not computed", what);
+        if (c->out[k] >= 0 && c->used[c->out[k]])
+            return unsup(c, "the graph uses %s, which TORCH_EAGER does not compute", what);
         c->out[k] = -1;
     }
     return CALMA_OK;
@@ -250,12 +251,154 @@ static int lower_pow(torchbe_ctx *c) {
 }
 
 static int lower_cast(torchbe_ctx *c) {
-    int64_t to = ir_node_int(c->n, "to", 0);
+    int like = !strcmp(c->n->op_type, "CastLike");
+    int64_t to = like ? ty(c, 1)->dtype : ir_node_int(c->n, "to", 0);
+    keep_inputs(c, 1);
     if (!torchbe_dtype_ok((calma_dtype)to))
         return unsup(c, "Cast to %s, which libtorch 1.13 has no tensor type for",
                      ir_dtype_name((calma_dtype)to));
     c->st->i0 = to;
     return CALMA_OK;
+}
+
+static int lower_gelu(torchbe_ctx *c) {
+    const char *a = ir_node_string(c->n, "approximate", "none");
+    if (strcmp(a, "none") && strcmp(a, "tanh"))
+        return err_set(c->e, CALMA_E_INVALID, "%s: approximate '%s'", c->label, a);
+    c->st->i0 = !strcmp(a, "tanh");
+    return CALMA_OK;
+}
+
+/* The parameters of HardSigmoid, Elu, Selu, Celu, ThresholdedRelu, with
+ * ONNX's defaults. */
+static int lower_alpha_beta(torchbe_ctx *c) {
+    const char *op = c->n->op_type;
+    int selu = !strcmp(op, "Selu"), hs = !strcmp(op, "HardSigmoid");
+    c->st->f0 = ir_node_float(c->n, "alpha", selu ? 1.67326319217681884765625f : hs ? 0.2f : 1.0f);
+    c->st->f1 = selu ? ir_node_float(c->n, "gamma", 1.05070102214813232421875f)
+                     : ir_node_float(c->n, "beta", 0.5f);
+    return CALMA_OK;
+}
+
+static int lower_mod(torchbe_ctx *c) {
+    c->st->i0 = ir_node_int(c->n, "fmod", 0);
+    return CALMA_OK;
+}
+
+static int lower_instancenorm(torchbe_ctx *c) {
+    c->st->f0 = ir_node_float(c->n, "epsilon", 1e-5f);
+    return CALMA_OK;
+}
+
+static int lower_argmax(torchbe_ctx *c) {
+    if (ir_node_int(c->n, "select_last_index", 0)) return unsup(c, "select_last_index=1");
+    c->st->i1 = ir_node_int(c->n, "keepdims", 1);
+    return axis_of(c, ir_node_int(c->n, "axis", 0), ty(c, 0)->rank, &c->st->i0);
+}
+
+/* A constant input's integers into dst (at most max). */
+static int const_ints(torchbe_ctx *c, int k, const char *what, int64_t *dst, int max, int *n) {
+    const ir_tensor *t = cst(c, k);
+    if (!t) return unsup(c, "%s computed at run time", what);
+    size_t cnt = ir_tensor_numel(t);
+    if (cnt > (size_t)max)
+        return err_set(c->e, CALMA_E_INVALID, "%s: %s has %zu values", c->label, what, cnt);
+    for (size_t i = 0; i < cnt; i++) dst[i] = ir_tensor_get_i64(t, i);
+    *n = (int)cnt;
+    return CALMA_OK;
+}
+
+static int lower_tile(torchbe_ctx *c) {
+    int64_t rep[IR_MAX_RANK];
+    int n;
+    int rc = const_ints(c, 1, "repeats", rep, IR_MAX_RANK, &n);
+    keep_inputs(c, 1);
+    return rc ? rc : set_p(c, rep, n);
+}
+
+static int lower_trilu(torchbe_ctx *c) {
+    c->st->i0 = ir_node_int(c->n, "upper", 1);
+    int n = 0;
+    if (ty(c, 1)) {
+        int rc = const_ints(c, 1, "k", &c->st->i1, 1, &n);
+        if (rc) return rc;
+    }
+    keep_inputs(c, 1);
+    return CALMA_OK;
+}
+
+static int lower_gather_elements(torchbe_ctx *c) {
+    const ir_tensor *x = ty(c, 0);
+    int rc = axis_of(c, ir_node_int(c->n, "axis", 0), x->rank, &c->st->i0);
+    if (!rc) c->st->i1 = x->dims[c->st->i0];
+    return rc;
+}
+
+static int lower_cumsum(torchbe_ctx *c) {
+    int64_t axis;
+    int n;
+    int rc = const_ints(c, 1, "axis", &axis, 1, &n);
+    if (!rc && n != 1) rc = err_set(c->e, CALMA_E_INVALID, "%s: no axis", c->label);
+    if (!rc) rc = axis_of(c, axis, ty(c, 0)->rank, &c->st->i0);
+    c->st->i1 =
+        (ir_node_int(c->n, "exclusive", 0) ? 1 : 0) | (ir_node_int(c->n, "reverse", 0) ? 2 : 0);
+    keep_inputs(c, 1);
+    return rc;
+}
+
+/* ONNX's pads (every begin, then every end; from opset 11 an input, from
+ * 18 over the given axes) as constant_pad_nd's list over the trailing dims
+ * that are padded. reflect and edge go to ATen's reflection and
+ * replication pads, which take at most the last three dims. */
+static int lower_pad(torchbe_ctx *c) {
+    const ir_tensor *x = ty(c, 0);
+    int r = x->rank, n = 0;
+    const char *mode = ir_node_string(c->n, "mode", "constant");
+    int m = !strcmp(mode, "constant")  ? 0
+            : !strcmp(mode, "reflect") ? 1
+            : !strcmp(mode, "edge")    ? 2
+                                       : -1;
+    if (m < 0) return unsup(c, "mode '%s'", mode);
+    int64_t raw[2 * IR_MAX_RANK], axes[IR_MAX_RANK], b[IR_MAX_RANK] = {0}, en[IR_MAX_RANK] = {0};
+    int na = r, rc = CALMA_OK;
+    for (int i = 0; i < r; i++) axes[i] = i;
+    if (c->opset < 11) {
+        rc = attr_ints(c, "pads", 2 * r, 0, raw);
+        n = 2 * r;
+        c->st->f0 = ir_node_float(c->n, "value", 0.0f);
+    } else {
+        rc = const_ints(c, 1, "pads", raw, 2 * IR_MAX_RANK, &n);
+        if (!rc && ty(c, 3)) rc = const_ints(c, 3, "axes", axes, IR_MAX_RANK, &na);
+        const ir_tensor *v = ty(c, 2);
+        if (!rc && v && !cst(c, 2)) rc = unsup(c, "a constant_value computed at run time");
+        if (!rc && v && ir_tensor_numel(v)) c->st->f0 = ir_tensor_get_f64(v, 0);
+    }
+    if (!rc && n != 2 * na)
+        rc = err_set(c->e, CALMA_E_INVALID, "%s: %d pads for %d axes", c->label, n, na);
+    for (int i = 0; !rc && i < na; i++) {
+        int64_t a = 0;
+        rc = axis_of(c, axes[i], r, &a);
+        if (!rc) b[a] = raw[i], en[a] = raw[na + i];
+    }
+    if (rc) return rc;
+    int lowest = r;
+    for (int d = r - 1; d >= 0; d--)
+        if (b[d] || en[d]) lowest = d;
+    int64_t list[2 * IR_MAX_RANK];
+    int len = 0;
+    for (int d = r - 1; d >= lowest; d--) {
+        if (m && (b[d] < 0 || en[d] < 0)) return unsup(c, "negative %s pads", mode);
+        list[len++] = b[d];
+        list[len++] = en[d];
+    }
+    if (m && (len / 2 > 3 || len / 2 > r - 1))
+        return unsup(c,
+                     "%s padding of %d dims of a rank-%d tensor (ATen pads the last 1 to 3 "
+                     "dims under one leading dim)",
+                     mode, len / 2, r);
+    c->st->i0 = m;
+    keep_inputs(c, 1);
+    return set_p(c, list, len);
 }
 
 /* ---- shapes ---- */
@@ -462,6 +605,7 @@ static const torchbe_op torchbe_ops[] = {
     {"Or", TORCHBE_OR, lower_binary},
     {"Where", TORCHBE_WHERE, NULL},
     {"Cast", TORCHBE_CAST, lower_cast},
+    {"CastLike", TORCHBE_CAST, lower_cast},
     {"Reshape", TORCHBE_RESHAPE, lower_to_shape},
     {"Flatten", TORCHBE_RESHAPE, lower_to_shape},
     {"Squeeze", TORCHBE_RESHAPE, lower_to_shape},
@@ -476,6 +620,54 @@ static const torchbe_op torchbe_ops[] = {
     {"ReduceSum", TORCHBE_REDUCE_SUM, lower_reduce},
     {"ReduceMax", TORCHBE_REDUCE_MAX, lower_reduce},
     {"ReduceMin", TORCHBE_REDUCE_MIN, lower_reduce},
+    {"ReduceProd", TORCHBE_REDUCE_PROD, lower_reduce},
+    {"ReduceSumSquare", TORCHBE_REDUCE_SUM_SQUARE, lower_reduce},
+    {"ReduceL1", TORCHBE_REDUCE_L1, lower_reduce},
+    {"ReduceL2", TORCHBE_REDUCE_L2, lower_reduce},
+    {"ReduceLogSum", TORCHBE_REDUCE_LOG_SUM, lower_reduce},
+    {"ReduceLogSumExp", TORCHBE_REDUCE_LOG_SUM_EXP, lower_reduce},
+    {"ArgMax", TORCHBE_ARGMAX, lower_argmax},
+    {"ArgMin", TORCHBE_ARGMIN, lower_argmax},
+    {"Floor", TORCHBE_FLOOR, NULL},
+    {"Ceil", TORCHBE_CEIL, NULL},
+    {"Round", TORCHBE_ROUND, NULL},
+    {"Sign", TORCHBE_SIGN, NULL},
+    {"Sin", TORCHBE_SIN, NULL},
+    {"Cos", TORCHBE_COS, NULL},
+    {"Tan", TORCHBE_TAN, NULL},
+    {"Asin", TORCHBE_ASIN, NULL},
+    {"Acos", TORCHBE_ACOS, NULL},
+    {"Atan", TORCHBE_ATAN, NULL},
+    {"Sinh", TORCHBE_SINH, NULL},
+    {"Cosh", TORCHBE_COSH, NULL},
+    {"Asinh", TORCHBE_ASINH, NULL},
+    {"Acosh", TORCHBE_ACOSH, NULL},
+    {"Atanh", TORCHBE_ATANH, NULL},
+    {"Softplus", TORCHBE_SOFTPLUS, NULL},
+    {"Softsign", TORCHBE_SOFTSIGN, NULL},
+    {"IsNaN", TORCHBE_ISNAN, NULL},
+    {"Mish", TORCHBE_MISH, NULL},
+    {"Gelu", TORCHBE_GELU, lower_gelu},
+    {"HardSigmoid", TORCHBE_HARDSIGMOID, lower_alpha_beta},
+    {"Elu", TORCHBE_ELU, lower_alpha_beta},
+    {"Selu", TORCHBE_SELU, lower_alpha_beta},
+    {"Celu", TORCHBE_CELU, lower_alpha_beta},
+    {"ThresholdedRelu", TORCHBE_THRESHOLDEDRELU, lower_alpha_beta},
+    {"LessOrEqual", TORCHBE_LESS_EQUAL, lower_binary},
+    {"GreaterOrEqual", TORCHBE_GREATER_EQUAL, lower_binary},
+    {"Xor", TORCHBE_XOR, lower_binary},
+    {"Mod", TORCHBE_MOD, lower_mod},
+    {"PRelu", TORCHBE_PRELU, NULL},
+    {"Max", TORCHBE_MAX, NULL},
+    {"Min", TORCHBE_MIN, NULL},
+    {"Sum", TORCHBE_SUM, NULL},
+    {"Mean", TORCHBE_MEAN, NULL},
+    {"InstanceNormalization", TORCHBE_INSTANCENORM, lower_instancenorm},
+    {"Tile", TORCHBE_TILE, lower_tile},
+    {"Trilu", TORCHBE_TRILU, lower_trilu},
+    {"GatherElements", TORCHBE_GATHER_ELEMENTS, lower_gather_elements},
+    {"CumSum", TORCHBE_CUMSUM, lower_cumsum},
+    {"Pad", TORCHBE_PAD, lower_pad},
 };
 #define TORCHBE_N_OPS ((int)(sizeof torchbe_ops / sizeof torchbe_ops[0]))
 
