@@ -14,7 +14,7 @@ PACKAGES=(
   libcmocka-dev libcjson-dev libxml2-utils python3-jsonschema
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
   libopenblas-dev
-  python3-torch python3-torchvision
+  libtorch-dev python3-torch python3-torchvision
   nodejs npm
   slurmctld slurmd slurm-client munge
   python3-numpy python3-pytest python3-torch

@@ -136,13 +136,14 @@ def make_files():
 
 def test_good(files):
     onnx, pt = files["good"]
+    # one thread is covered by the models below
     rc, err, rep = bench("good", onnx, "--conversions", "TORCHSCRIPT,TORCHSCRIPT_FROZEN,EAGER",
-                         "--batch", "1,3", "--threads", "1,2")
+                         "--batch", "1,3", "--threads", "2")
     check(rc == 0, f"small CNN: calma bench exits 0 (got {rc}: {err.strip()[-300:]})")
     check(rep and rep["model"].get("torchscript") == os.path.realpath(pt),
           "MODEL.pt beside MODEL.onnx is found and recorded in the report's model")
     ts = trials(rep)
-    check(len(ts) == 12, f"12 trials (got {len(ts)})")
+    check(len(ts) == 6, f"6 trials (got {len(ts)})")
     for t in ts:
         check(passed(t), f"{t['id']}: ok and every output validates ({t['status']}: "
                          f"{t['message']})")
@@ -164,11 +165,13 @@ def test_models(files):
             check(passed(t), f"{key} {t['id']}: ok and validates ({t['status']}: {t['message']})")
 
 
-def bad_case(files, key, status, *words):
+def bad_case(files, key, status, *words, then="REFERENCE"):
+    """TORCHSCRIPT on a bad file, then another trial (the oracle: cheap to
+    start) that must still run."""
     onnx, _ = files["good"]
     rc, err, rep = bench("bad-" + key, onnx, "--torchscript", files[key],
-                         "--conversions", "TORCHSCRIPT,TORCH_EAGER")
-    script, eager = trials(rep, "TORCHSCRIPT"), trials(rep, "TORCH_EAGER")
+                         "--conversions", "TORCHSCRIPT," + then)
+    script, eager = trials(rep, "TORCHSCRIPT"), trials(rep, then)
     check(rep is not None and len(script) == 1 and len(eager) == 1,
           f"{key}: the run finishes with both trials ({err.strip()[-300:]})")
     if not script or not eager:
@@ -178,12 +181,12 @@ def bad_case(files, key, status, *words):
     check(t["status"] == status, f"{key}: TORCHSCRIPT is {status} (got {t['status']}: {msg})")
     check(all(w in msg for w in words), f"{key}: the message names {words}: {msg}")
     check(one_line(msg), f"{key}: one line, no libtorch internals")
-    check(passed(eager[0]), f"{key}: the run goes on (TORCH_EAGER ok after it)")
+    check(passed(eager[0]), f"{key}: the run goes on ({then} ok after it)")
     check(rc == (1 if status == "error" else 0), f"{key}: exit {rc}")
 
 
 def test_bad(files):
-    bad_case(files, "text", "error", "is not a TorchScript file", "text.pt")
+    bad_case(files, "text", "error", "is not a TorchScript file", "text.pt", then="TORCH_EAGER")
     bad_case(files, "state_dict", "error", "is not a TorchScript file")
     bad_case(files, "truncated", "error", "is not a TorchScript file", "truncated.pt")
     bad_case(files, "two_inputs", "error", "forward takes 2 inputs", "the ONNX model has 1 input")
