@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include <cblas.h>
+
 #include "backends/backends.h"
 #include "bench/validate.h"
 #include "conform/conform.h"
@@ -208,12 +210,44 @@ static void test_library_override(void **state) {
     assert_non_null(strstr(e.msg, "CALMA_TORCH_LIBRARY"));
 }
 
+/* A trial's thread count reaches libtorch's BLAS (OpenBLAS, with threads
+ * of its own) as well as ATen, and libgomp waits without spinning unless
+ * the user chose a policy. */
+static void test_threads_reach_blas(void **state) {
+    (void)state;
+    need_torch();
+    for (int threads = 1; threads <= 2; threads++) {
+        calma_error e = {0};
+        ir_graph *g = NULL;
+        assert_int_equal(zoo_build("mlp", 3, &g, &e), CALMA_OK);
+        ir_graph_set_batch(g, 1);
+        const ir_value *x = &g->values[g->inputs[0]], *y = &g->values[g->outputs[0]];
+        calma_tensor ti = {.name = x->name, .dtype = x->dtype, .rank = x->rank};
+        calma_tensor to = {.name = y->name, .dtype = y->dtype, .rank = y->rank};
+        memcpy(ti.dims, x->dims, sizeof(int64_t) * (size_t)x->rank);
+        memcpy(to.dims, y->dims, sizeof(int64_t) * (size_t)y->rank);
+        calma_model m = {.graph = g, .n_inputs = 1, .inputs = &ti, .n_outputs = 1, .outputs = &to};
+        calma_trial_config cfg = {.batch = 1, .threads = threads, .options = ""};
+        const calma_conversion *c = conversion("TORCH_EAGER");
+        void *st = NULL;
+        openblas_set_num_threads(2 - threads + 1); /* the other value */
+        assert_int_equal(c->backend->load(c, &m, &cfg, &st, &e), CALMA_OK);
+        assert_int_equal(openblas_get_num_threads(), threads);
+        c->backend->release(st);
+        ir_graph_free(g);
+    }
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    assert_non_null(policy);
+    printf("  OMP_WAIT_POLICY=%s\n", policy);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_zoo_simple),      cmocka_unit_test(test_zoo_mlp),
-        cmocka_unit_test(test_zoo_resnet18),    cmocka_unit_test(test_zoo_mobilenet_v2),
-        cmocka_unit_test(test_zoo_transformer), cmocka_unit_test(test_missing_kernel_names_node),
-        cmocka_unit_test(test_script_files),    cmocka_unit_test(test_library_override),
+        cmocka_unit_test(test_zoo_simple),       cmocka_unit_test(test_zoo_mlp),
+        cmocka_unit_test(test_zoo_resnet18),     cmocka_unit_test(test_zoo_mobilenet_v2),
+        cmocka_unit_test(test_zoo_transformer),  cmocka_unit_test(test_missing_kernel_names_node),
+        cmocka_unit_test(test_script_files),     cmocka_unit_test(test_threads_reach_blas),
+        cmocka_unit_test(test_library_override),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,8 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -117,8 +119,24 @@ int copy_out(const at::Tensor &r, calma_tensor &o, const std::string &what, calm
     return CALMA_OK;
 }
 
+// libtorch hands matrix products (1x1 convolutions on the slow path, Gemm
+// without oneDNN) to the system BLAS, here OpenBLAS with its own pthreads,
+// which at::set_num_threads does not reach: without this a one-thread trial
+// ran on two BLAS threads.
+static void set_blas_threads(int threads) {
+    void *h = dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD);
+    if (!h) return;
+    void *sym = dlsym(h, "openblas_set_num_threads");
+    void (*set)(int) = nullptr;
+    std::memcpy(&set, &sym, sizeof set);
+    if (set) set(threads);
+    dlclose(h);
+}
+
 void set_threads(int threads) {
-    at::set_num_threads(threads > 0 ? threads : 1);
+    threads = threads > 0 ? threads : 1;
+    at::set_num_threads(threads);
+    set_blas_threads(threads);
     try {
         // One inter-op thread: calma measures one inference at a time.
         at::set_num_interop_threads(1);
