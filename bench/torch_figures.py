@@ -9,7 +9,7 @@ Two sources per model, each one `calma bench` run:
         It has no TorchScript file, so no TorchScript rows.
   tv    torchvision's model (seeded random weights, BatchNorm statistics
         randomised) exported at bench time by scripts/torch_export.py to
-        NAME.onnx and a traced NAME.pt: ORT_CPU, TORCH_EAGER, TORCHSCRIPT,
+        model.onnx and a traced model.pt: ORT_CPU, TORCH_EAGER, TORCHSCRIPT,
         TORCHSCRIPT_FROZEN, all on the same network and weights.
 Last, the same torchvision model in Python's own PyTorch eager
 (torch.inference_mode, 30 runs after 10 warm-up runs, median) as a check
@@ -93,8 +93,8 @@ def main():
     for name in MODELS:
         zoo = bench(calma, name, ["ORT_CPU", "TORCH_EAGER"], f"{work}/zoo-{name}", max_time)
         subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "scripts", "torch_export.py"),
-                        name, f"{work}/tv"], check=True, capture_output=True)
-        tv = bench(calma, f"{work}/tv/{name}.onnx",
+                        name, f"{work}/tv-{name}-files"], check=True, capture_output=True)
+        tv = bench(calma, f"{work}/tv-{name}-files/model.onnx",
                    ["ORT_CPU", "TORCH_EAGER", "TORCHSCRIPT", "TORCHSCRIPT_FROZEN"],
                    f"{work}/tv-{name}", max_time)
         for trials in (zoo, tv):

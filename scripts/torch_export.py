@@ -1,22 +1,27 @@
 #!/usr/bin/python3
-"""Writes a PyTorch model as DIR/NAME.onnx and DIR/NAME.pt, the pair calma's
+"""Writes a PyTorch model as DIR/model.onnx and DIR/model.pt, the pair calma's
 PyTorch conversions compare: TORCH_EAGER runs the ONNX graph on ATen,
 TORCHSCRIPT and TORCHSCRIPT_FROZEN run the TorchScript file, and calma bench
-finds NAME.pt beside NAME.onnx by itself.
+finds model.pt beside model.onnx by itself. The files are written by the
+Python package's export (python/calma/_export.py: symbolic batch axis N,
+torch.jit.trace).
 
-usage: scripts/torch_export.py NAME DIR [--opset N] [--seed S] [--batch B]
+usage: scripts/torch_export.py NAME DIR [--seed S]
 NAME: resnet18, mobilenet_v2, mobilenet_v3_small (torchvision, seeded
-random weights), tiny (a small CNN), encoder (a 2-layer
-nn.TransformerEncoder). The ONNX file has a symbolic batch axis N; the
-TorchScript file is traced (torch.jit.trace) at batch B (default 1).
+random weights, BatchNorm statistics randomised), tiny (a small CNN),
+encoder (a 2-layer nn.TransformerEncoder).
 
 Run with Debian's /usr/bin/python3 (python3-torch, python3-torchvision).
-Importable: export(module, example, dir, name, opset) is what the tests use."""
+Importable: the tests and bench/torch_figures.py build their modules here."""
 import argparse
 import os
 import sys
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from calma._export import export_module  # noqa: E402
 
 
 class Tiny(torch.nn.Module):
@@ -62,36 +67,25 @@ def randomise_statistics(module):
             m.running_var.uniform_(0.5, 1.5)
 
 
-def export(module, example, out_dir, name, opset=17, batch=1):
-    """DIR/NAME.onnx (batch axis N) and DIR/NAME.pt (traced); returns both paths."""
-    module = module.eval()
+def export(module, example, out_dir):
+    """DIR/model.onnx and DIR/model.pt for module on example (a tensor or a
+    tuple of them); returns both paths."""
     os.makedirs(out_dir, exist_ok=True)
-    onnx_path = os.path.join(out_dir, name + ".onnx")
-    pt_path = os.path.join(out_dir, name + ".pt")
     examples = example if isinstance(example, tuple) else (example,)
-    names = [f"input{i}" if len(examples) > 1 else "input" for i in range(len(examples))]
-    # Not under no_grad: there nn.TransformerEncoder takes its fused fast path
-    # (aten::_transformer_encoder_layer_fwd), which has no ONNX export.
-    torch.onnx.export(module, examples, onnx_path, input_names=names, output_names=["output"],
-                      opset_version=opset, dynamic_axes={n: {0: "N"} for n in names + ["output"]})
-    traced = tuple(e.repeat(batch, *[1] * (e.dim() - 1)) for e in examples)
-    # check_trace off: the encoder's graph differs between checks by its fast-path test
-    torch.jit.trace(module, traced, check_trace=False).save(pt_path)
-    return onnx_path, pt_path
+    onnx_path = export_module(module, [e.numpy() for e in examples], Path(out_dir))
+    return str(onnx_path), os.path.join(out_dir, "model.pt")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("name")
     ap.add_argument("dir")
-    ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--batch", type=int, default=1)
     a = ap.parse_args()
     torch.manual_seed(a.seed)
     module, example = build(a.name)
     randomise_statistics(module)
-    onnx_path, pt_path = export(module, example, a.dir, a.name, a.opset, a.batch)
+    onnx_path, pt_path = export(module, example, a.dir)
     print(onnx_path)
     print(pt_path)
     return 0

@@ -148,9 +148,13 @@ static void test_missing_kernel_names_node(void **state) {
     ir_graph_free(g);
 }
 
-static int load_script(const char *conv, const char *pt, calma_error *e) {
+/* Loads zoo model name (batch 1, one input, one output) into conv with
+ * TorchScript file pt on threads, then releases it; returns load's status.
+ * after (may be NULL) runs between load and release. */
+static int load_zoo(const char *conv, const char *name, const char *pt, int threads,
+                    void (*after)(int threads), calma_error *e) {
     ir_graph *g = NULL;
-    assert_int_equal(zoo_build("simple", 3, &g, e), CALMA_OK);
+    assert_int_equal(zoo_build(name, 3, &g, e), CALMA_OK);
     ir_graph_set_batch(g, 1);
     const ir_value *x = &g->values[g->inputs[0]], *y = &g->values[g->outputs[0]];
     calma_tensor ti = {.name = x->name, .dtype = x->dtype, .rank = x->rank};
@@ -163,13 +167,18 @@ static int load_script(const char *conv, const char *pt, calma_error *e) {
                      .n_outputs = 1,
                      .outputs = &to,
                      .torchscript = pt};
-    calma_trial_config cfg = {.batch = 1, .threads = 1, .options = ""};
+    calma_trial_config cfg = {.batch = 1, .threads = threads, .options = ""};
     const calma_conversion *c = conversion(conv);
     void *st = NULL;
     int rc = c->backend->load(c, &m, &cfg, &st, e);
+    if (!rc && after) after(threads);
     c->backend->release(st);
     ir_graph_free(g);
     return rc;
+}
+
+static int load_script(const char *conv, const char *pt, calma_error *e) {
+    return load_zoo(conv, "simple", pt, 1, NULL, e);
 }
 
 /* Without a TorchScript file the trial is unavailable and says how to make
@@ -213,28 +222,18 @@ static void test_library_override(void **state) {
 /* A trial's thread count reaches libtorch's BLAS (OpenBLAS, with threads
  * of its own) as well as ATen, and libgomp waits without spinning unless
  * the user chose a policy. */
+static void blas_threads_are(int threads) {
+    assert_int_equal(openblas_get_num_threads(), threads);
+}
+
 static void test_threads_reach_blas(void **state) {
     (void)state;
     need_torch();
     for (int threads = 1; threads <= 2; threads++) {
         calma_error e = {0};
-        ir_graph *g = NULL;
-        assert_int_equal(zoo_build("mlp", 3, &g, &e), CALMA_OK);
-        ir_graph_set_batch(g, 1);
-        const ir_value *x = &g->values[g->inputs[0]], *y = &g->values[g->outputs[0]];
-        calma_tensor ti = {.name = x->name, .dtype = x->dtype, .rank = x->rank};
-        calma_tensor to = {.name = y->name, .dtype = y->dtype, .rank = y->rank};
-        memcpy(ti.dims, x->dims, sizeof(int64_t) * (size_t)x->rank);
-        memcpy(to.dims, y->dims, sizeof(int64_t) * (size_t)y->rank);
-        calma_model m = {.graph = g, .n_inputs = 1, .inputs = &ti, .n_outputs = 1, .outputs = &to};
-        calma_trial_config cfg = {.batch = 1, .threads = threads, .options = ""};
-        const calma_conversion *c = conversion("TORCH_EAGER");
-        void *st = NULL;
-        openblas_set_num_threads(2 - threads + 1); /* the other value */
-        assert_int_equal(c->backend->load(c, &m, &cfg, &st, &e), CALMA_OK);
-        assert_int_equal(openblas_get_num_threads(), threads);
-        c->backend->release(st);
-        ir_graph_free(g);
+        openblas_set_num_threads(3 - threads); /* the other value */
+        assert_int_equal(load_zoo("TORCH_EAGER", "mlp", NULL, threads, blas_threads_are, &e),
+                         CALMA_OK);
     }
     const char *policy = getenv("OMP_WAIT_POLICY");
     assert_non_null(policy);

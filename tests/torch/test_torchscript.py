@@ -41,7 +41,8 @@ def bench(label, model, *flags):
     """Runs calma bench into WORK/runs/label; (exit code, stderr, report or None)."""
     run = os.path.join(WORK, "runs", label)
     shutil.rmtree(run, ignore_errors=True)
-    cmd = [CALMA, "bench", model, "--samples", "3", "--quiet", "--run-dir", run, *flags]
+    cmd = [CALMA, "bench", model, "--samples", "3", "--repeats", "1", "--quiet", "--run-dir", run,
+           *flags]
     p = subprocess.run(cmd, capture_output=True, text=True)
     path = os.path.join(run, "report.json")
     report = json.load(open(path)) if os.path.exists(path) else None
@@ -83,14 +84,13 @@ def make_files():
     tiny = torch_export.Tiny()
     torch_export.randomise_statistics(tiny)
     x = torch.randn(1, 3, 16, 16)
-    files = {"good": torch_export.export(tiny, x, os.path.join(WORK, "good"), "tiny")}
+    files = {"good": torch_export.export(tiny, x, os.path.join(WORK, "good"))}
     enc = torch_export.encoder()
-    files["encoder"] = torch_export.export(enc, torch.randn(1, 10, 32),
-                                           os.path.join(WORK, "encoder"), "encoder")
+    files["encoder"] = torch_export.export(enc, torch.randn(1, 10, 32), os.path.join(WORK, "encoder"))
     mnv3 = torchvision.models.mobilenet_v3_small(weights=None)
     torch_export.randomise_statistics(mnv3)
     files["mobilenet"] = torch_export.export(mnv3, torch.randn(1, 3, 224, 224),
-                                             os.path.join(WORK, "mobilenet"), "mobilenet_v3_small")
+                                             os.path.join(WORK, "mobilenet"))
     bad = os.path.join(WORK, "bad")
     os.makedirs(bad, exist_ok=True)
 

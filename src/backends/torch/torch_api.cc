@@ -4,23 +4,12 @@
 
 #include <dlfcn.h>
 
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 
 #include "backends/torch/torch_common.hh"
 
 namespace torchbe {
-
-int fail(calma_error *e, int status, const char *fmt, ...) {
-    if (!e) return status;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
-    va_end(ap);
-    e->status = status;
-    return status;
-}
 
 static std::string trimmed(const std::string &s) {
     size_t b = s.find_first_not_of(" \t\r");
@@ -113,8 +102,8 @@ int copy_out(const at::Tensor &r, calma_tensor &o, const std::string &what, calm
     at::ScalarType st;
     at::IntArrayRef dims(o.dims, (size_t)o.rank);
     if (!to_torch(o.dtype, &st) || r.scalar_type() != st || r.sizes() != dims)
-        return fail(e, CALMA_E_INVALID, "%s is %s; the ONNX model's output is %s", what.c_str(),
-                    describe(r.scalar_type(), r.sizes()).c_str(), describe(o).c_str());
+        return err_set(e, CALMA_E_INVALID, "%s is %s; the ONNX model's output is %s", what.c_str(),
+                       describe(r.scalar_type(), r.sizes()).c_str(), describe(o).c_str());
     if (r.numel()) view(o).copy_(r);
     return CALMA_OK;
 }

@@ -12,10 +12,15 @@
 
 #include "backends/torch/torch_abi.h"
 
+extern "C" {
+#include "util/err.h"
+}
+
 namespace torchbe {
 
-// Writes the message into e and returns status (printf-style).
-int fail(calma_error *e, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+// Failures are reported with calma's err_set (util/err.c is compiled into
+// calma_torch.so too).
+using ::err_set;
 
 // The line of an exception's message a person needs: the first, except for
 // TorchScript's "The following operation failed in the TorchScript
@@ -48,20 +53,21 @@ template <class F> int guarded(calma_error *e, const std::string &context, F &&f
     try {
         return f();
     } catch (const c10::NotImplementedError &ex) {
-        return fail(e, CALMA_E_UNSUPPORTED, "%s: %s", context.c_str(),
-                    useful_line(ex.what_without_backtrace()).c_str());
+        return err_set(e, CALMA_E_UNSUPPORTED, "%s: %s", context.c_str(),
+                       useful_line(ex.what_without_backtrace()).c_str());
     } catch (const c10::Error &ex) {
         std::string line = useful_line(ex.what_without_backtrace());
         // ATen's dispatch says "\"max_pool2d\" not implemented for 'Byte'"
         bool no_kernel = line.find("not implemented for '") != std::string::npos;
-        return fail(e, no_kernel ? CALMA_E_UNSUPPORTED : CALMA_E_INVALID, "%s: %s", context.c_str(),
-                    line.c_str());
+        return err_set(e, no_kernel ? CALMA_E_UNSUPPORTED : CALMA_E_INVALID, "%s: %s",
+                       context.c_str(), line.c_str());
     } catch (const std::bad_alloc &) {
-        return fail(e, CALMA_E_NOMEM, "%s: out of memory", context.c_str());
+        return err_set(e, CALMA_E_NOMEM, "%s: out of memory", context.c_str());
     } catch (const std::exception &ex) {
-        return fail(e, CALMA_E_INTERNAL, "%s: %s", context.c_str(), useful_line(ex.what()).c_str());
+        return err_set(e, CALMA_E_INTERNAL, "%s: %s", context.c_str(),
+                       useful_line(ex.what()).c_str());
     } catch (...) {
-        return fail(e, CALMA_E_INTERNAL, "%s: an exception of unknown type", context.c_str());
+        return err_set(e, CALMA_E_INTERNAL, "%s: an exception of unknown type", context.c_str());
     }
 }
 

@@ -49,13 +49,13 @@ int check_slots(const Eager &g, calma_error *e) {
         for (const std::vector<int> *list : {&st.in, &st.out, &st.drop})
             for (int v : *list)
                 if (bad_slot(g, v) || (list == &st.drop && v < 0))
-                    return torchbe::fail(e, CALMA_E_INTERNAL, "%s: slot %d is outside 0..%zu",
-                                         st.node.c_str(), v, g.slots.size());
+                    return err_set(e, CALMA_E_INTERNAL, "%s: slot %d is outside 0..%zu",
+                                   st.node.c_str(), v, g.slots.size());
     for (const std::vector<int> *list : {&g.input_slot, &g.output_slot, &g.const_slot})
         for (int v : *list)
             if (v < 0 || v >= (int)g.slots.size())
-                return torchbe::fail(e, CALMA_E_INTERNAL, "graph slot %d is outside 0..%zu", v,
-                                     g.slots.size());
+                return err_set(e, CALMA_E_INTERNAL, "graph slot %d is outside 0..%zu", v,
+                               g.slots.size());
     return CALMA_OK;
 }
 
@@ -103,10 +103,10 @@ extern "C" int torchbe_eager_run(void *h, const calma_tensor *in, int n_in, calm
                                  int n_out, calma_error *e) {
     Eager *g = static_cast<Eager *>(h);
     if (n_in != (int)g->input_slot.size() || n_out != (int)g->output_slot.size())
-        return torchbe::fail(e, CALMA_E_INTERNAL,
-                             "TORCH_EAGER run: %d inputs and %d outputs for "
-                             "a program of %zu and %zu",
-                             n_in, n_out, g->input_slot.size(), g->output_slot.size());
+        return err_set(e, CALMA_E_INTERNAL,
+                       "TORCH_EAGER run: %d inputs and %d outputs for "
+                       "a program of %zu and %zu",
+                       n_in, n_out, g->input_slot.size(), g->output_slot.size());
     c10::InferenceMode guard;
     const Step *cur = nullptr;
     int rc = torchbe::guarded(e, "TORCH_EAGER", [&]() -> int {
@@ -130,7 +130,7 @@ extern "C" int torchbe_eager_run(void *h, const calma_tensor *in, int n_in, calm
         std::string msg = e->msg;
         std::string prefix = "TORCH_EAGER: ";
         if (msg.compare(0, prefix.size(), prefix) == 0) msg = msg.substr(prefix.size());
-        torchbe::fail(e, rc, "%s: %s", cur->node.c_str(), msg.c_str());
+        err_set(e, rc, "%s: %s", cur->node.c_str(), msg.c_str());
     }
     for (size_t v = 0; v < g->slots.size(); v++)
         if (!g->is_const[v]) g->slots[v].reset();

@@ -41,17 +41,17 @@ int check_arguments(const Script &s, const c10::FunctionSchema &schema, const ca
         names += (i > 1 ? ", " : "") + a.name();
         if (!a.default_value()) required++;
         if (!a.type()->isSubtypeOf(*c10::TensorType::get()) && i <= m->n_inputs)
-            return torchbe::fail(e, CALMA_E_INVALID,
-                                 "%s: forward's argument '%s' is %s, not a tensor; calma passes "
-                                 "the ONNX model's inputs (%s) as tensors",
-                                 s.path.c_str(), a.name().c_str(), a.type()->str().c_str(),
-                                 names_of(m->inputs, m->n_inputs).c_str());
+            return err_set(e, CALMA_E_INVALID,
+                           "%s: forward's argument '%s' is %s, not a tensor; calma passes "
+                           "the ONNX model's inputs (%s) as tensors",
+                           s.path.c_str(), a.name().c_str(), a.type()->str().c_str(),
+                           names_of(m->inputs, m->n_inputs).c_str());
     }
     if (m->n_inputs < required || m->n_inputs > n || schema.is_vararg())
-        return torchbe::fail(
-            e, CALMA_E_INVALID, "%s: forward takes %s (%s); the ONNX model has %s (%s)",
-            s.path.c_str(), plural(n, "input").c_str(), names.c_str(),
-            plural(m->n_inputs, "input").c_str(), names_of(m->inputs, m->n_inputs).c_str());
+        return err_set(e, CALMA_E_INVALID, "%s: forward takes %s (%s); the ONNX model has %s (%s)",
+                       s.path.c_str(), plural(n, "input").c_str(), names.c_str(),
+                       plural(m->n_inputs, "input").c_str(),
+                       names_of(m->inputs, m->n_inputs).c_str());
     return CALMA_OK;
 }
 
@@ -76,7 +76,7 @@ int check_returns(const Script &s, const c10::FunctionSchema &schema, const calm
     if (schema.returns().size() != 1) return CALMA_OK;
     int n = declared_outputs(schema.returns()[0].type());
     if (n < 0 || n == m->n_outputs) return CALMA_OK;
-    return torchbe::fail(
+    return err_set(
         e, CALMA_E_INVALID, "%s: forward returns %s (%s); the ONNX model has %s (%s)",
         s.path.c_str(), plural(n, "tensor").c_str(), schema.returns()[0].type()->str().c_str(),
         plural(m->n_outputs, "output").c_str(), names_of(m->outputs, m->n_outputs).c_str());
@@ -122,8 +122,7 @@ extern "C" int torchbe_script_load(const char *path, const calma_model *m, int t
     rc = torchbe::guarded(e, path, [&]() -> int {
         s->mod.eval();
         auto fwd = s->mod.find_method("forward");
-        if (!fwd)
-            return torchbe::fail(e, CALMA_E_INVALID, "%s: the module has no forward method", path);
+        if (!fwd) return err_set(e, CALMA_E_INVALID, "%s: the module has no forward method", path);
         const c10::FunctionSchema &schema = fwd->function().getSchema();
         int r = check_arguments(*s, schema, m, e);
         return r ? r : check_returns(*s, schema, m, e);
@@ -160,14 +159,14 @@ extern "C" int torchbe_script_run(void *h, const calma_tensor *in, int n_in, cal
         c10::IValue r = s->mod.forward(std::move(args));
         std::vector<at::Tensor> outs;
         if (!flatten(r, outs))
-            return torchbe::fail(e, CALMA_E_INVALID,
-                                 "%s: forward returned %s, not a tensor or a tuple of tensors",
-                                 s->path.c_str(), r.tagKind().c_str());
+            return err_set(e, CALMA_E_INVALID,
+                           "%s: forward returned %s, not a tensor or a tuple of tensors",
+                           s->path.c_str(), r.tagKind().c_str());
         if ((int)outs.size() != n_out)
-            return torchbe::fail(e, CALMA_E_INVALID,
-                                 "%s: forward returned %s; the ONNX model has %s (%s)",
-                                 s->path.c_str(), plural((int)outs.size(), "tensor").c_str(),
-                                 plural(n_out, "output").c_str(), names_of(out, n_out).c_str());
+            return err_set(e, CALMA_E_INVALID,
+                           "%s: forward returned %s; the ONNX model has %s (%s)", s->path.c_str(),
+                           plural((int)outs.size(), "tensor").c_str(),
+                           plural(n_out, "output").c_str(), names_of(out, n_out).c_str());
         for (int k = 0; k < n_out; k++) {
             std::string what = s->path + ": forward's result " + std::to_string(k) + " (for '" +
                                (out[k].name ? out[k].name : "?") + "')";
