@@ -106,6 +106,21 @@ static int torchbe_run(void *p, const calma_tensor *in, int n_in, calma_tensor *
     return s->api->script_run(s->h, in, n_in, out, n_out, e);
 }
 
+#ifdef CALMA_SANITIZE
+/* LeakSanitizer's stop-the-world pass reads the dynamic TLS that ASan
+ * records from __tls_get_addr; with libtorch's thread-locals in an OpenMP
+ * worker thread (any trial on two threads) GCC 12's runtime records a bogus
+ * range there and the leak check dies with "Tracer caught signal 11",
+ * turning every such worker into a crash. Not recording dynamic TLS avoids
+ * it: calma itself keeps nothing in thread-locals, and with it off
+ * libtorch's workers report no leaks. Read by ASan at start-up; ASAN_OPTIONS
+ * still overrides it. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) {
+    return "intercept_tls_get_addr=0";
+}
+#endif
+
 static const calma_backend torchbe_backend = {
     .abi = CALMA_BACKEND_ABI,
     .name = "libtorch",
