@@ -12,18 +12,17 @@ Two sources per model, each one `calma bench` run:
         model.onnx and a traced model.pt: ORT_CPU, TORCH_EAGER, TORCHSCRIPT,
         TORCHSCRIPT_FROZEN, all on the same network and weights.
 Last, the same torchvision model in Python's own PyTorch eager
-(torch.inference_mode, 30 runs after 10 warm-up runs, median) as a check
-that TORCH_EAGER runs at PyTorch eager's speed.
+(torch.inference_mode, 30 runs after 10 warm-up runs, median; OpenMP
+without spinning and OpenBLAS on the trial's thread count, as in calma's
+workers) as a check that TORCH_EAGER runs at PyTorch eager's speed.
 
 usage: /usr/bin/python3 bench/torch_figures.py [BUILD_DIR] [WORK_DIR] [--max-time 5s]
 Timing on a shared machine is noisy: the load average of the trials is
 printed with the figures; re-run on a quiet machine."""
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -43,22 +42,33 @@ def bench(calma, model, convs, run_dir, max_time, extra=()):
     return json.load(open(path))["trials"]
 
 
+EAGER_SNIPPET = """
+import statistics, sys, time, torch, torchvision
+name, threads = sys.argv[1], int(sys.argv[2])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+m = getattr(torchvision.models, name)(weights=None).eval()
+x = torch.randn(1, 3, 224, 224)
+times = []
+with torch.inference_mode():
+    for i in range(40):
+        t0 = time.perf_counter()
+        m(x)
+        if i >= 10:
+            times.append(time.perf_counter() - t0)
+print(statistics.median(times))
+"""
+
+
 def python_eager(name, threads):
-    """Median seconds of torchvision's model in PyTorch eager, batch 1."""
-    import torch
-    import torchvision
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    m = getattr(torchvision.models, name)(weights=None).eval()
-    x = torch.randn(1, 3, 224, 224)
-    times = []
-    with torch.inference_mode():
-        for i in range(40):
-            t0 = time.perf_counter()
-            m(x)
-            if i >= 10:
-                times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    """Median seconds of torchvision's model in PyTorch eager, batch 1, in a
+    process set up as calma's workers are: OpenMP waits without spinning,
+    OpenBLAS on the same thread count."""
+    env = dict(os.environ, OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
+               OPENBLAS_NUM_THREADS=str(threads))
+    p = subprocess.run(["/usr/bin/python3", "-c", EAGER_SNIPPET, name, str(threads)], env=env,
+                       capture_output=True, text=True, check=True)
+    return float(p.stdout.split()[-1])
 
 
 def ms(s):
