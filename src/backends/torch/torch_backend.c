@@ -106,6 +106,21 @@ static int torchbe_run(void *p, const calma_tensor *in, int n_in, calma_tensor *
     return s->api->script_run(s->h, in, n_in, out, n_out, e);
 }
 
+/* What calma --verbose shows under the table: for TORCH_EAGER how many
+ * nodes became ATen calls and how many were folded at load. */
+static int torchbe_info(void *p, calma_fact *f, int max) {
+    torchbe_state *s = p;
+    int n = 0;
+    if (s->low && n + 2 <= max) {
+        const torchbe_lowered *l = s->low;
+        f[n++] = (calma_fact){.key = "aten_steps", .number = l->prog.n_steps};
+        f[n++] = (calma_fact){.key = "nodes_folded", .number = l->n_nodes - l->prog.n_steps};
+    }
+    if (s->mode != TORCHBE_EAGER && n < max)
+        f[n++] = (calma_fact){.key = "frozen", .number = s->mode == TORCHBE_FROZEN};
+    return n;
+}
+
 #ifdef CALMA_SANITIZE
 /* LeakSanitizer's stop-the-world pass reads the dynamic TLS that ASan
  * records from __tls_get_addr; with libtorch's thread-locals in an OpenMP
@@ -130,6 +145,7 @@ static const calma_backend torchbe_backend = {
     .convert = torchbe_convert,
     .run = torchbe_run,
     .release = torchbe_release,
+    .info = torchbe_info,
 };
 
 static const torchbe_settings torchbe_eager = {TORCHBE_EAGER};

@@ -28,7 +28,7 @@ const torchbe_api *torchbe_lib_open(calma_error *e);
 /* A graph lowered for TORCH_EAGER. Owns everything its program points to. */
 typedef struct torchbe_lowered {
     torchbe_program prog;
-    int n_values;
+    int n_values, n_nodes;
     ir_tensor *vals; /* ref_infer_values: every value's shape, folded constants' data */
     torchbe_step *steps;
     int *const_slot, *input_slot, *output_slot;

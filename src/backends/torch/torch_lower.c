@@ -260,6 +260,7 @@ int torchbe_lower(const ir_graph *g, const calma_model *m, torchbe_lowered **out
         return err_set(e, CALMA_E_NOMEM, "out of memory");
     }
     l->prog.n_slots = g->n_values;
+    l->n_nodes = g->n_nodes;
     int rc = infer(l, g, m, e);
     if (!rc) rc = check_ops(l, g, e);
     if (!rc) rc = check_dtypes(l, g, e);

@@ -12,9 +12,12 @@
 #include "backends/torch/torch_internal.h"
 #include "util/err.h"
 
-/* The type (and, when known, value) of input k, or NULL when omitted. */
+/* The type (and, when known, value) of input k, or NULL when omitted:
+ * an initializer's own tensor, else what shape inference gave the value. */
 static const ir_tensor *ty(const torchbe_ctx *c, int k) {
-    return k < c->n->n_in && c->in[k] >= 0 ? &c->vals[c->in[k]] : NULL;
+    if (k >= c->n->n_in || c->in[k] < 0) return NULL;
+    const ir_tensor *init = c->g->values[c->in[k]].init;
+    return init ? init : &c->vals[c->in[k]];
 }
 
 /* Input k when its value is known before run time, else NULL. */
