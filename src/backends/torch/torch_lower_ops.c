@@ -255,7 +255,10 @@ static int lower_pow(torchbe_ctx *c) {
 
 static int lower_cast(torchbe_ctx *c) {
     int like = !strcmp(c->n->op_type, "CastLike");
-    int64_t to = like ? ty(c, 1)->dtype : ir_node_int(c->n, "to", 0);
+    /* CastLike's target: the declared type first (shape inference widens
+     * float16 values to the float32 the oracle computes in) */
+    int64_t to = ir_node_int(c->n, "to", 0);
+    if (like) to = c->g->values[c->in[1]].dtype ? c->g->values[c->in[1]].dtype : ty(c, 1)->dtype;
     keep_inputs(c, 1);
     if (!torchbe_dtype_ok((calma_dtype)to))
         return unsup(c, "Cast to %s, which libtorch 1.13 has no tensor type for",
