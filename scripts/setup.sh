@@ -15,7 +15,7 @@ PACKAGES=(
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
   libdnnl-dev
   libopenblas-dev
-  python3-torch python3-torchvision
+  libtorch-dev python3-torch python3-torchvision
   nodejs npm
   slurmctld slurmd slurm-client munge
   python3-numpy python3-pytest python3-torch

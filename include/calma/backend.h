@@ -50,6 +50,10 @@ typedef struct calma_model {
     const calma_tensor *inputs;
     int n_outputs; /* the tensors run() must fill, in this order (data NULL here) */
     const calma_tensor *outputs;
+    /* ABI 2 (appended, so a plugin built for ABI 1 never reads it): the
+     * model's TorchScript file, from calma bench --torchscript or MODEL.pt
+     * found beside MODEL.onnx; NULL when there is none. */
+    const char *torchscript;
 } calma_model;
 
 typedef struct calma_trial_config {

@@ -5,10 +5,11 @@
 
 #include "calma/backend.h"
 
-extern const calma_conversion refbe_conversions[];  /* backends/ref: REFERENCE, the oracle */
-extern const calma_conversion ortbe_conversions[];  /* backends/ort: ORT_CPU and variants */
-extern const calma_conversion xnnbe_conversions[];  /* backends/xnnpack: XNNPACK */
-extern const calma_conversion dnnlbe_conversions[]; /* backends/onednn: ONEDNN, ONEDNN_BF16 */
+extern const calma_conversion refbe_conversions[];   /* backends/ref: REFERENCE, the oracle */
+extern const calma_conversion ortbe_conversions[];   /* backends/ort: ORT_CPU and variants */
+extern const calma_conversion xnnbe_conversions[];   /* backends/xnnpack: XNNPACK */
+extern const calma_conversion dnnlbe_conversions[];  /* backends/onednn: ONEDNN, ONEDNN_BF16 */
+extern const calma_conversion torchbe_conversions[]; /* backends/torch: TORCH_EAGER, TORCHSCRIPT */
 
 /* backends/absent.c: a backend whose engine was not built in. Its
  * conversions' data is the reason probe and load report (unavailable). */

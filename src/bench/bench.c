@@ -63,7 +63,7 @@ static uint64_t default_mem_limit(void) {
 /* ---- running ---- */
 
 typedef struct argv_buf {
-    char *v[48 + 6 * PLAN_MAX_LIST];
+    char *v[52 + 6 * PLAN_MAX_LIST];
     char store[32][64];
     char inbuf[PLAN_MAX_LIST][1024];
     char exbuf[PLAN_MAX_LIST][1024];
@@ -174,6 +174,10 @@ static void worker_argv(const run *r, argv_buf *a, int model, const char *conv, 
         arg(a, p->options);
     }
     if (p->profile && conv) arg(a, "--profile");
+    if (p->models[model].torchscript) {
+        arg(a, "--torchscript");
+        arg(a, p->models[model].torchscript);
+    }
     for (int i = 0; i < p->n_inputs; i++) {
         arg(a, "--input");
         snprintf(a->inbuf[i], sizeof a->inbuf[i], "%s=%s", p->input_name[i], p->input_path[i]);

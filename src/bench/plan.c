@@ -47,6 +47,7 @@ void plan_free(plan *p) {
         free(p->models[i].arg);
         free(p->models[i].name);
         free(p->models[i].path);
+        free(p->models[i].torchscript);
     }
     free(p->models_from);
     free(p->share);
@@ -57,6 +58,7 @@ void plan_free(plan *p) {
     for (int i = 0; i < p->n_inputs; i++) free(p->input_name[i]), free(p->input_path[i]);
     free(p->options);
     free(p->inputs_dir);
+    free(p->torchscript);
     free(p->baseline);
     for (int i = 0; i < p->n_expected; i++) free(p->expected_name[i]), free(p->expected_path[i]);
     free(p->expected_dir);
@@ -80,7 +82,8 @@ void plan_usage(FILE *f) {
         "                   [--validation-batches 8] [--calibration 32]\n"
         "                   [--min-cosine [PREC=]X] [--min-top1 [PREC=]P%%] [--min-top5 "
         "[PREC=]P%%]\n"
-        "                   [--wide] [--strict] [--quiet] [--profile] [--verbose]\n"
+        "                   [--torchscript FILE.pt] [--wide] [--strict] [--quiet] [--profile]\n"
+        "                   [--verbose]\n"
         "                   [--scenario single|offline|server] [--streams 1,2]\n"
         "                   [--rate R|auto] [--latency-bound 10ms]\n\n"
         "MODEL is an .onnx file or a built-in model (calma zoo list); default 'simple'.\n"
@@ -107,6 +110,8 @@ void plan_usage(FILE *f) {
         "--options passes engine settings to every conversion (spin=1: let\n"
         "ONNX Runtime's threads spin-wait; xform.calibrate=minmax|percentile,\n"
         "xform.percentile=99.99, xform.activations=uint8|int8 for INT8+ conversions).\n"
+        "--torchscript gives TORCHSCRIPT and TORCHSCRIPT_FROZEN the model's TorchScript\n"
+        "file (default: MODEL.pt beside each MODEL.onnx, when there is one).\n"
         "A conversion may follow a model transform: FP16+ORT_CPU, BF16+ORT_CPU,\n"
         "INT8+ORT_CPU (calibrated on --calibration batches with the oracle).\n"
         "Outputs are compared with the oracle over --validation-batches batches:\n"
@@ -403,6 +408,7 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
                                              "--expected-dir",
                                              "--models-from",
                                              "--shard",
+                                             "--torchscript",
                                              "--scenario",
                                              "--streams",
                                              "--rate",
@@ -539,6 +545,11 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
         } else if (!strcmp(flag, "--baseline")) {
             if (!*val) return err_set(e, CALMA_E_USAGE, "--baseline: give a conversion name");
             if (set_str(&p->baseline, val)) return err_set(e, CALMA_E_NOMEM, "out of memory");
+        } else if (!strcmp(flag, "--torchscript")) {
+            if (!*val) return err_set(e, CALMA_E_USAGE, "--torchscript: empty path");
+            free(p->torchscript);
+            p->torchscript = abs_path(val);
+            if (!p->torchscript) return err_set(e, CALMA_E_NOMEM, "out of memory");
         } else if (!strcmp(flag, "--inputs-dir")) {
             if (!*val) return err_set(e, CALMA_E_USAGE, "--inputs-dir: empty path");
             free(p->inputs_dir);
@@ -653,6 +664,10 @@ cJSON *plan_to_json(const plan *p) {
         plan_zoo_path(p, i, rel, sizeof rel);
         cJSON_AddStringToObject(m, "path", pm->zoo ? rel : pm->path ? pm->path : "");
         cJSON_AddBoolToObject(m, "zoo", pm->zoo);
+        if (pm->torchscript)
+            cJSON_AddStringToObject(m, "torchscript", pm->torchscript);
+        else
+            cJSON_AddNullToObject(m, "torchscript");
         cJSON_AddItemToArray(ms, m);
     }
     cJSON_AddItemToObject(j, "model",
@@ -757,6 +772,8 @@ static int model_from_json(plan *p, const cJSON *m, calma_error *e) {
     if (cJSON_IsString(v = get(m, "name")) && set_str(&pm->name, v->valuestring)) goto nomem;
     if (set_str(&pm->path, path->valuestring)) goto nomem;
     pm->zoo = cJSON_IsTrue(get(m, "zoo"));
+    if (cJSON_IsString(v = get(m, "torchscript")) && set_str(&pm->torchscript, v->valuestring))
+        goto nomem;
     return CALMA_OK;
 nomem:
     return err_set(e, CALMA_E_NOMEM, "out of memory reading plan.json");

@@ -23,10 +23,12 @@ typedef enum plan_scenario {
 } plan_scenario;
 
 typedef struct plan_model {
-    char *arg;  /* as the user gave it ("simple", "net.onnx") */
-    char *name; /* short name, unique in the plan: run folder, trial ids, report */
-    char *path; /* the .onnx file workers read (absolute) */
-    int zoo;    /* a built-in model, written into the run folder */
+    char *arg;         /* as the user gave it ("simple", "net.onnx") */
+    char *name;        /* short name, unique in the plan: run folder, trial ids, report */
+    char *path;        /* the .onnx file workers read (absolute) */
+    int zoo;           /* a built-in model, written into the run folder */
+    char *torchscript; /* its TorchScript file (--torchscript, or MODEL.pt beside MODEL.onnx),
+                          absolute; NULL when there is none */
 } plan_model;
 
 /* Precisions a trial can have, in this order in the per-precision arrays. */
@@ -94,6 +96,7 @@ typedef struct plan {
     /* --min-cosine, --min-top1, --min-top5 per precision (index as in
      * plan_precisions); < 0: the precision's default (bench/validate.h) */
     double min_cosine[PLAN_N_PRECISIONS], min_top1[PLAN_N_PRECISIONS], min_top5[PLAN_N_PRECISIONS];
+    char *torchscript; /* --torchscript FILE.pt (a plan of one model), or NULL */
 } plan;
 
 #define PLAN_DEFAULT_REPEATS 3

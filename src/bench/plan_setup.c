@@ -297,6 +297,37 @@ static int write_zoo_model(plan *p, int i, const ir_graph *g, calma_error *e) {
     return CALMA_OK;
 }
 
+/* Model i's TorchScript file for TORCHSCRIPT and TORCHSCRIPT_FROZEN: the
+ * one given, which must be a readable file, else MODEL.pt beside
+ * MODEL.onnx when there is one. Recorded in plan.json; workers get it. */
+static int resolve_torchscript(plan *p, int i, calma_error *e) {
+    plan_model *m = &p->models[i];
+    if (p->torchscript) {
+        struct stat st;
+        if (p->n_models > 1)
+            return err_set(e, CALMA_E_USAGE,
+                           "--torchscript names the TorchScript file of one model; this plan "
+                           "has %d (put MODEL.pt beside each MODEL.onnx instead)",
+                           p->n_models);
+        if (stat(p->torchscript, &st) != 0)
+            return err_set(e, CALMA_E_USAGE, "--torchscript %s: no such file", p->torchscript);
+        if (!S_ISREG(st.st_mode))
+            return err_set(e, CALMA_E_USAGE, "--torchscript %s: not a regular file",
+                           p->torchscript);
+        if (access(p->torchscript, R_OK) != 0)
+            return err_set(e, CALMA_E_USAGE, "--torchscript %s: not readable", p->torchscript);
+        m->torchscript = mem_strdup(p->torchscript);
+        return m->torchscript ? CALMA_OK : err_set(e, CALMA_E_NOMEM, "out of memory");
+    }
+    if (m->zoo) return CALMA_OK;
+    size_t n = strlen(m->arg);
+    if (n > 5 && !strcmp(m->arg + n - 5, ".onnx")) n -= 5;
+    char path[4200];
+    snprintf(path, sizeof path, "%.*s.pt", (int)n, m->arg);
+    if (plan_is_file(path) && access(path, R_OK) == 0) m->torchscript = realpath(path, NULL);
+    return CALMA_OK;
+}
+
 /* Each model, checked; the facts of a model file are read now (a built-in
  * model's once it is written into the run folder). */
 static int check_models(plan *p, cJSON **facts, int *all_expected, calma_error *e) {
@@ -309,6 +340,7 @@ static int check_models(plan *p, cJSON **facts, int *all_expected, calma_error *
         ir_graph *g = NULL;
         int rc = resolve_model(&p->models[i], p->seed, &g, e);
         if (!rc) rc = unique_name(p, i, e);
+        if (!rc) rc = resolve_torchscript(p, i, e);
         if (!rc) rc = check_inputs(g, p, p->models[i].arg, e);
         if (!rc && i == 0) rc = plan_check_files(g, p, e);
         if (!rc && i == 0) *all_expected = p->n_expected >= g->n_outputs;

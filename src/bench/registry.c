@@ -20,8 +20,9 @@ struct registry {
 };
 
 static const calma_conversion *const *builtin_tables(void) {
-    static const calma_conversion *const tables[] = {refbe_conversions, ortbe_conversions,
-                                                     xnnbe_conversions, dnnlbe_conversions, NULL};
+    static const calma_conversion *const tables[] = {refbe_conversions,   ortbe_conversions,
+                                                     xnnbe_conversions,   dnnlbe_conversions,
+                                                     torchbe_conversions, NULL};
     return tables;
 }
 
@@ -32,7 +33,8 @@ static const struct {
 } foreign[] = {
     {"COMPILE_INDUCTOR_DEFAULT",
      "torch.compile (Inductor) compiles the PyTorch program itself at run time; calma runs the "
-     "exported ONNX model without Python. Use ORT_CPU or XNNPACK"},
+     "exported ONNX model without Python. Use ORT_CPU or XNNPACK (TORCHSCRIPT_FROZEN is the "
+     "nearest compiled PyTorch)"},
     {"COMPILE_INDUCTOR_MAX_AUTOTUNE", "torch.compile (Inductor) needs the PyTorch program and "
                                       "Python; calma runs ONNX models. Use ORT_CPU or XNNPACK"},
     {"COMPILE_INDUCTOR_REDUCE_OVERHEAD", "torch.compile (Inductor) needs the PyTorch program and "
@@ -47,16 +49,6 @@ static const struct {
                  "not ship. On a GPU machine use ORT_CUDA"},
     {"ORT_TENSORRT", "ONNX Runtime's TensorRT provider is not in the npm build calma uses. On a "
                      "GPU machine use ORT_CUDA"},
-    {"TORCH_SCRIPT", "TorchScript needs the PyTorch model (torch.jit.script), not an ONNX file. "
-                     "Use ORT_CPU for speed and REFERENCE for correctness"},
-    {"TORCHSCRIPT", "TorchScript needs the PyTorch model (torch.jit.script), not an ONNX file. "
-                    "Use ORT_CPU for speed and REFERENCE for correctness"},
-    {"JIT_TRACE", "torch.jit.trace needs the PyTorch model, not an ONNX file. Use ORT_CPU"},
-    {"JIT_SCRIPT", "torch.jit.script needs the PyTorch model, not an ONNX file. Use ORT_CPU"},
-    {"EAGER", "eager PyTorch needs the Python model; calma's exact baseline for an ONNX file is "
-              "REFERENCE, and ORT_CPU is the usual fast one"},
-    {"TORCH", "eager PyTorch needs the Python model; calma's exact baseline for an ONNX file is "
-              "REFERENCE, and ORT_CPU is the usual fast one"},
     {"TFLITE", "TensorFlow Lite runs .tflite files; its CPU engine is XNNPACK, which calma "
                "offers directly: use XNNPACK"},
     {"TVM", "Apache TVM is not packaged for Debian 12. Use ORT_CPU or XNNPACK"},

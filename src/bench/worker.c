@@ -52,16 +52,17 @@ typedef struct wargs {
     const char *expected[PLAN_MAX_LIST]; /* "name=path": reference outputs from the user */
     int n_expected;
     int oracle;
-    int peak;               /* --peak: measure the machine's limit on this many threads */
-    int profile;            /* --profile: the backend may time its own parts */
-    const char *options;    /* engine settings, "key=value,..." */
-    int scenario;           /* --scenario: a plan_scenario (src/bench/scenario.h) */
-    int streams;            /* --streams */
-    double rate;            /* --rate R, or 0 with rate_auto */
-    int rate_auto;          /* --rate auto */
-    double bound;           /* --latency-bound, 0 = none */
-    int validation_batches; /* --validation-batches V */
-    int calibration;        /* --calibration N (0: the transform's default) */
+    int peak;                /* --peak: measure the machine's limit on this many threads */
+    int profile;             /* --profile: the backend may time its own parts */
+    const char *options;     /* engine settings, "key=value,..." */
+    const char *torchscript; /* the model's TorchScript file, or NULL */
+    int scenario;            /* --scenario: a plan_scenario (src/bench/scenario.h) */
+    int streams;             /* --streams */
+    double rate;             /* --rate R, or 0 with rate_auto */
+    int rate_auto;           /* --rate auto */
+    double bound;            /* --latency-bound, 0 = none */
+    int validation_batches;  /* --validation-batches V */
+    int calibration;         /* --calibration N (0: the transform's default) */
     double min_cosine, min_top1, min_top5; /* < 0: the precision's default */
 } wargs;
 
@@ -916,7 +917,8 @@ static int run_trial(trial *t) {
                      .n_inputs = t->n_in,
                      .inputs = t->cin,
                      .n_outputs = t->n_out,
-                     .outputs = t->cout};
+                     .outputs = t->cout,
+                     .torchscript = a->torchscript};
     /* In a scenario, each stream's state gets its share of the threads. */
     int threads = a->scenario ? scen_threads_per_stream(a->threads, a->streams) : a->threads;
     calma_trial_config cfg = {.batch = a->batch,
@@ -1061,6 +1063,8 @@ static int parse_args(wargs *a, int argc, char **argv, calma_error *e) {
             a->expected[a->n_expected++] = v;
         else if (!strcmp(f, "--options"))
             a->options = v;
+        else if (!strcmp(f, "--torchscript"))
+            a->torchscript = v;
         else if (!strcmp(f, "--scenario"))
             a->scenario = !strcmp(v, "offline")  ? PLAN_OFFLINE
                           : !strcmp(v, "server") ? PLAN_SERVER

@@ -110,7 +110,12 @@ static int bkr_load(bkr_state *s, const ir_tensor *inputs, calma_error *e) {
     }
     for (int k = 0; k < g->n_outputs; k++)
         bkr_view(&s->out[k], g->values[g->outputs[k]].name, &s->out_types[k]);
-    calma_model m = {s->path, g, g->n_inputs, s->in, g->n_outputs, s->out};
+    calma_model m = {.path = s->path,
+                     .graph = g,
+                     .n_inputs = g->n_inputs,
+                     .inputs = s->in,
+                     .n_outputs = g->n_outputs,
+                     .outputs = s->out};
     calma_trial_config cfg = {.batch = g->n_inputs && inputs[0].rank ? inputs[0].dims[0] : 1,
                               .threads = 1,
                               .options = ""};

@@ -25,6 +25,22 @@ static void test_find_and_aliases(void **state) {
     assert_ptr_equal(registry_find(r, "ort-cpu"), ort);
     assert_null(registry_find(r, "NOPE"));
     assert_non_null(registry_find(r, "XNNPACK"));
+    /* the names PyTorch users know are the PyTorch conversions */
+    const calma_conversion *eager = registry_find(r, "TORCH_EAGER");
+    const calma_conversion *script = registry_find(r, "TORCHSCRIPT");
+    assert_non_null(eager);
+    assert_non_null(script);
+    assert_ptr_equal(registry_find(r, "EAGER"), eager);
+    assert_ptr_equal(registry_find(r, "libtorch"), eager);
+    assert_ptr_equal(registry_find(r, "TORCH"), eager);
+    assert_ptr_equal(registry_find(r, "JIT_TRACE"), script);
+    assert_ptr_equal(registry_find(r, "TORCH_SCRIPT"), script);
+    assert_ptr_equal(registry_find(r, "jit-script"), script);
+    assert_non_null(registry_find(r, "TORCHSCRIPT_FROZEN"));
+    assert_int_equal(eager->tier, 2);
+    assert_int_equal(script->tier, 2);
+    assert_null(registry_foreign("TORCH_SCRIPT"));
+    assert_null(registry_foreign("EAGER"));
 }
 
 static void test_select_errors(void **state) {
@@ -43,8 +59,8 @@ static void test_select_errors(void **state) {
     assert_int_equal(registry_select(r, "COMPILE_TENSORRT", 1, &s, &e), CALMA_E_USAGE);
     assert_non_null(strstr(e.msg, "TensorRT"));
     assert_non_null(strstr(e.msg, "ORT_CUDA"));
-    assert_int_equal(registry_select(r, "TORCH_SCRIPT", 1, &s, &e), CALMA_E_USAGE);
-    assert_non_null(strstr(e.msg, "PyTorch model"));
+    assert_int_equal(registry_select(r, "TFLITE", 1, &s, &e), CALMA_E_USAGE);
+    assert_non_null(strstr(e.msg, "use XNNPACK"));
     assert_int_equal(registry_select(r, " , ,", 1, &s, &e), CALMA_E_USAGE);
     assert_non_null(strstr(e.msg, "empty"));
     assert_int_equal(registry_select(r, NULL, 4, &s, &e), CALMA_E_USAGE);
@@ -164,8 +180,9 @@ static void test_transform_refusals(void **state) {
     assert_int_equal(registry_resolve(r, "FP16+INT8+ORT_CPU", &en, &e), CALMA_E_USAGE);
     assert_int_equal(registry_resolve(r, "FP16", &en, &e), CALMA_E_USAGE);
     assert_non_null(strstr(e.msg, "FP16+ORT_CPU"));
+    /* TorchScript runs the model's own .pt file: an ONNX transform cannot reach it */
     assert_int_equal(registry_resolve(r, "INT8+TORCH_SCRIPT", &en, &e), CALMA_E_USAGE);
-    assert_non_null(strstr(e.msg, "PyTorch model"));
+    assert_non_null(strstr(e.msg, "cannot take a model transform"));
     /* in a list, every problem is named and nothing is selected */
     registry_selection s;
     assert_int_equal(registry_select(r, "INT8+ORT_CPU,INT9+ORT_CPU,FP16+XNNPACK", 1, &s, &e),

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "backends/dl_lib.h"
 #include "backends/ort/ort_internal.h"
 #include "util/err.h"
 
@@ -23,59 +24,25 @@ typedef struct ortbe_api_base {
 } ortbe_api_base;
 typedef const ortbe_api_base *(*ortbe_get_api_base_fn)(void);
 
-/* <exe dir>/<up>deps/onnxruntime/lib/libonnxruntime.so.1 into buf. */
-static int exe_relative(const char *up, char *buf, size_t n) {
-    char exe[4096];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0) return -1;
-    exe[len] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (!slash) return -1;
-    *slash = '\0';
-    int w = snprintf(buf, n, "%s/%sdeps/onnxruntime/lib/" ORTBE_LIB_NAME, exe, up);
-    return w > 0 && (size_t)w < n ? 0 : -1;
-}
-
-static void *try_open(const char *path, char *tried, size_t n, size_t *used) {
-    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (h) return h;
-    struct stat st;
-    const char *why = stat(path, &st) ? "not found" : dlerror();
-    int w = snprintf(tried + *used, n - *used, "%s%s (%s)", *used ? ", " : "", path,
-                     why ? why : "cannot be loaded");
-    if (w > 0) *used = (size_t)w + *used < n ? *used + (size_t)w : n - 1;
-    return NULL;
-}
+#define ORTBE_DEPS_REL "deps/onnxruntime/lib/" ORTBE_LIB_NAME
 
 void *ortbe_lib_open(calma_error *e) {
-    char tried[768] = "";
-    size_t used = 0;
-    const char *env = getenv(ORTBE_ENV_LIBRARY);
-    if (env && *env) {
-        /* An explicit choice never falls back to another library. */
-        void *h = try_open(env, tried, sizeof tried, &used);
-        if (h) return h;
+    char paths[3][4096] = {CALMA_ORT_DEPS_LIBRARY, "", ""};
+    dllib_exe_path("../" ORTBE_DEPS_REL, paths[1], sizeof paths[1]);
+    dllib_exe_path("../../" ORTBE_DEPS_REL, paths[2], sizeof paths[2]);
+    const char *list[3] = {paths[0], paths[1], paths[2]};
+    dllib_tried tried = {"", 0};
+    int from_env;
+    void *h = dllib_open(ORTBE_ENV_LIBRARY, list, 3, &tried, &from_env);
+    if (h) return h;
+    if (from_env)
         err_set(e, CALMA_E_UNAVAILABLE,
                 "ONNX Runtime library from %s=%s could not be opened: %s; point it at a "
                 "libonnxruntime.so or unset it and %s",
-                ORTBE_ENV_LIBRARY, env, tried, ORTBE_INSTALL_HINT);
-        return NULL;
-    }
-    char paths[3][4096];
-    int np = 0;
-    if (CALMA_ORT_DEPS_LIBRARY[0])
-        snprintf(paths[np++], sizeof paths[0], "%s", CALMA_ORT_DEPS_LIBRARY);
-    if (exe_relative("../", paths[np], sizeof paths[0]) == 0) np++;
-    if (exe_relative("../../", paths[np], sizeof paths[0]) == 0) np++;
-    for (int i = 0; i < np; i++) {
-        int dup = 0;
-        for (int j = 0; j < i; j++) dup |= !strcmp(paths[i], paths[j]);
-        if (dup) continue;
-        void *h = try_open(paths[i], tried, sizeof tried, &used);
-        if (h) return h;
-    }
-    err_set(e, CALMA_E_UNAVAILABLE, "ONNX Runtime library not found: tried %s; %s (or set %s)",
-            used ? tried : "no path", ORTBE_INSTALL_HINT, ORTBE_ENV_LIBRARY);
+                ORTBE_ENV_LIBRARY, getenv(ORTBE_ENV_LIBRARY), tried.text, ORTBE_INSTALL_HINT);
+    else
+        err_set(e, CALMA_E_UNAVAILABLE, "ONNX Runtime library not found: tried %s; %s (or set %s)",
+                tried.used ? tried.text : "no path", ORTBE_INSTALL_HINT, ORTBE_ENV_LIBRARY);
     return NULL;
 }
 
