@@ -24,6 +24,7 @@
 #include "transform/xform.h"
 #include "util/err.h"
 #include "util/mem.h"
+#include "util/text.h"
 #include "zoo/zoo.h"
 
 /* Everything one run holds; lives on bench_main's stack. */
@@ -379,14 +380,22 @@ static void print_done(const run *r, const cJSON *rec, int earlier) {
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(rec, "message");
     const cJSON *med =
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "stats"), "median");
-    fprintf(stderr, "%s[%d/%d] %s: %s", r->tty ? "\r\033[K" : "", r->index, r->total, r->label,
-            cJSON_IsString(st) ? st->valuestring : "?");
+    /* A record read back from the journal is a file's text: printed as
+     * one printable line, like everything a worker says. */
+    fprintf(stderr, "%s[%d/%d] ", r->tty ? "\r\033[K" : "", r->index, r->total);
+    text_fputs_printable(stderr, r->label, 300);
+    fputs(": ", stderr);
+    text_fputs_printable(stderr, cJSON_IsString(st) ? st->valuestring : "?", 16);
     char fig[160];
     if (scen_describe(rec, fig, sizeof fig))
         fprintf(stderr, ", %s", fig);
     else if (cJSON_IsNumber(med))
         fprintf(stderr, ", median %.4g ms", med->valuedouble * 1e3);
-    if (cJSON_IsString(msg) && *msg->valuestring) fprintf(stderr, " (%.160s)", msg->valuestring);
+    if (cJSON_IsString(msg) && *msg->valuestring) {
+        fputs(" (", stderr);
+        text_fputs_printable(stderr, msg->valuestring, 160);
+        fputc(')', stderr);
+    }
     if (earlier) fprintf(stderr, " [journal]");
     fprintf(stderr, "\n");
 }

@@ -9,6 +9,7 @@
 #include "bench/bench.h"
 #include "bench/scenario.h"
 #include "util/fmt.h"
+#include "util/text.h"
 
 #define TABLE_CELL 64
 #define TABLE_WIDTH 100 /* the default table and its notes fit this many columns */
@@ -167,6 +168,9 @@ static void row_cells(const cJSON *trials, const cJSON *r, const char *base,
     snprintf(cells[C_COS], TABLE_CELL, isfinite(cos) ? "%.6f" : "-", cos);
     /* a reduced-precision trial: the cosine and top-1 it was judged on */
     bench_accuracy_text(r, short_verdict(r), cells[C_VALID], TABLE_CELL);
+    /* A report may come from anywhere: no cell moves the cursor, changes
+     * colours or splits the row. */
+    for (int c = 0; c < C_N; c++) text_printable(cells[c]);
 }
 
 static const char *status_color(const char *st) {
@@ -224,8 +228,9 @@ static void print_notes(FILE *f, const cJSON *trials) {
         char more[32] = "", line[1200];
         if (notes[i].n > BENCH_NOTE_NAMED)
             snprintf(more, sizeof more, " and %d more", notes[i].n - BENCH_NOTE_NAMED);
-        snprintf(line, sizeof line, "%s: %.400s (%s%s)", notes[i].kind, notes[i].text, notes[i].who,
-                 more);
+        snprintf(line, sizeof line, "%.20s: %.400s (%s%s)", notes[i].kind, notes[i].text,
+                 notes[i].who, more);
+        text_printable(line);
         print_wrapped(f, line);
     }
     free(notes);
@@ -233,10 +238,12 @@ static void print_notes(FILE *f, const cJSON *trials) {
 
 static void print_winner(FILE *f, const char *what, const cJSON *t, const cJSON *trials,
                          const char *base, int latency) {
-    char med[32];
+    char med[32], conv[TABLE_CELL];
     fmt_time(num(t, "stats", "median"), med, sizeof med);
-    fprintf(f, "%s: %s at batch %.0f, threads %.0f: ", what, str(t, "conversion"),
-            num(t, NULL, "batch"), num(t, NULL, "threads"));
+    snprintf(conv, sizeof conv, "%s", str(t, "conversion"));
+    text_printable(conv);
+    fprintf(f, "%s: %s at batch %.0f, threads %.0f: ", what, conv, num(t, NULL, "batch"),
+            num(t, NULL, "threads"));
     if (latency)
         fprintf(f, "median %s per call", med);
     else {
@@ -250,7 +257,7 @@ static void print_winner(FILE *f, const char *what, const cJSON *t, const cJSON 
     if (b == t)
         fprintf(f, " (the baseline)");
     else if (isfinite(up))
-        fprintf(f, " (%.2fx %s)", up, base);
+        fprintf(f, " (%.2fx %s)", up, base); /* base: printable, the caller made it so */
     fputc('\n', f);
 }
 
@@ -291,14 +298,22 @@ static void print_section(FILE *f, const cJSON *trials, const char *base, const 
         double s = num(r, "repeats", "spread");
         if (isfinite(s) && s >= worst) worst = s, worst_t = r;
     }
-    if (worst_t)
+    if (worst_t) {
+        char conv[TABLE_CELL];
+        snprintf(conv, sizeof conv, "%s", str(worst_t, "conversion"));
+        text_printable(conv);
         fprintf(f,
                 "between processes: per-process medians differ by up to %.1f%% (%s b%.0f t%.0f)\n",
-                worst * 100, str(worst_t, "conversion"), num(worst_t, NULL, "batch"),
-                num(worst_t, NULL, "threads"));
-    if (base)
+                worst * 100, conv, num(worst_t, NULL, "batch"), num(worst_t, NULL, "threads"));
+    }
+    char base_buf[TABLE_CELL];
+    if (base) {
+        snprintf(base_buf, sizeof base_buf, "%s", base);
+        text_printable(base_buf);
+        base = base_buf;
         fprintf(f, "speed-up: against %s at the same batch and threads%s (--baseline to choose)\n",
                 base, scen ? " and streams, on each scenario's figure" : "");
+    }
     bench_winners w;
     bench_find_winners(trials, &w);
     if (!w.latency) {
