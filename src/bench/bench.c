@@ -17,6 +17,7 @@
 #include "bench/registry.h"
 #include "bench/scenario.h"
 #include "bench/super.h"
+#include "bench/warnings.h"
 #include "bench/worker.h"
 #include "cli/cli.h"
 #include "onnx/onnx.h"
@@ -355,6 +356,19 @@ static cJSON *make_record(const run *r, int i, int k, super_outcome *o) {
     if (cJSON_IsNumber(peak) && peak->valuedouble > pk) pk = peak->valuedouble;
     cJSON_DeleteItemFromObjectCaseSensitive(mem, "peak");
     cJSON_AddNumberToObject(mem, "peak", pk);
+    if (o->tree_peak) cJSON_AddNumberToObject(mem, "tree_peak", (double)o->tree_peak);
+    cJSON_AddStringToObject(rec, "containment", o->containment);
+    if (o->containment_why[0]) cJSON_AddStringToObject(rec, "containment_why", o->containment_why);
+    cJSON_AddNumberToObject(rec, "tasks_peak", o->tasks_peak);
+    if (o->strays > 0) {
+        cJSON_AddNumberToObject(rec, "strays_killed", o->strays);
+        cJSON *w = cJSON_GetObjectItemCaseSensitive(rec, "warnings");
+        if (!cJSON_IsArray(w)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(rec, "warnings");
+            w = cJSON_AddArrayToObject(rec, "warnings");
+        }
+        warn_add_strays(w, o->strays);
+    }
     cJSON *ex = cJSON_AddObjectToObject(rec, "exit");
     cJSON_AddNumberToObject(ex, "code", o->exit_code);
     cJSON_AddNumberToObject(ex, "signal", o->signal);

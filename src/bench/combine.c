@@ -306,6 +306,12 @@ static void combine_stats(cJSON *out, const procs *p, const cctx *x) {
                  p->planned);
         cJSON_AddItemToArray(w, cJSON_CreateString(msg));
     }
+    int strays = 0;
+    for (int i = 0; i < p->n; i++) {
+        double s_i = journal_num(p->r[i], "strays_killed");
+        if (s_i > 0 && s_i < 1e6) strays += (int)s_i;
+    }
+    warn_add_strays(w, strays);
     cJSON_DeleteItemFromObjectCaseSensitive(out, "warnings");
     cJSON_AddItemToObject(out, "warnings", w);
 }
