@@ -190,7 +190,8 @@ static void worker_argv(const run *r, argv_buf *a, int model, const char *conv, 
 }
 
 static super_limits limits_of(const plan *p) {
-    super_limits l = {.load_timeout = p->load_timeout,
+    super_limits l = {.max_tasks = p->max_procs,
+                      .load_timeout = p->load_timeout,
                       .timeout = p->timeout,
                       .silence = p->load_timeout,
                       .mem_limit = p->memory_limit};

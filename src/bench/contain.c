@@ -565,6 +565,9 @@ static int *tree_pids(contain *c, int *n) {
         if (!f) continue;
         int pid;
         while (fscanf(f, "%d", &pid) == 1) {
+            int seen = 0; /* v1: both leaves list every process */
+            for (int i = 0; i < *n && !seen; i++) seen = v[i] == pid;
+            if (seen) continue;
             if (*n == cap) {
                 cap = cap ? cap * 2 : 64;
                 int *g = realloc(v, sizeof *g * (size_t)cap);

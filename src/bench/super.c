@@ -170,14 +170,20 @@ static void tail_push(watch *w, const char *s, size_t n) {
     if (w->tail_n < SUPER_TAIL_LINES) w->tail_n++;
 }
 
+/* Keeps the last lines, each cut at SUPER_TAIL_COLS; a flood of stderr
+ * costs a memchr per line, not a test per byte. */
 static void on_stderr(watch *w, const char *p, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\n') {
-            tail_push(w, w->errline, w->errlen);
-            w->errlen = 0;
-        } else if (w->errlen < SUPER_TAIL_COLS - 1) {
-            w->errline[w->errlen++] = p[i];
-        }
+    while (n) {
+        const char *nl = memchr(p, '\n', n);
+        size_t len = nl ? (size_t)(nl - p) : n, room = SUPER_TAIL_COLS - 1 - w->errlen;
+        size_t take = len < room ? len : room;
+        memcpy(w->errline + w->errlen, p, take);
+        w->errlen += take;
+        if (!nl) return;
+        tail_push(w, w->errline, w->errlen);
+        w->errlen = 0;
+        p = nl + 1;
+        n -= len + 1;
     }
 }
 
