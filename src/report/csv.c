@@ -12,8 +12,9 @@
  * -, @, a tab or a carriage return; not a lone "-") gets a leading apostrophe and quotes, as
  * OWASP advises against CSV injection: a model or conversion name cannot run
  * anything in the reader's spreadsheet. Numbers are written by csv_num and
- * never pass here. Control characters but line breaks, and bytes that are
- * not UTF-8, become '?'. */
+ * never pass here. Control characters but the newline (a carriage return
+ * too: CSV is also read on a terminal), and bytes that are not UTF-8,
+ * become '?'. */
 static void csv_field(FILE *f, const char *s) {
     /* A lone "-" (no value) is text to every spreadsheet. */
     int formula = *s && strchr("=+-@\t\r", *s) && (s[1] || *s == '\t' || *s == '\r');
@@ -25,7 +26,7 @@ static void csv_field(FILE *f, const char *s) {
         int n = text_utf8_len(p);
         if (n == 1 && *p == '"')
             fputs("\"\"", f);
-        else if (n == 1 && (*p == '\n' || *p == '\r'))
+        else if (n == 1 && *p == '\n')
             fputc(*p, f);
         else if (!n || text_is_control(p, n))
             fputc('?', f);
