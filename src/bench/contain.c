@@ -204,6 +204,29 @@ static void sample_tree(contain *c) {
     if (tasks > c->tasks_peak) c->tasks_peak = tasks;
 }
 
+/* The tree's proportional set size: resident memory with each page shared
+ * between processes (a fork's copy-on-write pages) counted once in all.
+ * Summed RSS counts them once per process, so a tree of forks over the cap
+ * by RSS is held to it by PSS. Costlier to read than RSS: only when RSS says
+ * the tree is over. A process without smaps_rollup counts its RSS. */
+static uint64_t tree_pss(contain *c) {
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t total = 0;
+    for (int i = 0; i < c->n_tree; i++) {
+        const pinfo *p = &c->tree[i];
+        if (p->state == 'Z' || p->state == 'X') continue;
+        char path[64], buf[4096];
+        snprintf(path, sizeof path, "/proc/%d/smaps_rollup", p->pid);
+        const char *pss = read_text(path, buf, sizeof buf) == 0 ? strstr(buf, "\nPss:") : NULL;
+        if (pss)
+            total += strtoull(pss + 5, NULL, 10) * 1024;
+        else
+            total += (uint64_t)(p->rss > 0 ? p->rss : 0) * (uint64_t)page;
+    }
+    c->usage = total;
+    return total;
+}
+
 /* Processes and threads of this real user, for RLIMIT_NPROC (which counts
  * them all, not just the worker's). */
 static int user_tasks(void) {
@@ -540,8 +563,10 @@ contain_event contain_poll(contain *c) {
         c->next_scan = now + CONTAIN_SCAN_S;
     }
     sample_tree(c);
-    if (c->mem_limit && c->usage > c->mem_limit) return CONTAIN_OVER_MEMORY;
+    /* Too many processes says more than the memory they hold. */
     if (c->tasks > c->max_tasks || c->n_tree >= CONTAIN_TRACK_MAX) return CONTAIN_OVER_TASKS;
+    if (c->mem_limit && c->usage > c->mem_limit && tree_pss(c) > c->mem_limit)
+        return CONTAIN_OVER_MEMORY;
     return CONTAIN_FINE;
 }
 
@@ -654,6 +679,10 @@ const char *contain_name(const contain *c) {
 
 const char *contain_why(const contain *c) {
     return c->why;
+}
+
+uint64_t contain_usage(const contain *c) {
+    return c->usage;
 }
 
 uint64_t contain_peak(const contain *c) {

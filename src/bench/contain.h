@@ -80,6 +80,9 @@ const char *contain_why(const contain *c);
  * the highest sum of resident memory sampled), and its most processes and
  * threads at once. */
 uint64_t contain_peak(const contain *c);
+/* The tree's memory at the last poll (cgroup charge, or resident memory
+ * with shared pages counted once when it was over the cap). */
+uint64_t contain_usage(const contain *c);
 int contain_tasks_peak(const contain *c);
 uint64_t contain_mem_limit(const contain *c);
 int contain_max_tasks(const contain *c);

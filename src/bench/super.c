@@ -288,7 +288,7 @@ static void watch_tree(watch *w, contain_event ev) {
     fmt_bytes(contain_mem_limit(c), b, sizeof b);
     switch (ev) {
     case CONTAIN_OVER_MEMORY:
-        fmt_bytes(contain_peak(c), a, sizeof a);
+        fmt_bytes(contain_usage(c), a, sizeof a);
         snprintf(msg, sizeof msg,
                  "the worker's process tree held %s of resident memory, over the limit %s, in "
                  "phase %s (%s)",
