@@ -406,7 +406,8 @@ static void collect(const cJSON *records, const char *id, procs *p) {
     const cJSON *r;
     cJSON_ArrayForEach(r, records) {
         int k = repeat_of(r);
-        if (k >= 0 && k < COMBINE_MAX_PROCS && !slot[k] && !strcmp(journal_str(r, "id"), id)) slot[k] = r;
+        if (k >= 0 && k < COMBINE_MAX_PROCS && !slot[k] && !strcmp(journal_str(r, "id"), id))
+            slot[k] = r;
     }
     for (int k = 0; k < COMBINE_MAX_PROCS; k++)
         if (slot[k]) p->r[p->n++] = slot[k];

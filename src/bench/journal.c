@@ -92,8 +92,8 @@ static char *escape_controls(char *text) {
     return out;
 }
 
-char *journal_print(const cJSON *j, int formatted) {
-    char *raw = formatted ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
+/* JSON text made safe as journal_print says; raw is consumed. */
+static char *clean_json(char *raw) {
     if (!raw) return NULL;
     if (!text_utf8_valid(raw)) {
         /* cJSON passes bytes at and above 0x80 through: bytes that are not
@@ -106,6 +106,10 @@ char *journal_print(const cJSON *j, int formatted) {
     return raw ? escape_controls(raw) : NULL;
 }
 
+char *journal_print(const cJSON *j, int formatted) {
+    return clean_json(formatted ? cJSON_Print(j) : cJSON_PrintUnformatted(j));
+}
+
 void journal_free_text(char *text) {
     free(text); /* cJSON's default allocator and text_utf8_fix's are both malloc */
 }
@@ -114,7 +118,7 @@ int journal_write_file(const char *dir, const char *name, const char *text, calm
     char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    char *fixed = text_utf8_valid(text) ? NULL : text_utf8_fix(text);
+    char *fixed = clean_json(strdup(text));
     if (fixed) text = fixed;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {

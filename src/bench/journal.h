@@ -23,8 +23,8 @@ int journal_make_dir(const char *dir, calma_error *e);
 char *journal_print(const cJSON *j, int formatted);
 void journal_free_text(char *text);
 
-/* Writes text to dir/name through a temporary file, fsync and rename (bytes
- * that are not UTF-8 replaced as journal_print does). */
+/* Writes text (JSON) to dir/name through a temporary file, fsync and
+ * rename, made safe as journal_print makes it. */
 int journal_write_file(const char *dir, const char *name, const char *text, calma_error *e);
 
 /* Reads the whole of path (NUL-terminated) into *out. */

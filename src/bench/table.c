@@ -344,7 +344,10 @@ void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o) {
         int first = 1;
         cJSON_ArrayForEach(m, per) {
             cJSON *mine = bench_model_trials(get(doc, "trials"), str(m, "name"));
-            fprintf(f, "%s== model %s: %d trials ==\n", first ? "" : "\n", str(m, "name"),
+            char name[TABLE_CELL];
+            snprintf(name, sizeof name, "%s", str(m, "name"));
+            text_printable(name);
+            fprintf(f, "%s== model %s: %d trials ==\n", first ? "" : "\n", name,
                     cJSON_GetArraySize(mine));
             print_section(f, mine, str(m, "baseline"), o);
             cJSON_Delete(mine);
@@ -362,15 +365,17 @@ void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o) {
         int shown = 0;
         cJSON_ArrayForEach(w, missing) {
             if (cJSON_IsString(w) && shown++ < 8 && len < sizeof line - 200)
-                len += (size_t)snprintf(line + len, sizeof line - len, " %s", w->valuestring);
+                len += (size_t)snprintf(line + len, sizeof line - len, " %.150s", w->valuestring);
         }
         if (shown > 8) snprintf(line + len, sizeof line - len, " and %d more", shown - 8);
+        text_printable(line);
         print_wrapped(f, line);
     }
     cJSON_ArrayForEach(w, get(doc, "warnings")) {
         if (cJSON_IsString(w)) {
             char line[1200];
             snprintf(line, sizeof line, "warning: %.1100s", w->valuestring);
+            text_printable(line);
             print_wrapped(f, line);
         }
     }

@@ -206,10 +206,15 @@ static void test_end_to_end(void **state) {
     snprintf(cmd, sizeof cmd, "python3 '%s/tests/tools/check_report_text.py' table '%s'", src_dir,
              log);
     assert_int_equal(system(cmd), 0);
-    /* The name is shown, made safe, not dropped. */
+    /* The name, made of the file name's letters, digits, '.', '-' and '_'
+     * (it names folders and trial ids), is shown, not dropped; the file's
+     * own path keeps every byte and is escaped where it appears. */
     char *md = slurp(files[3]);
-    assert_non_null(strstr(md, "\\<script\\>alert(1)"));
+    assert_non_null(strstr(md, "script_alert_1"));
     free(md);
+    char *html = slurp(files[5]);
+    assert_non_null(strstr(html, "&lt;script&gt;alert(1)&lt;\\script&gt;,&quot;=1+2&quot;"));
+    free(html);
     /* `calma list` prints the plugin's hostile description and device
      * without their control characters. */
     snprintf(cmd, sizeof cmd, "'%s' list --plugin '%s' > '%s/list.txt'", bin, v->plugin, v->dir);
@@ -227,6 +232,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
+    if (getenv("CALMA_KEEP_TEST_DIR")) return 0; /* to look at what the test wrote */
     return bench_env_teardown(state);
 }
 
