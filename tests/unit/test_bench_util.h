@@ -18,6 +18,7 @@
 #include "onnx/onnx.h"
 #include "test_files.h"
 #include "test_identity.h"
+#include "test_spawn.h"
 
 typedef struct env {
     char dir[256];
@@ -31,33 +32,13 @@ static inline double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* calma bench ARGS in the test's folder, stdout and stderr to log. */
 static inline pid_t spawn_calma(const env *v, const char *const *args, const char *log) {
-    const char *bin = getenv("CALMA_BIN");
-    assert_non_null(bin);
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    argv[n++] = "bench";
-    for (int i = 0; args[i]; i++) argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (chdir(v->dir) != 0) _exit(99);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) _exit(99);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(bin, argv);
-        _exit(98);
-    }
-    return pid;
+    return calma_bench_start(v->dir, args, log, log);
 }
 
 static inline int wait_exit(pid_t pid) {
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return calma_wait(pid);
 }
 
 static inline void dump(const char *log) {

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "test_bench_util.h"
+#include "test_golden.h"
 
 #include "report/report.h"
 
@@ -104,34 +105,11 @@ static void write_run(const char *dir) {
     fclose(f);
 }
 
-static char *render(const cJSON *doc, report_format fmt) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    calma_error e;
-    assert_int_equal(report_render(doc, fmt, 0, f, &e), CALMA_OK);
-    fclose(f);
-    return buf;
-}
-
 static void write_text(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
-}
-
-static void check_golden(const char *got, const char *name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/golden/%s", src_dir, name);
-    const char *update = getenv("CALMA_UPDATE_GOLDEN");
-    if (update && !strcmp(update, "1")) write_text(path, got);
-    char *want = slurp(path);
-    if (!want) fail_msg("golden file %s is missing (CALMA_UPDATE_GOLDEN=1 writes it)", path);
-    int differs = strcmp(want, got) != 0;
-    if (differs) fprintf(stderr, "--- want %s\n%s\n--- got\n%s\n", path, want, got);
-    free(want);
-    if (differs) fail_msg("%s differs from its golden file", name);
 }
 
 static const char *const formats[] = {"table", "json", "csv", "md", "svg", "html"};
@@ -158,10 +136,10 @@ static void test_golden(void **state) {
     cJSON_DeleteItemFromObject(doc, "written_at"); /* the one field that changes */
     char files[6][700];
     for (int i = 0; i < 6; i++) {
-        char *got = render(doc, (report_format)report_format_parse(formats[i]));
+        char *got = report_text(doc, (report_format)report_format_parse(formats[i]));
         char name[64];
         snprintf(name, sizeof name, "hostile.%s", formats[i]);
-        check_golden(got, name);
+        golden_check(src_dir, got, name);
         snprintf(files[i], sizeof files[i], "%s/out.%s", v->dir, formats[i]);
         write_text(files[i], got);
         free(got);
