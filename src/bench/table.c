@@ -118,16 +118,16 @@ enum {
 };
 
 static const column columns[C_N] = {
-    [C_CONV] = {"conversion", 0, 0}, [C_BATCH] = {"batch", 1, 0},
-    [C_THR] = {"thr", 1, 0},         [C_STREAMS] = {"str", 1, 0, 1},
-    [C_STATUS] = {"status", 0, 0},   [C_MEDIAN] = {"median [95% CI]", 0, 0},
-    [C_P90] = {"p90", 1, 1},         [C_P99] = {"p99", 1, 0},
-    [C_RATE] = {"samples/s", 1, 0},  [C_SPEEDUP] = {"speed-up", 1, 0},
-    [C_SPREAD] = {"between", 1, 1},  [C_GFLOPS] = {"GFLOP/s (peak)", 1, 1},
-    [C_LOAD] = {"load", 1, 1},       [C_CONVERT] = {"convert", 1, 1},
-    [C_FIRST] = {"first run", 1, 1}, [C_MEM] = {"peak mem", 1, 1},
-    [C_ERR] = {"max abs err", 1, 1}, [C_COS] = {"cosine", 1, 1},
-    [C_VALID] = {"valid", 0, 0},
+    [C_CONV] = {"conversion", 0, 0, 0}, [C_BATCH] = {"batch", 1, 0, 0},
+    [C_THR] = {"thr", 1, 0, 0},         [C_STREAMS] = {"str", 1, 0, 1},
+    [C_STATUS] = {"status", 0, 0, 0},   [C_MEDIAN] = {"median [95% CI]", 0, 0, 0},
+    [C_P90] = {"p90", 1, 1, 0},         [C_P99] = {"p99", 1, 0, 0},
+    [C_RATE] = {"samples/s", 1, 0, 0},  [C_SPEEDUP] = {"speed-up", 1, 0, 0},
+    [C_SPREAD] = {"between", 1, 1, 0},  [C_GFLOPS] = {"GFLOP/s (peak)", 1, 1, 0},
+    [C_LOAD] = {"load", 1, 1, 0},       [C_CONVERT] = {"convert", 1, 1, 0},
+    [C_FIRST] = {"first run", 1, 1, 0}, [C_MEM] = {"peak mem", 1, 1, 0},
+    [C_ERR] = {"max abs err", 1, 1, 0}, [C_COS] = {"cosine", 1, 1, 0},
+    [C_VALID] = {"valid", 0, 0, 0},
 };
 
 static void cell_time(char *c, double v) {

@@ -39,8 +39,8 @@ static const char *const heads[K_N][SERVE_COLS + 1] = {
 };
 
 static const char *const intro[K_N] = {
-    [K_OFFLINE] = "serving, offline: each stream runs calls back to back; interval from batch "
-                  "means",
+    [K_OFFLINE] = ("serving, offline: each stream runs calls back to back; interval from batch "
+                   "means"),
     [K_FIXED] = "serving, server: Poisson arrivals; latency from arrival to completion",
     [K_AUTO] = "serving, --rate auto: the highest Poisson rate whose p99 met the bound",
 };
