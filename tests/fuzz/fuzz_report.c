@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 
+#include "bench/bench.h"
 #include "report/compare.h"
 #include "report/report.h"
 
@@ -21,6 +22,7 @@ static void render_all(const cJSON *doc) {
     compare_reports(doc, doc, &o, fuzz_sink(), &e);
     o.format = REPORT_MD;
     compare_reports(doc, doc, &o, fuzz_sink(), &e);
+    bench_engine_info_print(fuzz_sink(), cJSON_GetObjectItemCaseSensitive(doc, "trials"));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
