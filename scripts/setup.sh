@@ -16,6 +16,7 @@ PACKAGES=(
   libdnnl-dev
   libopenblas-dev
   libtorch-dev python3-torch python3-torchvision
+  clang libclang-rt-14-dev procps
   nodejs npm
   slurmctld slurmd slurm-client munge
   python3-numpy python3-pytest python3-torch

@@ -17,6 +17,7 @@
 #include "bench/registry.h"
 #include "bench/scenario.h"
 #include "bench/super.h"
+#include "bench/warnings.h"
 #include "bench/worker.h"
 #include "cli/cli.h"
 #include "onnx/onnx.h"
@@ -24,6 +25,7 @@
 #include "transform/xform.h"
 #include "util/err.h"
 #include "util/mem.h"
+#include "util/text.h"
 #include "zoo/zoo.h"
 
 /* Everything one run holds; lives on bench_main's stack. */
@@ -192,7 +194,8 @@ static void worker_argv(const run *r, argv_buf *a, int model, const char *conv, 
 }
 
 static super_limits limits_of(const plan *p) {
-    super_limits l = {.load_timeout = p->load_timeout,
+    super_limits l = {.max_tasks = p->max_procs,
+                      .load_timeout = p->load_timeout,
                       .timeout = p->timeout,
                       .silence = p->load_timeout,
                       .mem_limit = p->memory_limit};
@@ -358,6 +361,19 @@ static cJSON *make_record(const run *r, int i, int k, super_outcome *o) {
     if (cJSON_IsNumber(peak) && peak->valuedouble > pk) pk = peak->valuedouble;
     cJSON_DeleteItemFromObjectCaseSensitive(mem, "peak");
     cJSON_AddNumberToObject(mem, "peak", pk);
+    if (o->tree_peak) cJSON_AddNumberToObject(mem, "tree_peak", (double)o->tree_peak);
+    cJSON_AddStringToObject(rec, "containment", o->containment);
+    if (o->containment_why[0]) cJSON_AddStringToObject(rec, "containment_why", o->containment_why);
+    cJSON_AddNumberToObject(rec, "tasks_peak", o->tasks_peak);
+    if (o->strays > 0) {
+        cJSON_AddNumberToObject(rec, "strays_killed", o->strays);
+        cJSON *w = cJSON_GetObjectItemCaseSensitive(rec, "warnings");
+        if (!cJSON_IsArray(w)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(rec, "warnings");
+            w = cJSON_AddArrayToObject(rec, "warnings");
+        }
+        warn_add_strays(w, o->strays);
+    }
     cJSON *ex = cJSON_AddObjectToObject(rec, "exit");
     cJSON_AddNumberToObject(ex, "code", o->exit_code);
     cJSON_AddNumberToObject(ex, "signal", o->signal);
@@ -383,14 +399,22 @@ static void print_done(const run *r, const cJSON *rec, int earlier) {
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(rec, "message");
     const cJSON *med =
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "stats"), "median");
-    fprintf(stderr, "%s[%d/%d] %s: %s", r->tty ? "\r\033[K" : "", r->index, r->total, r->label,
-            cJSON_IsString(st) ? st->valuestring : "?");
+    /* A record read back from the journal is a file's text: printed as
+     * one printable line, like everything a worker says. */
+    fprintf(stderr, "%s[%d/%d] ", r->tty ? "\r\033[K" : "", r->index, r->total);
+    text_fputs_printable(stderr, r->label, 300);
+    fputs(": ", stderr);
+    text_fputs_printable(stderr, cJSON_IsString(st) ? st->valuestring : "?", 16);
     char fig[160];
     if (scen_describe(rec, fig, sizeof fig))
         fprintf(stderr, ", %s", fig);
     else if (cJSON_IsNumber(med))
         fprintf(stderr, ", median %.4g ms", med->valuedouble * 1e3);
-    if (cJSON_IsString(msg) && *msg->valuestring) fprintf(stderr, " (%.160s)", msg->valuestring);
+    if (cJSON_IsString(msg) && *msg->valuestring) {
+        fputs(" (", stderr);
+        text_fputs_printable(stderr, msg->valuestring, 160);
+        fputc(')', stderr);
+    }
     if (earlier) fprintf(stderr, " [journal]");
     fprintf(stderr, "\n");
 }

@@ -1,10 +1,13 @@
 #include "bench/combine.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "bench/journal.h"
 #include "bench/scenario.h"
@@ -13,9 +16,16 @@
 
 #define COMBINE_MAX_PROCS 1000
 
+/* A number of a record as an int in [lo, hi], dflt when absent or NaN: a
+ * journal or report may come from anywhere, and converting a double
+ * outside int's range is undefined. */
+static int int_in(double v, int lo, int hi, int dflt) {
+    if (isnan(v)) return dflt;
+    return v < lo ? lo : v > hi ? hi : (int)v;
+}
+
 static int repeat_of(const cJSON *r) {
-    double k = journal_num(r, "repeat");
-    return isfinite(k) ? (int)k : 0;
+    return int_in(journal_num(r, "repeat"), -1, 1 << 30, 0);
 }
 
 const cJSON *combine_find(const cJSON *records, const char *id, int k) {
@@ -39,10 +49,18 @@ int combine_stopped(const cJSON *records, const char *id) {
 }
 
 int combine_read_samples(const char *path, double **v, size_t *n, size_t *cap) {
-    FILE *f = fopen(path, "rbe");
-    if (!f) return -1;
+    /* The path comes from a journal: a regular file only, read no further
+     * than its size (never a FIFO or /dev/zero). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) return -1;
+    FILE *f = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        close(fd);
+        return -1;
+    }
     unsigned char b[8];
-    while (fread(b, 1, 8, f) == 8) {
+    for (off_t left = st.st_size / 8; left > 0 && fread(b, 1, 8, f) == 8; left--) {
         if (*n == *cap) {
             size_t c = *cap ? *cap * 2 : 4096;
             double *g = realloc(*v, c * sizeof *g);
@@ -164,7 +182,7 @@ static void summary_from_procs(const procs *p, stats_summary *s) {
         s->ci_lo = i == 0 ? journal_num(st, "ci_lo") : fmin(s->ci_lo, journal_num(st, "ci_lo"));
         s->ci_hi = i == 0 ? journal_num(st, "ci_hi") : fmax(s->ci_hi, journal_num(st, "ci_hi"));
     }
-    s->n = (size_t)wsum;
+    s->n = wsum > 0 && wsum < 1e15 ? (size_t)wsum : 0;
     s->median = median_of(med, k);
     if (wsum > 0) {
         s->mean = mean / wsum;
@@ -306,6 +324,12 @@ static void combine_stats(cJSON *out, const procs *p, const cctx *x) {
                  p->planned);
         cJSON_AddItemToArray(w, cJSON_CreateString(msg));
     }
+    int strays = 0;
+    for (int i = 0; i < p->n; i++) {
+        double s_i = journal_num(p->r[i], "strays_killed");
+        if (s_i > 0 && s_i < 1e6) strays += (int)s_i;
+    }
+    warn_add_strays(w, strays);
     cJSON_DeleteItemFromObjectCaseSensitive(out, "warnings");
     cJSON_AddItemToObject(out, "warnings", w);
 }
@@ -373,13 +397,21 @@ static cJSON *combine_one(const procs *p, const cctx *x) {
     return out;
 }
 
-/* Collects the records of trial id into p (repeat order). */
+/* Collects the records of trial id into p (repeat order; the first record
+ * of each repeat), in one pass over the records. */
 static void collect(const cJSON *records, const char *id, procs *p) {
+    const cJSON **slot = calloc(COMBINE_MAX_PROCS, sizeof *slot);
     p->n = 0;
-    for (int k = 0; k < COMBINE_MAX_PROCS; k++) {
-        const cJSON *r = combine_find(records, id, k);
-        if (r) p->r[p->n++] = r;
+    if (!slot) return;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, records) {
+        int k = repeat_of(r);
+        if (k >= 0 && k < COMBINE_MAX_PROCS && !slot[k] && !strcmp(journal_str(r, "id"), id))
+            slot[k] = r;
     }
+    for (int k = 0; k < COMBINE_MAX_PROCS; k++)
+        if (slot[k]) p->r[p->n++] = slot[k];
+    free(slot);
 }
 
 static int listed(const cJSON *ids, const char *id) {
@@ -416,7 +448,7 @@ const cJSON *combine_planned(const cJSON *plan_json) {
 
 int combine_complete(const cJSON *plan_json, const cJSON *records) {
     double rk = journal_num(plan_json, "repeats");
-    int planned = isfinite(rk) && rk >= 1 ? (int)rk : 1, n = 0;
+    int planned = int_in(rk, 1, COMBINE_MAX_PROCS, 1), n = 0;
     const cJSON *id;
     cJSON_ArrayForEach(id, combine_planned(plan_json)) {
         if (!cJSON_IsString(id)) continue;
@@ -439,10 +471,10 @@ cJSON *combine_trials(const cJSON *plan_json, const cJSON *records) {
     const cJSON *rule = journal_field(plan_json, "rule"),
                 *mach = journal_field(plan_json, "machine");
     double target = journal_num(rule, "precision"), cores = journal_num(mach, "cpus");
-    cctx x = {.planned = isfinite(rk) && rk >= 1 ? (int)rk : 1,
+    cctx x = {.planned = int_in(rk, 1, COMBINE_MAX_PROCS, 1),
               .target = isfinite(target) ? target : 0.01,
               .fixed = journal_num(rule, "samples") > 0,
-              .cores = isfinite(cores) ? (int)cores : 0,
+              .cores = int_in(cores, 0, 1 << 20, 0),
               .governor = journal_str(mach, "governor")};
     const cJSON *id;
     cJSON_ArrayForEach(id, ids) {

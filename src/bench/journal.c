@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/err.h"
+#include "util/text.h"
 
 int journal_make_dir(const char *dir, calma_error *e) {
     char path[4096];
@@ -53,13 +54,80 @@ static int write_all(int fd, const char *s, size_t n) {
     return 0;
 }
 
+/* cJSON escapes the C0 controls but writes DEL and the C1 controls
+ * (U+0080..U+009F, which a terminal may act on) as they are; both can only
+ * sit inside strings, so \u escapes keep the meaning. text is valid UTF-8. */
+static int del_or_c1(const unsigned char *p, int n) {
+    return (n == 1 && p[0] == 0x7F) || (n == 2 && text_is_control(p, n));
+}
+
+static char *escape_controls(char *text) {
+    size_t extra = 0;
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p) {
+        int n = text_utf8_len(p);
+        if (n > 0 && del_or_c1(p, n)) extra += 6 - (size_t)n;
+        p += n ? n : 1;
+    }
+    if (!extra) return text;
+    char *out = malloc(strlen(text) + extra + 1), *o = out;
+    if (!out) {
+        free(text);
+        return NULL;
+    }
+    for (p = (const unsigned char *)text; *p;) {
+        int n = text_utf8_len(p);
+        if (n <= 0) n = 1;
+        if (del_or_c1(p, n)) {
+            unsigned cp = n == 1 ? p[0] : (unsigned)(p[1] & 0x3F) | 0x80;
+            o += sprintf(o, "\\u%04x", cp);
+        } else {
+            memcpy(o, p, (size_t)n);
+            o += n;
+        }
+        p += n;
+    }
+    *o = '\0';
+    free(text);
+    return out;
+}
+
+/* JSON text made safe as journal_print says; raw is consumed. */
+static char *clean_json(char *raw) {
+    if (!raw) return NULL;
+    if (!text_utf8_valid(raw)) {
+        /* cJSON passes bytes at and above 0x80 through: bytes that are not
+         * UTF-8 can only sit inside strings, where U+FFFD keeps the
+         * document valid JSON. */
+        char *fixed = text_utf8_fix(raw);
+        free(raw);
+        raw = fixed;
+    }
+    return raw ? escape_controls(raw) : NULL;
+}
+
+char *journal_print(const cJSON *j, int formatted) {
+    return clean_json(formatted ? cJSON_Print(j) : cJSON_PrintUnformatted(j));
+}
+
+void journal_free_text(char *text) {
+    free(text); /* cJSON's default allocator and text_utf8_fix's are both malloc */
+}
+
 int journal_write_file(const char *dir, const char *name, const char *text, calma_error *e) {
     char path[4200], tmp[4300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    char *fixed = clean_json(strdup(text));
+    if (fixed) text = fixed;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return err_set(e, CALMA_E_IO, "cannot write %s: %s", tmp, strerror(errno));
-    if (write_all(fd, text, strlen(text)) || fsync(fd)) {
+    if (fd < 0) {
+        free(fixed);
+        return err_set(e, CALMA_E_IO, "cannot write %s: %s", tmp, strerror(errno));
+    }
+    int bad = write_all(fd, text, strlen(text)) || fsync(fd);
+    free(fixed);
+    if (bad) {
         int err = errno;
         close(fd);
         unlink(tmp);
@@ -130,7 +198,7 @@ int journal_open_run(const char *dir, cJSON **plan_json, calma_error *e) {
 int journal_append(const char *dir, const cJSON *rec, calma_error *e) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, JOURNAL_FILE);
-    char *line = cJSON_PrintUnformatted(rec);
+    char *line = journal_print(rec, 0);
     if (!line) return err_set(e, CALMA_E_NOMEM, "out of memory writing %s", path);
     size_t n = strlen(line);
     char *full = realloc(line, n + 2);

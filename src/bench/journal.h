@@ -16,7 +16,15 @@
  * CALMA_E_IO naming the path otherwise. */
 int journal_make_dir(const char *dir, calma_error *e);
 
-/* Writes text to dir/name through a temporary file, fsync and rename. */
+/* j as JSON text (indented when formatted), with every byte that is not
+ * UTF-8 replaced by U+FFFD, so that strict parsers (Python's json) read it:
+ * engines and plugins hand calma strings it does not control. NULL when out
+ * of memory; free with journal_free_text. */
+char *journal_print(const cJSON *j, int formatted);
+void journal_free_text(char *text);
+
+/* Writes text (JSON) to dir/name through a temporary file, fsync and
+ * rename, made safe as journal_print makes it. */
 int journal_write_file(const char *dir, const char *name, const char *text, calma_error *e);
 
 /* Reads the whole of path (NUL-terminated) into *out. */

@@ -74,7 +74,8 @@ void plan_usage(FILE *f) {
         "usage: calma bench [MODEL] [--tier 1|2|3 | --conversions A,B] [--batch 1,8]\n"
         "                   [--threads 1,2] [--samples N | --precision 1%% --max-time 5s\n"
         "                   --min-time 0.5s] [--seed S] [--atol X --rtol Y]\n"
-        "                   [--memory-limit 4G] [--timeout 5m] [--load-timeout 2m]\n"
+        "                   [--memory-limit 4G] [--max-procs 4096] [--timeout 5m]\n"
+        "                   [--load-timeout 2m]\n"
         "                   [--output report.json] [--run-dir DIR] [--resume DIR]\n"
         "                   [--plugin FILE.so]... [--input NAME=FILE.npy]... [--keep-samples]\n"
         "                   [--inputs-dir DIR] [--expected NAME=FILE.npy]... [--expected-dir DIR]\n"
@@ -107,6 +108,8 @@ void plan_usage(FILE *f) {
         "p99 met --latency-bound; --rate auto searches the highest rate that meets\n"
         "it. Each rate step serves --samples N requests (default 1000) or those\n"
         "arriving within the trial's share of --max-time.\n"
+        "--memory-limit and --max-procs hold each worker's whole process tree (a\n"
+        "cgroup per worker where the machine allows it, else rlimits and sampling).\n"
         "--options passes engine settings to every conversion (spin=1: let\n"
         "ONNX Runtime's threads spin-wait; xform.calibrate=minmax|percentile,\n"
         "xform.percentile=99.99, xform.activations=uint8|int8 for INT8+ conversions).\n"
@@ -418,6 +421,7 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
                                              "--min-cosine",
                                              "--min-top1",
                                              "--min-top5",
+                                             "--max-procs",
                                              NULL};
         int known = 0;
         for (int k = 0; valued[k]; k++) known |= !strcmp(flag, valued[k]);
@@ -521,6 +525,15 @@ int plan_parse_args(plan *p, int argc, char **argv, int *help, calma_error *e) {
             free(p->expected_dir);
             p->expected_dir = abs_path(val);
             if (!p->expected_dir) return err_set(e, CALMA_E_NOMEM, "out of memory");
+        } else if (!strcmp(flag, "--max-procs")) {
+            errno = 0;
+            long v = strtol(val, &end, 10);
+            if (errno || *end || end == val || v < 8 || v > 1000000)
+                return err_set(e, CALMA_E_USAGE,
+                               "--max-procs '%s': give the processes and threads a worker's tree "
+                               "may hold, 8 to 1000000",
+                               val);
+            p->max_procs = (int)v;
         } else if (!strcmp(flag, "--repeats")) {
             errno = 0;
             long v = strtol(val, &end, 10);
@@ -714,6 +727,7 @@ cJSON *plan_to_json(const plan *p) {
     cJSON_AddNumberToObject(j, "validation_batches", p->validation_batches);
     cJSON_AddNumberToObject(j, "calibration", p->calibration);
     cJSON_AddNumberToObject(j, "memory_limit", (double)p->memory_limit);
+    if (p->max_procs) cJSON_AddNumberToObject(j, "max_procs", p->max_procs);
     cJSON_AddNumberToObject(j, "timeout", p->timeout);
     cJSON_AddNumberToObject(j, "load_timeout", p->load_timeout);
     if (p->options) cJSON_AddStringToObject(j, "options", p->options);
@@ -842,6 +856,7 @@ int plan_from_json(plan *p, const cJSON *j, calma_error *e) {
     if (!get_num(j, "calibration", &d) && d >= 1 && d <= PLAN_MAX_CALIBRATION)
         p->calibration = (int)d;
     if (!get_num(j, "memory_limit", &d)) p->memory_limit = (uint64_t)d;
+    if (!get_num(j, "max_procs", &d) && d >= 8 && d <= 1000000) p->max_procs = (int)d;
     get_num(j, "timeout", &p->timeout);
     get_num(j, "load_timeout", &p->load_timeout);
     if (!get_num(j, "tier", &d)) p->tier = (int)d;

@@ -62,6 +62,7 @@ typedef struct plan {
     double precision, max_time, min_time;
     double atol, rtol; /* < 0: the dtype's default */
     uint64_t memory_limit;
+    int max_procs; /* --max-procs: processes and threads of a worker's tree; 0 = the default */
     double timeout, load_timeout;
     int n_inputs; /* --input name=file (.npy or TensorProto .pb) */
     char *input_name[PLAN_MAX_LIST];

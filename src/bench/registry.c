@@ -10,6 +10,7 @@
 #include "backends/backends.h"
 #include "transform/xform.h"
 #include "util/err.h"
+#include "util/text.h"
 #include "util/mem.h"
 
 struct registry {
@@ -498,7 +499,18 @@ int registry_probe(const calma_conversion *c, calma_error *e) {
     if (!c->backend->probe) return CALMA_OK;
     int rc = c->backend->probe(c, e);
     if (rc && !e->msg[0]) err_set(e, rc, "the backend gave no reason");
+    /* A plugin writes its message itself: one printable line. */
+    e->msg[sizeof e->msg - 1] = '\0';
+    text_printable(e->msg);
     return rc;
+}
+
+/* A plugin's string in a column of width w, made printable. */
+static void print_field(FILE *f, const char *s, int w) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", s);
+    text_printable(buf);
+    fprintf(f, "%-*s ", w, buf);
 }
 
 void registry_print(const registry *r, FILE *f) {
@@ -509,11 +521,23 @@ void registry_print(const registry *r, FILE *f) {
         calma_error e;
         int rc = registry_probe(c, &e);
         const char *ver = rc == CALMA_OK && c->backend->version ? c->backend->version() : NULL;
-        fprintf(f, "%-20s %-4d %-6s %-11s %-11s %s\n", c->name, c->tier,
-                c->device ? c->device : "cpu", c->backend->name ? c->backend->name : "?",
-                rc == CALMA_OK ? "available" : "unavailable", c->description ? c->description : "");
-        if (c->aliases && c->aliases[0]) fprintf(f, "%-20s also called: %s\n", "", c->aliases);
-        if (ver) fprintf(f, "%-20s engine: %s\n", "", ver);
+        /* Plugins supply every string but the name (checked at load). */
+        fprintf(f, "%-20s %-4d ", c->name, c->tier);
+        print_field(f, c->device ? c->device : "cpu", 6);
+        print_field(f, c->backend->name ? c->backend->name : "?", 11);
+        fprintf(f, "%-11s ", rc == CALMA_OK ? "available" : "unavailable");
+        text_fputs_printable(f, c->description ? c->description : "", 400);
+        fputc('\n', f);
+        if (c->aliases && c->aliases[0]) {
+            fprintf(f, "%-20s also called: ", "");
+            text_fputs_printable(f, c->aliases, 400);
+            fputc('\n', f);
+        }
+        if (ver) {
+            fprintf(f, "%-20s engine: ", "");
+            text_fputs_printable(f, ver, 256);
+            fputc('\n', f);
+        }
         if (rc != CALMA_OK) fprintf(f, "%-20s why: %s\n", "", e.msg);
     }
     fprintf(f, "\nTiers (--tier N runs every conversion of tier N and below):\n");

@@ -11,6 +11,7 @@
 #include "bench/bench.h"
 #include "bench/combine.h"
 #include "report/report.h" /* the schema version only: bench does not link report */
+#include "bench/journal.h"
 #include "util/err.h"
 
 /* The raw samples of a trial: each of its processes' samples file, in
@@ -167,7 +168,7 @@ cJSON *bench_report_build(const cJSON *plan_json, const cJSON *records, int inte
 }
 
 int bench_report_write(const cJSON *report, const char *path, calma_error *e) {
-    char *text = cJSON_Print(report);
+    char *text = journal_print(report, 1);
     if (!text) return err_set(e, CALMA_E_NOMEM, "out of memory writing %s", path);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);

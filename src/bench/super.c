@@ -9,14 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/contain.h"
 #include "util/err.h"
 
-#define SUPER_TICK_MS 20
 #define SUPER_TERM_GRACE 0.5 /* s between SIGTERM and SIGKILL */
 #define SUPER_EXIT_GRACE 5.0 /* s a worker may take to exit after its result */
 #define SUPER_LINE_MAX (1 << 20)
@@ -49,7 +50,11 @@ int super_read_rss(int pid, uint64_t *rss, uint64_t *hwm) {
 }
 
 /* Why the supervisor itself ended the worker. */
-enum { KILL_NONE, KILL_TIMEOUT, KILL_OOM, KILL_GARBAGE, KILL_INTERRUPT };
+enum { KILL_NONE, KILL_TIMEOUT, KILL_OOM, KILL_TASKS, KILL_GARBAGE, KILL_INTERRUPT };
+
+/* The exit code of a child that could not join its cgroup: it must not run
+ * uncontained. */
+#define SUPER_EXIT_NOJOIN 125
 
 typedef struct watch {
     pid_t pid;
@@ -67,6 +72,7 @@ typedef struct watch {
     super_outcome *out;
     super_event_fn on_event;
     void *ctx;
+    contain *ct;
 } watch;
 
 /* pipe2 is not POSIX; the supervisor is single-threaded, so no exec can
@@ -78,11 +84,16 @@ static int cloexec_pipe(int p[2]) {
     return 0;
 }
 
-static void child_exec(const char *exe, char *const argv[], int proto_w, int err_w, pid_t parent) {
+static void child_exec(const char *exe, char *const argv[], int proto_w, int err_w, pid_t parent,
+                       const contain *ct) {
     setpgid(0, 0);
     /* A supervisor killed with SIGKILL cannot kill its worker: the kernel does. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(126);
+    if (contain_child(ct) != 0) {
+        dprintf(err_w, "calma: the worker cannot join its cgroup: %s\n", strerror(errno));
+        _exit(SUPER_EXIT_NOJOIN);
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -110,6 +121,7 @@ static void child_exec(const char *exe, char *const argv[], int proto_w, int err
 static void kill_group(watch *w, int sig) {
     if (w->reaped) return;
     if (kill(-w->pid, sig) != 0) kill(w->pid, sig);
+    contain_signal(w->ct, sig); /* the rest of the tree, and SIGCONT for a stopped one */
 }
 
 /* Starts ending the worker; the first reason given is the one reported. */
@@ -158,14 +170,20 @@ static void tail_push(watch *w, const char *s, size_t n) {
     if (w->tail_n < SUPER_TAIL_LINES) w->tail_n++;
 }
 
+/* Keeps the last lines, each cut at SUPER_TAIL_COLS; a flood of stderr
+ * costs a memchr per line, not a test per byte. */
 static void on_stderr(watch *w, const char *p, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '\n') {
-            tail_push(w, w->errline, w->errlen);
-            w->errlen = 0;
-        } else if (w->errlen < SUPER_TAIL_COLS - 1) {
-            w->errline[w->errlen++] = p[i];
-        }
+    while (n) {
+        const char *nl = memchr(p, '\n', n);
+        size_t len = nl ? (size_t)(nl - p) : n, room = SUPER_TAIL_COLS - 1 - w->errlen;
+        size_t take = len < room ? len : room;
+        memcpy(w->errline + w->errlen, p, take);
+        w->errlen += take;
+        if (!nl) return;
+        tail_push(w, w->errline, w->errlen);
+        w->errlen = 0;
+        p = nl + 1;
+        n -= len + 1;
     }
 }
 
@@ -235,10 +253,11 @@ static void on_proto(watch *w, const char *p, size_t n) {
         start_kill(w, KILL_GARBAGE, 1, "worker wrote a protocol line over 1 MiB");
 }
 
-/* Reads what is there; returns 1 at end of file. */
+/* Reads what is there, up to a bound so that a worker flooding its stderr
+ * cannot keep the loop from its timeouts; returns 1 at end of file. */
 static int drain(watch *w, int fd, int is_proto) {
     char chunk[8192];
-    for (;;) {
+    for (int round = 0; round < 64; round++) {
         ssize_t r = read(fd, chunk, sizeof chunk);
         if (r > 0) {
             if (is_proto)
@@ -251,6 +270,7 @@ static int drain(watch *w, int fd, int is_proto) {
         if (errno == EINTR) continue;
         return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : 1;
     }
+    return 0;
 }
 
 static void fmt_bytes(uint64_t b, char *buf, size_t n) {
@@ -260,25 +280,53 @@ static void fmt_bytes(uint64_t b, char *buf, size_t n) {
         snprintf(buf, n, "%.1f MiB", (double)b / (double)(1ull << 20));
 }
 
+/* Acts on what the containment saw: the tree over its memory cap or its
+ * process limit ends the trial at once. */
+static void watch_tree(watch *w, contain_event ev) {
+    char msg[512], a[32], b[32];
+    const contain *c = w->ct;
+    fmt_bytes(contain_mem_limit(c), b, sizeof b);
+    switch (ev) {
+    case CONTAIN_OVER_MEMORY:
+        fmt_bytes(contain_usage(c), a, sizeof a);
+        snprintf(msg, sizeof msg,
+                 "the worker's process tree held %s of resident memory, over the limit %s, in "
+                 "phase %s (%s)",
+                 a, b, w->out->phase, contain_name(c));
+        start_kill(w, KILL_OOM, 1, msg);
+        break;
+    case CONTAIN_OOM_KILLED:
+        snprintf(msg, sizeof msg,
+                 "the kernel's OOM killer ended a process of the worker's tree at the memory "
+                 "limit %s (%s), in phase %s",
+                 b, contain_name(c), w->out->phase);
+        start_kill(w, KILL_OOM, 1, msg);
+        break;
+    case CONTAIN_OVER_TASKS:
+        snprintf(msg, sizeof msg,
+                 "the worker's process tree reached the limit of %d processes and threads (%s) "
+                 "in phase %s: a fork bomb, or an engine that starts far too many",
+                 contain_max_tasks(c),
+                 c && strcmp(contain_name(c), "rlimit+sampling") ? "pids.max"
+                                                                 : "counted by sampling",
+                 w->out->phase);
+        start_kill(w, KILL_TASKS, 1, msg);
+        break;
+    default:
+        break;
+    }
+}
+
 static void check_limits(watch *w, const super_limits *lim) {
     double now = super_now(), el = now - w->start;
     char msg[512];
     if (w->reaped) return;
-    {
-        uint64_t rss, hwm;
-        if (super_read_rss(w->pid, &rss, &hwm) == 0) {
-            uint64_t peak = hwm > rss ? hwm : rss;
-            if (peak > w->out->peak_rss) w->out->peak_rss = peak;
-            if (lim->mem_limit && rss > lim->mem_limit) {
-                char a[32], b[32];
-                fmt_bytes(rss, a, sizeof a);
-                fmt_bytes(lim->mem_limit, b, sizeof b);
-                snprintf(msg, sizeof msg, "resident memory %s went over the limit %s in phase %s",
-                         a, b, w->out->phase);
-                start_kill(w, KILL_OOM, 1, msg);
-            }
-        }
+    uint64_t rss, hwm;
+    if (super_read_rss(w->pid, &rss, &hwm) == 0) {
+        uint64_t peak = hwm > rss ? hwm : rss;
+        if (peak > w->out->peak_rss) w->out->peak_rss = peak;
     }
+    watch_tree(w, contain_poll(w->ct));
     if (w->result_at > 0 && now - w->result_at > SUPER_EXIT_GRACE) {
         snprintf(msg, sizeof msg,
                  "the worker hung for %gs after sending its result (in release or exit)",
@@ -364,13 +412,28 @@ static void classify(watch *w) {
     case KILL_OOM:
         set_status(o, "oom", "%s", w->kill_msg);
         return;
+    case KILL_TASKS:
+        set_status(o, "error", "%s", w->kill_msg);
+        return;
     case KILL_GARBAGE:
         set_status(o, "error", "%s", w->kill_msg);
         return;
     default:
         break;
     }
-    if (o->signal == SIGKILL) {
+    uint64_t cap = contain_mem_limit(w->ct);
+    if (cap && o->peak_rss > cap) {
+        /* Over the cap between two samples; the kernel's count at exit
+         * says so. */
+        char a[32], b[32];
+        fmt_bytes(o->peak_rss, a, sizeof a);
+        fmt_bytes(cap, b, sizeof b);
+        set_status(o, "oom",
+                   "the worker's resident memory peaked at %s, over the limit %s, in phase %s", a,
+                   b, o->phase);
+    } else if (o->exit_code == SUPER_EXIT_NOJOIN && !res) {
+        set_status(o, "error", "the worker could not join its cgroup (see its stderr)");
+    } else if (o->signal == SIGKILL) {
         set_status(o, "oom",
                    "killed by SIGKILL in phase %s, not by calma: most likely the kernel's "
                    "out-of-memory killer",
@@ -427,8 +490,9 @@ int super_run(const char *exe, char *const argv[], const super_limits *lim, int 
         return err_set(e, CALMA_E_INTERNAL, "cannot create the stderr pipe: %s", strerror(errno));
     }
     watch *w = calloc(1, sizeof *w);
-    if (!w) {
+    if (!w || contain_open(&w->ct, lim->mem_limit, lim->max_tasks, e)) {
         close(pp[0]), close(pp[1]), close(ep[0]), close(ep[1]);
+        free(w);
         return err_set(e, CALMA_E_NOMEM, "out of memory starting a worker");
     }
     w->out = out;
@@ -441,12 +505,14 @@ int super_run(const char *exe, char *const argv[], const super_limits *lim, int 
     if (pid < 0) {
         int err = errno;
         close(pp[0]), close(pp[1]), close(ep[0]), close(ep[1]);
+        contain_close(w->ct);
         free(w);
         return err_set(e, CALMA_E_INTERNAL, "cannot fork a worker: %s", strerror(err));
     }
-    if (pid == 0) child_exec(exe, argv, pp[1], ep[1], parent);
+    if (pid == 0) child_exec(exe, argv, pp[1], ep[1], parent, w->ct);
     w->pid = pid;
     setpgid(pid, pid); /* also in the child: whichever runs first wins the race */
+    contain_started(w->ct, pid);
     close(pp[1]);
     close(ep[1]);
     fcntl(pp[0], F_SETFL, fcntl(pp[0], F_GETFL) | O_NONBLOCK);
@@ -458,7 +524,7 @@ int super_run(const char *exe, char *const argv[], const super_limits *lim, int 
         if (!proto_eof) ip = nf, fds[nf++] = (struct pollfd){.fd = pp[0], .events = POLLIN};
         if (!err_eof) ie = nf, fds[nf++] = (struct pollfd){.fd = ep[0], .events = POLLIN};
         if (sig_fd >= 0) is = nf, fds[nf++] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
-        int r = poll(fds, (nfds_t)nf, SUPER_TICK_MS);
+        int r = poll(fds, (nfds_t)nf, contain_tick_ms(w->ct));
         if (r < 0 && errno != EINTR) break;
         if (r > 0) {
             if (ip >= 0 && fds[ip].revents) proto_eof = drain(w, pp[0], 1);
@@ -470,12 +536,19 @@ int super_run(const char *exe, char *const argv[], const super_limits *lim, int 
             }
         }
         if (!w->reaped) {
-            pid_t got = waitpid(pid, &w->wstatus, WNOHANG);
+            struct rusage ru;
+            pid_t got = wait4(pid, &w->wstatus, WNOHANG, &ru);
             if (got == pid) {
                 w->reaped = 1;
                 w->reaped_at = super_now();
-                /* Leftover children of the worker would hold the pipes open. */
-                kill(-pid, SIGKILL);
+                /* The kernel's own count of the worker's peak. */
+                uint64_t maxrss = (uint64_t)ru.ru_maxrss * 1024;
+                if (maxrss > out->peak_rss) out->peak_rss = maxrss;
+                /* A grandchild over the cap, or an OOM kill just now, still
+                 * counts; then whatever the worker left is ended with it (it
+                 * would hold the pipes open, and must not outlive the trial). */
+                watch_tree(w, contain_poll(w->ct));
+                out->strays = contain_end(w->ct);
             }
         }
         if (w->reaped && super_now() - w->reaped_at > 1.0) break; /* pipes held by strays */
@@ -483,9 +556,20 @@ int super_run(const char *exe, char *const argv[], const super_limits *lim, int 
     }
     close(pp[0]);
     close(ep[0]);
+    if (!w->reaped) { /* poll failed: end it all the same */
+        kill_group(w, SIGKILL);
+        waitpid(pid, &w->wstatus, 0);
+        w->reaped = 1;
+        out->strays = contain_end(w->ct);
+    }
     out->wall_s = super_now() - w->start;
     classify(w);
     out->stderr_tail = join_tail(w);
+    snprintf(out->containment, sizeof out->containment, "%s", contain_name(w->ct));
+    snprintf(out->containment_why, sizeof out->containment_why, "%s", contain_why(w->ct));
+    out->tree_peak = contain_peak(w->ct);
+    out->tasks_peak = contain_tasks_peak(w->ct);
+    contain_close(w->ct);
     free(w->buf);
     free(w);
     return CALMA_OK;

@@ -9,6 +9,7 @@
 #include "bench/bench.h"
 #include "bench/scenario.h"
 #include "util/fmt.h"
+#include "util/text.h"
 
 #define TABLE_CELL 64
 #define TABLE_WIDTH 100 /* the default table and its notes fit this many columns */
@@ -117,16 +118,16 @@ enum {
 };
 
 static const column columns[C_N] = {
-    [C_CONV] = {"conversion", 0, 0}, [C_BATCH] = {"batch", 1, 0},
-    [C_THR] = {"thr", 1, 0},         [C_STREAMS] = {"str", 1, 0, 1},
-    [C_STATUS] = {"status", 0, 0},   [C_MEDIAN] = {"median [95% CI]", 0, 0},
-    [C_P90] = {"p90", 1, 1},         [C_P99] = {"p99", 1, 0},
-    [C_RATE] = {"samples/s", 1, 0},  [C_SPEEDUP] = {"speed-up", 1, 0},
-    [C_SPREAD] = {"between", 1, 1},  [C_GFLOPS] = {"GFLOP/s (peak)", 1, 1},
-    [C_LOAD] = {"load", 1, 1},       [C_CONVERT] = {"convert", 1, 1},
-    [C_FIRST] = {"first run", 1, 1}, [C_MEM] = {"peak mem", 1, 1},
-    [C_ERR] = {"max abs err", 1, 1}, [C_COS] = {"cosine", 1, 1},
-    [C_VALID] = {"valid", 0, 0},
+    [C_CONV] = {"conversion", 0, 0, 0}, [C_BATCH] = {"batch", 1, 0, 0},
+    [C_THR] = {"thr", 1, 0, 0},         [C_STREAMS] = {"str", 1, 0, 1},
+    [C_STATUS] = {"status", 0, 0, 0},   [C_MEDIAN] = {"median [95% CI]", 0, 0, 0},
+    [C_P90] = {"p90", 1, 1, 0},         [C_P99] = {"p99", 1, 0, 0},
+    [C_RATE] = {"samples/s", 1, 0, 0},  [C_SPEEDUP] = {"speed-up", 1, 0, 0},
+    [C_SPREAD] = {"between", 1, 1, 0},  [C_GFLOPS] = {"GFLOP/s (peak)", 1, 1, 0},
+    [C_LOAD] = {"load", 1, 1, 0},       [C_CONVERT] = {"convert", 1, 1, 0},
+    [C_FIRST] = {"first run", 1, 1, 0}, [C_MEM] = {"peak mem", 1, 1, 0},
+    [C_ERR] = {"max abs err", 1, 1, 0}, [C_COS] = {"cosine", 1, 1, 0},
+    [C_VALID] = {"valid", 0, 0, 0},
 };
 
 static void cell_time(char *c, double v) {
@@ -167,6 +168,9 @@ static void row_cells(const cJSON *trials, const cJSON *r, const char *base,
     snprintf(cells[C_COS], TABLE_CELL, isfinite(cos) ? "%.6f" : "-", cos);
     /* a reduced-precision trial: the cosine and top-1 it was judged on */
     bench_accuracy_text(r, short_verdict(r), cells[C_VALID], TABLE_CELL);
+    /* A report may come from anywhere: no cell moves the cursor, changes
+     * colours or splits the row. */
+    for (int c = 0; c < C_N; c++) text_printable(cells[c]);
 }
 
 static const char *status_color(const char *st) {
@@ -224,8 +228,9 @@ static void print_notes(FILE *f, const cJSON *trials) {
         char more[32] = "", line[1200];
         if (notes[i].n > BENCH_NOTE_NAMED)
             snprintf(more, sizeof more, " and %d more", notes[i].n - BENCH_NOTE_NAMED);
-        snprintf(line, sizeof line, "%s: %.400s (%s%s)", notes[i].kind, notes[i].text, notes[i].who,
-                 more);
+        snprintf(line, sizeof line, "%.20s: %.400s (%s%s)", notes[i].kind, notes[i].text,
+                 notes[i].who, more);
+        text_printable(line);
         print_wrapped(f, line);
     }
     free(notes);
@@ -233,10 +238,12 @@ static void print_notes(FILE *f, const cJSON *trials) {
 
 static void print_winner(FILE *f, const char *what, const cJSON *t, const cJSON *trials,
                          const char *base, int latency) {
-    char med[32];
+    char med[32], conv[TABLE_CELL];
     fmt_time(num(t, "stats", "median"), med, sizeof med);
-    fprintf(f, "%s: %s at batch %.0f, threads %.0f: ", what, str(t, "conversion"),
-            num(t, NULL, "batch"), num(t, NULL, "threads"));
+    snprintf(conv, sizeof conv, "%s", str(t, "conversion"));
+    text_printable(conv);
+    fprintf(f, "%s: %s at batch %.0f, threads %.0f: ", what, conv, num(t, NULL, "batch"),
+            num(t, NULL, "threads"));
     if (latency)
         fprintf(f, "median %s per call", med);
     else {
@@ -250,7 +257,7 @@ static void print_winner(FILE *f, const char *what, const cJSON *t, const cJSON 
     if (b == t)
         fprintf(f, " (the baseline)");
     else if (isfinite(up))
-        fprintf(f, " (%.2fx %s)", up, base);
+        fprintf(f, " (%.2fx %s)", up, base); /* base: printable, the caller made it so */
     fputc('\n', f);
 }
 
@@ -291,14 +298,22 @@ static void print_section(FILE *f, const cJSON *trials, const char *base, const 
         double s = num(r, "repeats", "spread");
         if (isfinite(s) && s >= worst) worst = s, worst_t = r;
     }
-    if (worst_t)
+    if (worst_t) {
+        char conv[TABLE_CELL];
+        snprintf(conv, sizeof conv, "%s", str(worst_t, "conversion"));
+        text_printable(conv);
         fprintf(f,
                 "between processes: per-process medians differ by up to %.1f%% (%s b%.0f t%.0f)\n",
-                worst * 100, str(worst_t, "conversion"), num(worst_t, NULL, "batch"),
-                num(worst_t, NULL, "threads"));
-    if (base)
+                worst * 100, conv, num(worst_t, NULL, "batch"), num(worst_t, NULL, "threads"));
+    }
+    char base_buf[TABLE_CELL];
+    if (base) {
+        snprintf(base_buf, sizeof base_buf, "%s", base);
+        text_printable(base_buf);
+        base = base_buf;
         fprintf(f, "speed-up: against %s at the same batch and threads%s (--baseline to choose)\n",
                 base, scen ? " and streams, on each scenario's figure" : "");
+    }
     bench_winners w;
     bench_find_winners(trials, &w);
     if (!w.latency) {
@@ -329,7 +344,10 @@ void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o) {
         int first = 1;
         cJSON_ArrayForEach(m, per) {
             cJSON *mine = bench_model_trials(get(doc, "trials"), str(m, "name"));
-            fprintf(f, "%s== model %s: %d trials ==\n", first ? "" : "\n", str(m, "name"),
+            char name[TABLE_CELL];
+            snprintf(name, sizeof name, "%s", str(m, "name"));
+            text_printable(name);
+            fprintf(f, "%s== model %s: %d trials ==\n", first ? "" : "\n", name,
                     cJSON_GetArraySize(mine));
             print_section(f, mine, str(m, "baseline"), o);
             cJSON_Delete(mine);
@@ -347,15 +365,17 @@ void bench_table_print(FILE *f, const cJSON *doc, const table_opts *o) {
         int shown = 0;
         cJSON_ArrayForEach(w, missing) {
             if (cJSON_IsString(w) && shown++ < 8 && len < sizeof line - 200)
-                len += (size_t)snprintf(line + len, sizeof line - len, " %s", w->valuestring);
+                len += (size_t)snprintf(line + len, sizeof line - len, " %.150s", w->valuestring);
         }
         if (shown > 8) snprintf(line + len, sizeof line - len, " and %d more", shown - 8);
+        text_printable(line);
         print_wrapped(f, line);
     }
     cJSON_ArrayForEach(w, get(doc, "warnings")) {
         if (cJSON_IsString(w)) {
             char line[1200];
             snprintf(line, sizeof line, "warning: %.1100s", w->valuestring);
+            text_printable(line);
             print_wrapped(f, line);
         }
     }

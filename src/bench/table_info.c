@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench/bench.h"
+#include "util/text.h"
 
 void bench_engine_info_print(FILE *f, const cJSON *records) {
     const cJSON *r;
@@ -17,22 +18,30 @@ void bench_engine_info_print(FILE *f, const cJSON *records) {
         if (!cJSON_IsObject(info) || !info->child || !cJSON_IsString(id)) continue;
         if (!header) fprintf(f, "engine info:\n");
         header = 1;
-        fprintf(f, "  %s:", id->valuestring);
+        /* An engine's (or a report's) own text: printed printable. */
+        fputs("  ", f);
+        text_fputs_printable(f, id->valuestring, 200);
+        fputc(':', f);
         const cJSON *kv;
         int first = 1;
         cJSON_ArrayForEach(kv, info) {
             const char *k = kv->string ? kv->string : "?";
             size_t n = strlen(k);
             int share = n > 6 && !strcmp(k + n - 6, "_share");
-            fprintf(f, "%s%s=", first ? " " : "  ", k);
-            if (cJSON_IsString(kv))
-                fprintf(f, "\"%.300s\"", kv->valuestring);
-            else if (cJSON_IsNumber(kv) && share && isfinite(kv->valuedouble))
+            fputs(first ? " " : "  ", f);
+            text_fputs_printable(f, k, 100);
+            fputc('=', f);
+            if (cJSON_IsString(kv)) {
+                fputc('"', f);
+                text_fputs_printable(f, kv->valuestring, 300);
+                fputc('"', f);
+            } else if (cJSON_IsNumber(kv) && share && isfinite(kv->valuedouble)) {
                 fprintf(f, "%.1f%%", 100 * kv->valuedouble);
-            else if (cJSON_IsNumber(kv))
+            } else if (cJSON_IsNumber(kv)) {
                 fprintf(f, "%.6g", kv->valuedouble);
-            else
+            } else {
                 fprintf(f, "-");
+            }
             first = 0;
         }
         fprintf(f, "\n");

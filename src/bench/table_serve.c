@@ -10,6 +10,7 @@
 #include "bench/plan.h"
 #include "bench/scenario.h"
 #include "util/fmt.h"
+#include "util/text.h"
 
 #define SERVE_CELL BENCH_SERVE_CELL
 #define SERVE_COLS BENCH_SERVE_COLS
@@ -38,8 +39,8 @@ static const char *const heads[K_N][SERVE_COLS + 1] = {
 };
 
 static const char *const intro[K_N] = {
-    [K_OFFLINE] = "serving, offline: each stream runs calls back to back; interval from batch "
-                  "means",
+    [K_OFFLINE] = ("serving, offline: each stream runs calls back to back; interval from batch "
+                   "means"),
     [K_FIXED] = "serving, server: Poisson arrivals; latency from arrival to completion",
     [K_AUTO] = "serving, --rate auto: the highest Poisson rate whose p99 met the bound",
 };
@@ -140,6 +141,9 @@ void bench_serving_row(const cJSON *t, int k, char cells[SERVE_COLS][SERVE_CELL]
         bound_cell(cells[7], sc);
     }
     if (!sc) snprintf(cells[4], SERVE_CELL, "%s", journal_str(t, "status"));
+    /* A report's text may come from anywhere: no cell reaches a terminal
+     * with a control character in it. */
+    for (int c = 0; c < SERVE_COLS; c++) text_printable(cells[c]);
 }
 
 void bench_serving_visit(const cJSON *trials, bench_serve_fn fn, void *ctx) {

@@ -60,3 +60,13 @@ void warn_add_all(cJSON *w, const warn_facts *f) {
              "than the graph describes",
              f->gflops, 100 * f->gflops / f->fma_peak);
 }
+
+void warn_add_strays(cJSON *arr, int strays) {
+    if (strays <= 0) return;
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "the worker left %d process%s running; %s killed when it ended (they may have taken "
+             "time from the trial)",
+             strays, strays == 1 ? "" : "es", strays == 1 ? "it was" : "they were");
+    cJSON_AddItemToArray(arr, cJSON_CreateString(msg));
+}

@@ -27,4 +27,9 @@ void warn_add(cJSON *arr, const char *fmt, ...) ERR_PRINTF(2, 3);
 /* Appends every warning the facts call for to arr. */
 void warn_add_all(cJSON *arr, const warn_facts *f);
 
+/* Appends the warning that the worker left strays processes running (its
+ * containment killed them), when strays > 0: time they took from the
+ * machine may have slowed the trial. */
+void warn_add_strays(cJSON *arr, int strays);
+
 #endif

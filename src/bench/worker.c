@@ -27,6 +27,10 @@
 #include "ref/ref.h"
 #include "util/err.h"
 #include "util/mem.h"
+#include "util/text.h"
+
+/* Longest engine version string kept (a plugin may return anything). */
+#define WORKER_VERSION_MAX 256
 
 #define WORKER_WARM_WINDOW 5
 #define WORKER_WARM_TOL 0.05
@@ -94,7 +98,7 @@ void worker_oracle_dir(const char *run_dir, int64_t batch, char *buf, unsigned n
 }
 
 static void send(trial *t, cJSON *j) {
-    char *s = cJSON_PrintUnformatted(j);
+    char *s = journal_print(j, 0);
     cJSON_Delete(j);
     if (!s || t->broken) {
         free(s);
@@ -156,7 +160,13 @@ static int fail(trial *t, const char *status, const char *msg) {
 }
 
 static int fail_e(trial *t, int code, const calma_error *e) {
-    return fail(t, status_of(code), e->msg[0] ? e->msg : calma_status_name(code));
+    /* A plugin writes its message itself, past err_set: make it one
+     * printable line here (and never read past the buffer). */
+    char msg[CALMA_ERROR_MAX];
+    memcpy(msg, e->msg, sizeof msg);
+    msg[sizeof msg - 1] = '\0';
+    text_printable(msg);
+    return fail(t, status_of(code), msg[0] ? msg : calma_status_name(code));
 }
 
 static void add_rss(trial *t, const char *key) {
@@ -896,7 +906,13 @@ static int run_trial(trial *t) {
     t->precision = registry_precision(&t->en);
     if (t->c->backend->version) {
         const char *v = t->c->backend->version();
-        if (v) cJSON_AddStringToObject(t->res, "engine_version", v);
+        if (v) {
+            /* An engine's own text: one printable line of sane length. */
+            char ver[WORKER_VERSION_MAX];
+            snprintf(ver, sizeof ver, "%s", v);
+            text_printable(ver);
+            cJSON_AddStringToObject(t->res, "engine_version", ver);
+        }
     }
     send_phase(t, "probe");
     rc = registry_probe(t->c, &e);

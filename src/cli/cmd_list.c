@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bench/journal.h"
 #include "bench/registry.h"
 #include "cli/cli.h"
 
@@ -39,7 +40,7 @@ static void print_json(const registry *r) {
         if (rc != CALMA_OK) cJSON_AddStringToObject(o, "why", e.msg);
         cJSON_AddItemToArray(a, o);
     }
-    char *text = cJSON_Print(a);
+    char *text = journal_print(a, 1); /* plugins' descriptions are free text */
     if (text) printf("%s\n", text);
     free(text);
     cJSON_Delete(a);

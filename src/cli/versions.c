@@ -4,6 +4,7 @@
 #include "bench/registry.h"
 #include "calma/calma.h"
 #include "cli/cli.h"
+#include "util/text.h"
 
 /* calma's version, then each backend's engine version where the engine is
  * present (one line per backend, not per conversion). */
@@ -22,7 +23,9 @@ void cli_print_versions(void) {
         seen[n_seen++] = c->backend;
         if (registry_probe(c, &e) == CALMA_OK) {
             const char *v = c->backend->version ? c->backend->version() : NULL;
-            printf("  %-10s %s\n", c->backend->name, v ? v : "(version unknown)");
+            printf("  %-10s ", c->backend->name);
+            text_fputs_printable(stdout, v ? v : "(version unknown)", 256);
+            putchar('\n');
         } else {
             printf("  %-10s unavailable: %s\n", c->backend->name, e.msg);
         }

@@ -300,26 +300,32 @@ int npy_read(const char *path, ir_tensor *out, calma_error *e) {
     int64_t dims[IR_MAX_RANK];
     hdr h = {text, text, text + hlen, path, e};
     if ((rc = parse_header(&h, &dt, &rank, dims))) goto done;
-    if ((rc = ir_tensor_alloc(&t, dt, rank, dims, e))) {
+    /* The header is a claim: hold it against the file before allocating,
+     * so a 100-byte file cannot ask for gigabytes. */
+    ir_tensor shape = {.dtype = dt, .rank = rank};
+    memcpy(shape.dims, dims, sizeof(int64_t) * (size_t)rank);
+    size_t numel;
+    if ((rc = ir_shape_numel(rank, dims, &numel, e))) {
         err_prefix(e, "%s", path);
         goto done;
     }
+    if (numel > SIZE_MAX / ir_dtype_size(dt)) {
+        rc = err_set(e, CALMA_E_INVALID, "%s: .npy header: the array's size overflows", path);
+        goto done;
+    }
+    shape.nbytes = numel * ir_dtype_size(dt);
     uint64_t data_bytes = (uint64_t)fsize - hstart - hlen;
-    if (data_bytes < t.nbytes) {
+    if (data_bytes != shape.nbytes) {
         char desc[128];
         rc = err_set(e, CALMA_E_PARSE,
-                     "%s: truncated: the header says %s (%zu bytes) but the file holds %llu "
-                     "bytes of data",
-                     path, ir_tensor_desc(&t, desc, sizeof desc), t.nbytes,
+                     "%s: %sthe header says %s (%zu bytes) but the file holds %llu bytes of data",
+                     path, data_bytes < shape.nbytes ? "truncated: " : "",
+                     ir_tensor_desc(&shape, desc, sizeof desc), shape.nbytes,
                      (unsigned long long)data_bytes);
         goto done;
     }
-    if (data_bytes > t.nbytes) {
-        char desc[128];
-        rc = err_set(e, CALMA_E_PARSE,
-                     "%s: the header says %s (%zu bytes) but the file holds %llu bytes of data",
-                     path, ir_tensor_desc(&t, desc, sizeof desc), t.nbytes,
-                     (unsigned long long)data_bytes);
+    if ((rc = ir_tensor_alloc(&t, dt, rank, dims, e))) {
+        err_prefix(e, "%s", path);
         goto done;
     }
     if (read_exact(fd, t.data, t.nbytes, &got) || got != t.nbytes) goto truncated;

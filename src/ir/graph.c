@@ -519,7 +519,7 @@ int ir_graph_sort(ir_graph *g, calma_error *e) {
         goto done;
     }
     for (int k = 0; k < nn; k++) sorted[k] = g->nodes[order[k]];
-    memcpy(g->nodes, sorted, sizeof(ir_node) * (size_t)nn);
+    if (nn) memcpy(g->nodes, sorted, sizeof(ir_node) * (size_t)nn); /* no nodes: NULL */
     free(sorted);
     for (int k = 0; k < nn; k++)
         for (int o = 0; o < g->nodes[k].n_out; o++)

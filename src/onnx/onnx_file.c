@@ -273,7 +273,17 @@ int onnx_read_external(const Onnx__TensorProto *tp, const char *dir, size_t nbyt
     off_t size;
     rc = open_regular(real_file, &fd, &size, "external data file", e);
     if (rc) goto done;
-    if (offset > (uint64_t)size) {
+    /* A hard link is a second name of a file that may live anywhere on the
+     * file system; nothing in the folder tells where. */
+    struct stat st;
+    if (fstat(fd, &st) == 0 && st.st_nlink > 1) {
+        rc = err_set(e, CALMA_E_INVALID,
+                     "external data file '%s' is a hard link (%lu names): it may be a file from "
+                     "outside the model's folder; copy the data instead",
+                     full, (unsigned long)st.st_nlink);
+        goto done;
+    }
+    if (offset > (uint64_t)INT64_MAX || offset > (uint64_t)size) {
         rc = err_set(e, CALMA_E_INVALID,
                      "external data offset %llu is beyond the end of '%s' (%lld bytes)",
                      (unsigned long long)offset, full, (long long)size);

@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/journal.h"
 #include "bench/scenario.h"
 #include "bench/stats.h"
 #include "report/rdoc.h"
 #include "util/err.h"
 #include "util/fmt.h"
+#include "util/text.h"
 
 #define COMPARE_MAX_PROCS 1000
 
@@ -181,6 +183,14 @@ static int single_process(const cJSON *doc) {
     return !(k > 1);
 }
 
+/* A report's text (a trial id, a status): reports come from anywhere. */
+static void put_text(FILE *f, const char *s, int md) {
+    if (md)
+        rd_md_escape(f, s);
+    else
+        text_fputs_printable(f, s, 200);
+}
+
 static void print_text(FILE *f, const verdict *v, int n, int md) {
     if (md) {
         fputs("| trial | new / base | interval | p | test | verdict | change |\n"
@@ -197,12 +207,20 @@ static void print_text(FILE *f, const verdict *v, int n, int md) {
         if (isfinite(v[i].p)) snprintf(p, sizeof p, "%.2g", v[i].p);
         const char *verdict =
             v[i].fails ? (strcmp(v[i].speed, "slower") ? "FAIL" : "SLOWER") : v[i].speed;
-        if (md)
-            fprintf(f, "| %s | %s | %s | %s | %s | %s | %s |\n", v[i].id, ratio, iv, p, v[i].test,
-                    verdict, v[i].change);
-        else
-            fprintf(f, "%-28s %9s  %-13s %8s  %-7s %s\n", v[i].id, ratio, iv, p, verdict,
-                    v[i].change);
+        if (md) {
+            fputs("| ", f);
+            put_text(f, v[i].id, 1);
+            fprintf(f, " | %s | %s | %s | %s | %s | ", ratio, iv, p, v[i].test, verdict);
+            put_text(f, v[i].change, 1);
+            fputs(" |\n", f);
+        } else {
+            char id[64];
+            snprintf(id, sizeof id, "%s", v[i].id);
+            text_printable(id);
+            fprintf(f, "%-28s %9s  %-13s %8s  %-7s ", id, ratio, iv, p, verdict);
+            put_text(f, v[i].change, 0);
+            fputc('\n', f);
+        }
     }
 }
 
@@ -212,7 +230,8 @@ static void print_list(FILE *f, const char *what, const cJSON *names, int md) {
     const cJSON *x;
     int i = 0;
     cJSON_ArrayForEach(x, names) {
-        fprintf(f, "%s%s", i++ ? ", " : "", x->valuestring);
+        fputs(i++ ? ", " : "", f);
+        put_text(f, x->valuestring, md);
     }
     fputc('\n', f);
 }
@@ -246,7 +265,7 @@ static void print_json(FILE *f, const verdict *v, int n, int failed, const compa
     cJSON_AddItemToObject(root, "added", cJSON_Duplicate(added, 1));
     cJSON_AddItemToObject(root, "removed", cJSON_Duplicate(removed, 1));
     cJSON_AddItemToObject(root, "notes", cJSON_Duplicate(notes, 1));
-    char *text = cJSON_Print(root);
+    char *text = journal_print(root, 1);
     if (text) fprintf(f, "%s\n", text);
     free(text);
     cJSON_Delete(root);

@@ -5,19 +5,36 @@
 
 #include "report/rdoc.h"
 #include "report/report.h"
+#include "util/text.h"
 
-/* RFC 4180: quote when the field has a comma, quote or line break. */
+/* RFC 4180: quoted when the field has a comma, quote or line break. Text
+ * that a spreadsheet would take for a formula (a cell beginning with =, +,
+ * -, @, a tab or a carriage return; not a lone "-") gets a leading apostrophe and quotes, as
+ * OWASP advises against CSV injection: a model or conversion name cannot run
+ * anything in the reader's spreadsheet. Numbers are written by csv_num and
+ * never pass here. Control characters but the newline (a carriage return
+ * too: CSV is also read on a terminal), and bytes that are not UTF-8,
+ * become '?'. */
 static void csv_field(FILE *f, const char *s) {
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
+    /* A lone "-" (no value) is text to every spreadsheet. */
+    int formula = *s && strchr("=+-@\t\r", *s) && (s[1] || *s == '\t' || *s == '\r');
+    int quote = formula || strpbrk(s, ",\"\r\n");
+    if (quote) fputc('"', f);
+    if (formula) fputc('\'', f);
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = text_utf8_len(p);
+        if (n == 1 && *p == '"')
+            fputs("\"\"", f);
+        else if (n == 1 && *p == '\n')
+            fputc(*p, f);
+        else if (!n || text_is_control(p, n))
+            fputc('?', f);
+        else
+            fwrite(p, 1, (size_t)n, f);
+        p += n ? n : 1;
     }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
+    if (quote) fputc('"', f);
 }
 
 static void csv_num(FILE *f, double v) {

@@ -129,7 +129,7 @@ int report_render(const cJSON *doc, report_format format, int flags, FILE *f, ca
         break;
     }
     case REPORT_JSON: {
-        char *text = cJSON_Print(doc);
+        char *text = journal_print(doc, 1);
         if (!text) return err_set(e, CALMA_E_NOMEM, "out of memory");
         fprintf(f, "%s\n", text);
         free(text);

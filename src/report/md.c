@@ -9,16 +9,8 @@
 #include "report/report.h"
 #include "util/fmt.h"
 
-/* Table cells cannot hold '|' or line breaks. */
 static void md_cell(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '|')
-            fputs("\\|", f);
-        else if (*s == '\n' || *s == '\r')
-            fputc(' ', f);
-        else
-            fputc(*s, f);
-    }
+    rd_md_escape(f, s);
 }
 
 static void md_time(FILE *f, double v) {
@@ -36,8 +28,9 @@ static void md_row(FILE *f, const cJSON *doc, const cJSON *t) {
     md_cell(f, rd_str(t, "conversion"));
     if (rd_get(t, "streams"))
         fprintf(f, " (%.0f stream%s)", rd_num(t, "streams"), rd_num(t, "streams") > 1 ? "s" : "");
-    fprintf(f, " | %.0f | %.0f | %s | %s | ", rd_num(t, "batch"), rd_num(t, "threads"),
-            rd_str(t, "status"), fmt_time(rd_num(t, "stats.median"), a, sizeof a));
+    fprintf(f, " | %.0f | %.0f | ", rd_num(t, "batch"), rd_num(t, "threads"));
+    md_cell(f, rd_str(t, "status"));
+    fprintf(f, " | %s | ", fmt_time(rd_num(t, "stats.median"), a, sizeof a));
     if (isfinite(rd_num(t, "stats.ci_lo")))
         fprintf(f, "%s – %s", fmt_time(rd_num(t, "stats.ci_lo"), a, sizeof a),
                 fmt_time(rd_num(t, "stats.ci_hi"), b, sizeof b));

@@ -1,11 +1,12 @@
 #include "report/rdoc.h"
 
-#include "bench/journal.h"
-
+#include <ctype.h>
 #include <math.h>
 #include <string.h>
 
 #include "bench/scenario.h"
+#include "bench/journal.h"
+#include "util/text.h"
 
 const cJSON *rd_get(const cJSON *j, const char *path) {
     return journal_field(j, path);
@@ -38,8 +39,15 @@ const char *rd_verdict(const cJSON *t) {
 }
 
 void rd_xml_escape(FILE *f, const char *s) {
-    for (; *s; s++) {
-        switch (*s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = text_utf8_len(p);
+        if (!n) { /* not UTF-8: XML and a browser would refuse or guess */
+            fputs("\xEF\xBF\xBD", f);
+            p++;
+            continue;
+        }
+        switch (*p) {
         case '<':
             fputs("&lt;", f);
             break;
@@ -56,12 +64,42 @@ void rd_xml_escape(FILE *f, const char *s) {
             fputs("&#39;", f);
             break;
         default:
-            /* control characters other than tab/newline are not allowed in XML 1.0 */
-            if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+            /* XML 1.0 allows no C0 control but tab and line breaks, and HTML
+             * calls the C1 controls and U+FFFE/U+FFFF errors. */
+            if ((*p != '\n' && text_is_control(p, n)) ||
+                (n == 3 && p[0] == 0xEF && p[1] == 0xBF && p[2] >= 0xBE))
                 fputc('?', f);
             else
-                fputc(*s, f);
+                fwrite(p, 1, (size_t)n, f);
         }
+        p += n;
+    }
+}
+
+/* Text in a Markdown table cell or line, shown as written: '|' would end
+ * the cell and a line break the row; the characters Markdown or inline HTML
+ * give meaning to are backslash-escaped (CommonMark lets any ASCII
+ * punctuation be), so a name like <script> or *x* is text, not markup. An
+ * underscore inside a word (ORT_CPU) means nothing and stays as it is.
+ * Control characters and bytes that are not UTF-8 become '?'. */
+void rd_md_escape(FILE *f, const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = text_utf8_len(p);
+        if (n == 1 && (*p == '\n' || *p == '\r')) {
+            fputc(' ', f);
+        } else if (!n || text_is_control(p, n)) {
+            fputc('?', f);
+        } else if (n == 1 && strchr("\\`*[]<>|~&!#", *p)) {
+            fputc('\\', f);
+            fputc(*p, f);
+        } else if (*p == '_' &&
+                   !(p > (const unsigned char *)s && isalnum(p[-1]) && isalnum(p[1]))) {
+            fputs("\\_", f);
+        } else {
+            fwrite(p, 1, (size_t)n, f);
+        }
+        p += n ? n : 1;
     }
 }
 

@@ -40,7 +40,14 @@ const char *rd_speedup(const cJSON *doc, const cJSON *trial, char *buf, size_t n
  * baseline. */
 const char *rd_method(const cJSON *doc, char *buf, size_t n);
 
-/* Writes s with the characters XML/HTML gives meaning to escaped. */
+/* Writes s with the characters XML/HTML gives meaning to escaped; bytes
+ * that are not UTF-8 become U+FFFD, control characters but tab and
+ * newline '?'. */
 void rd_xml_escape(FILE *f, const char *s);
+/* Writes s as Markdown text (a table cell or a line): '|' and the
+ * characters Markdown and inline HTML give meaning to backslash-escaped,
+ * line breaks as spaces, control characters and bytes that are not UTF-8
+ * as '?'. */
+void rd_md_escape(FILE *f, const char *s);
 
 #endif

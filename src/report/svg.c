@@ -104,10 +104,14 @@ static double panel(FILE *f, const cJSON *trials, double y, int is_time) {
                         xa, cy, xb, cy, xa, cy - 5, xa, cy + 5, xb, cy - 5, xb, cy + 5);
             }
         }
-        fprintf(f, "<text x='%.1f' y='%.1f' font-size='11' fill='#222'>%s%s%s</text>\n",
+        fprintf(f, "<text x='%.1f' y='%.1f' font-size='11' fill='#222'>%s",
                 (x > LABEL_W + PLOT_W - 90 ? LABEL_W + PLOT_W : x) + 6, cy + 4,
-                is_time ? fmt_time(v, val, sizeof val) : fmt_rate(v, val, sizeof val),
-                strcmp(status, "ok") ? " " : "", strcmp(status, "ok") ? status : "");
+                is_time ? fmt_time(v, val, sizeof val) : fmt_rate(v, val, sizeof val));
+        if (strcmp(status, "ok")) {
+            fputc(' ', f);
+            rd_xml_escape(f, status); /* a report's text: it may come from anywhere */
+        }
+        fputs("</text>\n", f);
     }
     return bottom + 24;
 }

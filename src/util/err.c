@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util/text.h"
+
 const char *calma_status_name(int status) {
     switch (status) {
     case CALMA_OK:
@@ -35,6 +37,9 @@ int err_set(calma_error *e, int status, const char *fmt, ...) {
         va_start(ap, fmt);
         vsnprintf(e->msg, sizeof e->msg, fmt, ap);
         va_end(ap);
+        /* Messages quote file names, node names and engine text: one
+         * printable line, safe for a terminal and for JSON. */
+        text_printable(e->msg);
         e->status = status;
     }
     return status;
@@ -58,6 +63,7 @@ int err_prefix(calma_error *e, const char *fmt, ...) {
     if (o > room) o = room;
     memcpy(e->msg + h + 2, old, o);
     e->msg[h + 2 + o] = '\0';
+    text_printable(e->msg);
     return e->status;
 }
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "io/npy.h"
+#include "test_spawn.h"
 
 typedef struct env {
     char dir[256]; /* the cwd of every calma run: must stay empty */
@@ -25,38 +26,17 @@ typedef struct env {
 
 /* Runs calma with args in e->dir; stderr goes into e->err. */
 static int run_calma(env *e, const char *const *args) {
-    const char *bin = getenv("CALMA_BIN");
-    assert_non_null(bin);
     char errpath[300];
     snprintf(errpath, sizeof errpath, "%s.err", e->dir);
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    argv[n++] = "bench";
-    for (int i = 0; args[i]; i++) argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (chdir(e->dir) != 0) _exit(99);
-        int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int nul = open("/dev/null", O_WRONLY);
-        if (fd < 0 || nul < 0) _exit(99);
-        dup2(nul, 1);
-        dup2(fd, 2);
-        execv(bin, argv);
-        _exit(98);
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
+    int code = calma_wait(calma_bench_start(e->dir, args, NULL, errpath));
     FILE *f = fopen(errpath, "r");
     assert_non_null(f);
     size_t got = fread(e->err, 1, sizeof e->err - 1, f);
     e->err[got] = '\0';
     fclose(f);
     unlink(errpath);
-    assert_true(WIFEXITED(st));
-    return WEXITSTATUS(st);
+    assert_true(code < 128); /* exited, not killed */
+    return code;
 }
 
 static int dir_is_empty(const char *path) {

@@ -14,8 +14,7 @@
 
 #include <cmocka.h>
 
-#include "test_files.h"
-#include "test_identity.h"
+#include "test_bench_util.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -31,116 +30,12 @@
 #include "ir/ir.h"
 #include "onnx/onnx.h"
 
-typedef struct env {
-    char dir[256];
-    char model[300];
-    char plugin[600];
-} env;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static pid_t spawn_calma(const env *v, const char *const *args, const char *log) {
-    const char *bin = getenv("CALMA_BIN");
-    assert_non_null(bin);
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    argv[n++] = "bench";
-    for (int i = 0; args[i]; i++) argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (chdir(v->dir) != 0) _exit(99);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) _exit(99);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(bin, argv);
-        _exit(98);
-    }
-    return pid;
-}
-
-static int wait_exit(pid_t pid) {
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static void dump(const char *log) {
-    char *s = slurp(log);
-    if (s) fprintf(stderr, "---- %s\n%s\n----\n", log, s);
-    free(s);
-}
-
-/* The journal's records as a JSON array (whole lines only). */
-static cJSON *read_journal(const char *run) {
-    char path[448]; /* run paths here are under 400 characters */
-    snprintf(path, sizeof path, "%s/journal.jsonl", run);
-    cJSON *a = cJSON_CreateArray();
-    char *s = slurp(path);
-    if (!s) return a;
-    char *p = s, *nl;
-    while ((nl = strchr(p, '\n'))) {
-        *nl = '\0';
-        cJSON *r = cJSON_Parse(p);
-        if (r) cJSON_AddItemToArray(a, r);
-        p = nl + 1;
-    }
-    free(s);
-    return a;
-}
-
-static const cJSON *find(const cJSON *recs, const char *conv) {
-    const cJSON *r;
-    cJSON_ArrayForEach(r, recs) {
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(r, "conversion");
-        if (cJSON_IsString(c) && !strcmp(c->valuestring, conv)) return r;
-    }
-    return NULL;
-}
-
-static const char *field(const cJSON *r, const char *k) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(r, k);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
-
-static void expect(const cJSON *recs, const char *conv, const char *status, const char *in_msg) {
-    const cJSON *r = find(recs, conv);
-    if (!r) fprintf(stderr, "no journal record for %s\n", conv);
-    assert_non_null(r);
-    if (strcmp(field(r, "status"), status) || (in_msg && !strstr(field(r, "message"), in_msg)))
-        fprintf(stderr, "%s: status %s (%s), expected %s (%s)\n", conv, field(r, "status"),
-                field(r, "message"), status, in_msg ? in_msg : "");
-    assert_string_equal(field(r, "status"), status);
-    if (in_msg) assert_non_null(strstr(field(r, "message"), in_msg));
-    if (strcmp(status, "ok")) assert_true(strlen(field(r, "message")) > 0);
-}
-
 static int setup(void **state) {
-    env *v = calloc(1, sizeof *v);
-    snprintf(v->dir, sizeof v->dir, "/tmp/calma-faults-XXXXXX");
-    if (!mkdtemp(v->dir)) return -1;
-    snprintf(v->model, sizeof v->model, "%s/identity.onnx", v->dir);
-    const char *build = getenv("CALMA_BUILD_DIR");
-    if (!build) return -1;
-    snprintf(v->plugin, sizeof v->plugin, "%s/tests/plugins/fault_plugin.so", build);
-    *state = v;
-    return 0;
+    return bench_env_setup(state, "faults");
 }
 
 static int teardown(void **state) {
-    env *v = *state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", v->dir);
-    if (system(cmd) != 0) return -1;
-    free(v);
-    return 0;
+    return bench_env_teardown(state);
 }
 
 /* One process per trial: these tests are about containing each worker. */

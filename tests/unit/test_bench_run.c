@@ -24,30 +24,10 @@
 #include "io/npy.h"
 #include "ir/ir.h"
 #include "onnx/onnx.h"
+#include "test_spawn.h"
 
 static int run_calma(const char *cwd, const char *const *args, const char *log) {
-    const char *bin = getenv("CALMA_BIN");
-    assert_non_null(bin);
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)bin;
-    argv[n++] = "bench";
-    for (int i = 0; args[i]; i++) argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (chdir(cwd) != 0) _exit(99);
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0) _exit(99);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(bin, argv);
-        _exit(98);
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return calma_wait(calma_bench_start(cwd, args, log, log));
 }
 
 static void write_input(const char *path, int64_t batch) {

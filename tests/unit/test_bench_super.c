@@ -10,6 +10,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -158,6 +159,64 @@ static void test_stderr_tail(void **state) {
     super_outcome_free(&o);
 }
 
+/* Processes whose command line holds marker. */
+static int running(const char *marker) {
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "ps -eo args= | grep -F -- '%s' | grep -v grep | wc -l", marker);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    int n = -1;
+    assert_int_equal(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
+/* The whole tree, under whichever mechanism mode names ("" the best). */
+static void tree_cases(const char *mode) {
+    if (*mode) setenv("CALMA_CONTAINMENT", mode, 1);
+    /* A grandchild over the cap while the worker itself holds nothing. */
+    super_limits lim = {.timeout = 20, .silence = 20, .mem_limit = 64u << 20};
+    double t0 = super_now();
+    super_outcome o = run_sh("awk 'BEGIN { s = \"x\"; while (1) s = s s }' & sleep 15", lim, -1);
+    assert_string_equal(o.status, "oom");
+    assert_true(super_now() - t0 < 10);
+    super_outcome_free(&o);
+    /* An orphan in a session of its own outlives the worker: killed with
+     * it, counted, and gone. */
+    o = run_sh("setsid sh -c 'exec sleep 31.25' & sleep 0.2; "
+               "echo '{\"event\":\"result\",\"status\":\"ok\"}' >&3",
+               quick, -1);
+    assert_string_equal(o.status, "ok");
+    assert_true(o.strays >= 1);
+    assert_int_equal(running("sleep 31.25"), 0);
+    super_outcome_free(&o);
+    /* A stopped worker times out; calma does not hang on it. */
+    lim = (super_limits){.timeout = 0.5};
+    t0 = super_now();
+    o = run_sh("kill -STOP $$", lim, -1);
+    assert_string_equal(o.status, "timeout");
+    assert_true(super_now() - t0 < 3);
+    super_outcome_free(&o);
+    /* A tree past the process limit. */
+    lim = (super_limits){.timeout = 20, .max_tasks = 16};
+    o = run_sh("for i in $(seq 40); do sleep 30.75 & done; sleep 20", lim, -1);
+    assert_string_equal(o.status, "error");
+    assert_non_null(strstr(o.message, "limit of 16"));
+    assert_int_equal(running("sleep 30.75"), 0);
+    super_outcome_free(&o);
+    unsetenv("CALMA_CONTAINMENT");
+}
+
+static void test_tree(void **state) {
+    (void)state;
+    tree_cases("");
+}
+
+static void test_tree_rlimit(void **state) {
+    (void)state;
+    tree_cases("rlimit");
+}
+
 static void test_interrupt(void **state) {
     (void)state;
     sigset_t set;
@@ -184,10 +243,11 @@ static void test_interrupt(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_result_ok),  cmocka_unit_test(test_exit_and_signal),
-        cmocka_unit_test(test_garbage),    cmocka_unit_test(test_timeouts),
-        cmocka_unit_test(test_memory_cap), cmocka_unit_test(test_stderr_tail),
-        cmocka_unit_test(test_interrupt),
+        cmocka_unit_test(test_result_ok),   cmocka_unit_test(test_exit_and_signal),
+        cmocka_unit_test(test_garbage),     cmocka_unit_test(test_timeouts),
+        cmocka_unit_test(test_memory_cap),  cmocka_unit_test(test_stderr_tail),
+        cmocka_unit_test(test_interrupt),   cmocka_unit_test(test_tree),
+        cmocka_unit_test(test_tree_rlimit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

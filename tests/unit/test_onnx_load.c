@@ -413,9 +413,9 @@ static void test_external_data(void **state) {
     assert_int_equal(tu_write_bytes(p, wv, sizeof wv), 0);
     snprintf(p, sizeof p, "%s/outside.bin", other);
     assert_int_equal(tu_write_bytes(p, wv, sizeof wv), 0);
-    char link[4096];
-    snprintf(link, sizeof link, "%s/link.bin", dir);
-    assert_int_equal(symlink(p, link), 0);
+    char slink[4096];
+    snprintf(slink, sizeof slink, "%s/link.bin", dir);
+    assert_int_equal(symlink(p, slink), 0);
 
     float got[2] = {0};
     assert_int_equal(load_external(dir, "w.bin", "16", "8", &e, got), CALMA_OK);
@@ -446,6 +446,26 @@ static void test_external_data(void **state) {
     assert_non_null(strstr(e.msg, "offset"));
     assert_int_equal(load_external(dir, "sub", NULL, NULL, &e, got), CALMA_E_IO);
     assert_non_null(strstr(e.msg, "directory"));
+    /* A hard link is a second name for a file that may live anywhere on
+     * the file system: nothing in the folder says where. */
+    char hard[4096];
+    snprintf(hard, sizeof hard, "%s/hard.bin", dir);
+    assert_int_equal(link(p, hard), 0);
+    assert_int_equal(load_external(dir, "hard.bin", NULL, NULL, &e, got), CALMA_E_INVALID);
+    assert_non_null(strstr(e.msg, "hard link"));
+    /* Offsets at and past the end of int64, and one whose sum with the
+     * length wraps. */
+    assert_int_equal(load_external(dir, "w.bin", "9223372036854775807", "8", &e, got),
+                     CALMA_E_INVALID);
+    assert_int_equal(load_external(dir, "w.bin", "9223372036854775808", "8", &e, got),
+                     CALMA_E_INVALID);
+    assert_int_equal(load_external(dir, "w.bin", "18446744073709551615", "8", &e, got),
+                     CALMA_E_INVALID);
+    assert_int_equal(load_external(dir, "w.bin", "18446744073709551616", "8", &e, got),
+                     CALMA_E_INVALID);
+    assert_non_null(strstr(e.msg, "not a number"));
+    assert_int_equal(load_external(dir, "w.bin", "16", "18446744073709551615", &e, got),
+                     CALMA_E_INVALID);
     tu_rmdir(dir);
     tu_rmdir(other);
 }

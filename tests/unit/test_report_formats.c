@@ -13,37 +13,18 @@
 #include <cmocka.h>
 
 #include "test_files.h"
+#include "test_golden.h"
 
 #include "report/report.h"
 
 static char src_dir[2048];
 
 static char *render(const cJSON *doc, report_format fmt) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    calma_error e;
-    assert_int_equal(report_render(doc, fmt, 0, f, &e), CALMA_OK);
-    fclose(f);
-    return buf;
+    return report_text(doc, fmt);
 }
 
 static void check_golden(const char *got, const char *name) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/golden/%s", src_dir, name);
-    const char *update = getenv("CALMA_UPDATE_GOLDEN");
-    if (update && !strcmp(update, "1")) {
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        fputs(got, f);
-        fclose(f);
-    }
-    char *want = slurp(path);
-    if (!want) fail_msg("golden file %s is missing (CALMA_UPDATE_GOLDEN=1 writes it)", path);
-    int differs = strcmp(want, got) != 0;
-    if (differs) fprintf(stderr, "--- want %s\n%s\n--- got\n%s\n", path, want, got);
-    free(want);
-    if (differs) fail_msg("%s differs from its golden file", name);
+    golden_check(src_dir, got, name);
 }
 
 /* xmllint from Debian's libxml2-utils, a real XML parser. */
