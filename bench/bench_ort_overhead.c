@@ -19,15 +19,17 @@
 #include "ir/ir.h"
 #include "onnx/onnx.h"
 #include "ort_plain.h"
-#include "side.h"
+#include "drive.h"
 #include "zoo/zoo.h"
 
 /* Load, convert and first run of calma's ORT_CPU through the backend
- * interface, each timed (bench/side.c, as the worker does it). */
-static int side_open(bside *a, const ir_graph *g, const char *path, int threads, calma_error *e) {
-    const calma_conversion *c = bside_find(ortbe_conversions, "ORT_CPU");
+ * interface, each timed (bench/drive.c, as the worker does it). */
+static int side_open(drive_side *a, const ir_graph *g, const char *path, int threads,
+                     calma_error *e) {
+    const calma_conversion *c = drive_find("ORT_CPU");
     if (!c) return fprintf(stderr, "no ORT_CPU conversion\n"), -1;
-    return bside_open(a, c, g, path, threads, 1, 0, e) ? -1 : 0;
+    drive_cfg dc = {.threads = threads, .batch = 1, .path = path};
+    return drive_open(a, c, g, &dc, e) ? -1 : 0;
 }
 
 static double median(const double *s, size_t n) {
@@ -39,7 +41,7 @@ static double median(const double *s, size_t n) {
 static int bench_threads(const ir_graph *g, const char *path, int threads, int blocks, int runs,
                          int plain_first) {
     calma_error e = {0};
-    bside a = {0};
+    drive_side a = {0};
     ort_plain *b = NULL;
     char err[1024] = "";
     double b_create = 0, b_first = 0;
@@ -65,7 +67,7 @@ static int bench_threads(const ir_graph *g, const char *path, int threads, int b
     }
     double dummy;
     for (int w = 0; w < 5; w++) /* warm both before the first block */
-        if (bside_sample(&a, &dummy, &e) || ort_plain_run(b, err, sizeof err)) goto out;
+        if (drive_sample(&a, &dummy, &e) || ort_plain_run(b, err, sizeof err)) goto out;
     size_t na = 0, nb = 0;
     for (int blk = 0; blk < blocks; blk++) {
         for (int half = 0; half < 2; half++) {
@@ -73,7 +75,7 @@ static int bench_threads(const ir_graph *g, const char *path, int threads, int b
             int do_a = (half == 0) == (blk % 2 == 0);
             for (int r = 0; r < runs; r++) {
                 if (do_a) {
-                    if (bside_sample(&a, &sa[na++], &e)) goto out;
+                    if (drive_sample(&a, &sa[na++], &e)) goto out;
                 } else {
                     double s0 = ort_plain_now();
                     if (ort_plain_run(b, err, sizeof err)) goto out;
@@ -100,7 +102,7 @@ static int bench_threads(const ir_graph *g, const char *path, int threads, int b
     rc = 0;
 out:
     if (rc && err[0]) fprintf(stderr, "plain ORT: %s\n", err);
-    bside_close(&a);
+    drive_close(&a);
     ort_plain_close(b);
     free(sa);
     free(sb);

@@ -3,7 +3,7 @@
  * The XNNPACK conversion against ONNX Runtime (ORT_CPU) on each model
  * (default: every zoo model), in one process. Each conversion is opened at
  * every thread count through include/calma/backend.h, as calma's worker
- * opens it (bench/side.c), and all of them are timed in blocks of R runs,
+ * opens it (bench/drive.c), and all of them are timed in blocks of R runs,
  * the order of the sides turning each block (A B C D, B C D A, ...), the
  * clock around run() only, so drift and neighbours' noise fall on all of
  * them alike. For each model and thread count it prints both medians,
@@ -23,13 +23,13 @@
 #include "ir/ir.h"
 #include "onnx/onnx.h"
 #include "ref/ref.h"
-#include "side.h"
+#include "drive.h"
 #include "zoo/zoo.h"
 
 #define MAX_THREADS 8
 
 typedef struct timed {
-    bside side;
+    drive_side side;
     int open;
     double *samples;
     size_t n;
@@ -43,7 +43,7 @@ static double median_of(double *s, size_t n) {
 }
 
 static void timed_close(timed *t) {
-    bside_close(&t->side);
+    drive_close(&t->side);
     free(t->samples);
     free(t->block_med);
     memset(t, 0, sizeof *t);
@@ -55,7 +55,8 @@ static int timed_open(timed *t, const calma_conversion *c, const ir_graph *g, in
     t->samples = calloc(cap, sizeof(double));
     t->block_med = calloc((size_t)blocks, sizeof(double));
     if (!t->samples || !t->block_med) return CALMA_E_NOMEM;
-    int rc = bside_open(&t->side, c, g, NULL, threads, batch, 0, e);
+    drive_cfg dc = {.threads = threads, .batch = batch};
+    int rc = drive_open(&t->side, c, g, &dc, e);
     t->open = rc == CALMA_OK;
     return rc;
 }
@@ -64,7 +65,7 @@ static int timed_block(timed *t, int runs, int b, calma_error *e) {
     if (!t->open) return CALMA_OK;
     double dt;
     for (int r = 0; r < runs; r++) {
-        int rc = bside_sample(&t->side, &dt, e);
+        int rc = drive_sample(&t->side, &dt, e);
         if (rc) return rc;
         t->samples[t->n++] = dt;
     }
@@ -79,15 +80,16 @@ static int timed_block(timed *t, int runs, int b, calma_error *e) {
  * spends outside XNNPACK over `runs` runs. */
 static void print_split(const calma_conversion *cx, const ir_graph *g, int threads, int64_t batch,
                         int runs) {
-    bside p;
+    drive_side p;
     calma_error e = {0};
-    if (bside_open(&p, cx, g, NULL, threads, batch, 1, &e)) {
+    drive_cfg dc = {.threads = threads, .batch = batch, .profile = 1};
+    if (drive_open(&p, cx, g, &dc, &e)) {
         printf("    (profiled pass failed: %s)\n", e.msg);
-        bside_close(&p);
+        drive_close(&p);
         return;
     }
     double dt;
-    for (int r = 0; r < runs && !bside_sample(&p, &dt, &e); r++) {
+    for (int r = 0; r < runs && !drive_sample(&p, &dt, &e); r++) {
     }
     calma_fact f[CALMA_MAX_FACTS];
     int n = cx->backend->info ? cx->backend->info(p.state, f, CALMA_MAX_FACTS) : 0;
@@ -105,7 +107,7 @@ static void print_split(const calma_conversion *cx, const ir_graph *g, int threa
            "%.0f layout change%s; %.1f%% of the time outside XNNPACK\n",
            threads, threads > 1 ? "s" : "", in, out, *ops ? " (" : "", ops, *ops ? ")" : "", isl,
            isl == 1 ? "" : "s", lay, lay == 1 ? "" : "s", share >= 0 ? 100 * share : 0);
-    bside_close(&p);
+    drive_close(&p);
 }
 
 static int load_model(const char *name, int64_t batch, ir_graph **g, calma_error *e) {
@@ -133,8 +135,8 @@ static void bench_model(const char *name, int64_t batch, const int *threads, int
     if (!types || !outs || ref_infer_outputs_flops(g, types, outs, &flops, &e)) flops = 0;
     free(types);
     free(outs);
-    const calma_conversion *cx = bside_find(xnnbe_conversions, "XNNPACK");
-    const calma_conversion *co = bside_find(ortbe_conversions, "ORT_CPU");
+    const calma_conversion *cx = drive_find("XNNPACK");
+    const calma_conversion *co = drive_find("ORT_CPU");
     size_t cap = (size_t)blocks * (size_t)runs;
     timed sides[2 * MAX_THREADS];
     int ns = 2 * nt, have_ort = 1;

@@ -28,7 +28,8 @@ void drive_passive_openmp(char **argv) {
 
 const calma_conversion *drive_find(const char *name) {
     const calma_conversion *const tables[] = {refbe_conversions, ortbe_conversions,
-                                              xnnbe_conversions, dnnlbe_conversions};
+                                              xnnbe_conversions, dnnlbe_conversions,
+                                              torchbe_conversions};
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const calma_conversion *c = tables[t]; c->name; c++)
             if (!strcmp(c->name, name)) return c;
@@ -84,8 +85,10 @@ int drive_open(drive_side *a, const calma_conversion *c, const ir_graph *g, cons
                      .inputs = a->tin,
                      .n_outputs = a->n_out,
                      .outputs = a->tout};
-    calma_trial_config cfg = {
-        .batch = dc->batch, .threads = dc->threads, .options = dc->options ? dc->options : ""};
+    calma_trial_config cfg = {.batch = dc->batch,
+                              .threads = dc->threads,
+                              .options = dc->options ? dc->options : "",
+                              .profile = dc->profile};
     const calma_backend *be = c->backend;
     if ((rc = be->probe(c, e))) return rc;
     double t0 = now();
@@ -98,6 +101,13 @@ int drive_open(drive_side *a, const calma_conversion *c, const ir_graph *g, cons
     a->convert_s = t2 - t1;
     a->first_s = now() - t2;
     return CALMA_OK;
+}
+
+int drive_sample(drive_side *a, double *dt, calma_error *e) {
+    double t0 = now();
+    int rc = a->conv->backend->run(a->state, a->tin, a->n_in, a->tout, a->n_out, e);
+    *dt = now() - t0;
+    return rc;
 }
 
 int drive_runs(drive_side *a, int runs, int keep, calma_error *e) {

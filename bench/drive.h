@@ -40,6 +40,7 @@ typedef struct drive_cfg {
     const char *options; /* engine settings "key=value,..."; NULL for none */
     const char *path;    /* the model's .onnx as calma_model.path gives it; NULL for none */
     size_t cap;          /* samples kept at most */
+    int profile;         /* calma_trial_config.profile: the engine times its own parts */
 } drive_cfg;
 
 /* Probes, loads, converts and runs c once on g (batch already set). Inputs
@@ -48,6 +49,9 @@ int drive_open(drive_side *a, const calma_conversion *c, const ir_graph *g, cons
                calma_error *e);
 /* runs inferences; keep: store each one's seconds as a sample. */
 int drive_runs(drive_side *a, int runs, int keep, calma_error *e);
+/* One inference; *dt: the seconds run() took (not kept). */
+int drive_sample(drive_side *a, double *dt, calma_error *e);
+/* Releases the state, buffers and samples (a zeroed side is fine). */
 void drive_close(drive_side *a);
 /* Warms each of the n sides (NULL entries skipped) with 5 runs, then times
  * blocks of runs, alternating the order block by block. */
