@@ -21,7 +21,8 @@
 /* A built-in conversion by canonical name; fails the test when absent. */
 static inline const calma_conversion *bh_conv(const char *name) {
     const calma_conversion *const tables[] = {refbe_conversions, ortbe_conversions,
-                                              xnnbe_conversions, dnnlbe_conversions};
+                                              xnnbe_conversions, dnnlbe_conversions,
+                                              torchbe_conversions};
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const calma_conversion *c = tables[t]; c->name; c++)
             if (!strcmp(c->name, name)) return c;
@@ -49,6 +50,7 @@ static inline calma_tensor view(const ir_tensor *t, const char *name) {
 typedef struct trial {
     const calma_conversion *conv;
     const char *options; /* the engine settings load gets; NULL for none */
+    int profile;         /* calma_trial_config.profile */
     int n_in, n_out;
     ir_tensor in[MAX_T], ref[MAX_T], got[MAX_T];
     calma_tensor ti[MAX_T], to[MAX_T];
@@ -98,8 +100,10 @@ static inline int bh_trial_load(trial *t, const ir_graph *g, int threads, calma_
                      .inputs = t->ti,
                      .n_outputs = t->n_out,
                      .outputs = t->to};
-    calma_trial_config cfg = {
-        .batch = 1, .threads = threads, .options = t->options ? t->options : ""};
+    calma_trial_config cfg = {.batch = 1,
+                              .threads = threads,
+                              .options = t->options ? t->options : "",
+                              .profile = t->profile};
     const calma_conversion *c = t->conv;
     int rc = c->backend->load(c, &m, &cfg, &t->state, e);
     if (!rc && c->backend->convert) rc = c->backend->convert(t->state, e);

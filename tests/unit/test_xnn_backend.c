@@ -33,18 +33,6 @@ static void test_zoo_mlp_small(void **st) {
 
 /* ---- hand-built graphs ---- */
 
-static void bn_params(ir_graph *g, const char *p, int64_t c, uint64_t seed) {
-    char n[64];
-    snprintf(n, sizeof n, "%s_s", p);
-    init_f(g, n, 1, &c, 0.5f, 1.5f, seed);
-    snprintf(n, sizeof n, "%s_b", p);
-    init_f(g, n, 1, &c, -0.5f, 0.5f, seed + 1);
-    snprintf(n, sizeof n, "%s_m", p);
-    init_f(g, n, 1, &c, -0.2f, 0.2f, seed + 2);
-    snprintf(n, sizeof n, "%s_v", p);
-    init_f(g, n, 1, &c, 0.5f, 2.0f, seed + 3);
-}
-
 /* Convolutions of every kind, folded and unfolded BatchNormalization,
  * pools with ceil_mode and count_include_pad, Pad, activations, broadcast
  * arithmetic, GlobalAveragePool, Flatten, Gemm and Softmax; one output is
@@ -448,34 +436,6 @@ static void test_small_transpose_relabels(void **st) {
     ir_graph_free(g);
 }
 
-/* Loads g with the declared shapes of its inputs and outputs (no oracle:
- * these graphs are broken on purpose) and returns load's status. */
-static int load_only(const ir_graph *g, const calma_conversion *c, calma_error *e) {
-    calma_tensor ti[MAX_T], to[MAX_T];
-    assert_true(g->n_inputs <= MAX_T && g->n_outputs <= MAX_T);
-    for (int i = 0; i < g->n_inputs; i++) {
-        const ir_value *v = &g->values[g->inputs[i]];
-        ti[i] = (calma_tensor){.name = v->name, .dtype = v->dtype, .rank = v->rank};
-        memcpy(ti[i].dims, v->dims, sizeof(int64_t) * (size_t)v->rank);
-    }
-    for (int k = 0; k < g->n_outputs; k++) {
-        const ir_value *v = &g->values[g->outputs[k]];
-        to[k] = (calma_tensor){.name = v->name, .dtype = v->dtype, .rank = v->rank};
-        memcpy(to[k].dims, v->dims, sizeof(int64_t) * (size_t)(v->rank > 0 ? v->rank : 0));
-    }
-    calma_model m = {.graph = g,
-                     .n_inputs = g->n_inputs,
-                     .inputs = ti,
-                     .n_outputs = g->n_outputs,
-                     .outputs = to};
-    calma_trial_config cfg = {.batch = 1, .threads = 1, .options = ""};
-    void *state = NULL;
-    int rc = c->backend->load(c, &m, &cfg, &state, e);
-    if (!rc) rc = c->backend->convert(state, e);
-    c->backend->release(state);
-    return rc;
-}
-
 static ir_graph *one_node(const char *op, const char *ins, calma_dtype dt) {
     ir_graph *g = ir_graph_new();
     ir_graph_set_opset(g, "", 17);
@@ -518,7 +478,7 @@ static void test_small_bad_graphs_fail_cleanly(void **st) {
         calma_error e = {0};
         /* XNNPACK runs a Softmax over another axis on calma's kernel */
         int strict = !strcmp(cases[i].op, "Softmax");
-        int rc = load_only(g, strict ? xnn_strict() : xnn(), &e);
+        int rc = bh_load_only(strict ? xnn_strict() : xnn(), g, &e);
         printf("  %s: %s\n", cases[i].op, e.msg);
         assert_int_equal(rc, cases[i].status);
         if (!strstr(e.msg, cases[i].needle)) fail_msg("'%s' not in '%s'", cases[i].needle, e.msg);
@@ -528,12 +488,12 @@ static void test_small_bad_graphs_fail_cleanly(void **st) {
     ir_graph *g = one_node("Pad", "x,pads", CALMA_DT_FLOAT);
     ir_node_set_string(&g->nodes[0], "mode", "reflect");
     calma_error e = {0};
-    assert_int_equal(load_only(g, xnn(), &e), CALMA_E_UNSUPPORTED);
+    assert_int_equal(bh_load_only(xnn(), g, &e), CALMA_E_UNSUPPORTED);
     assert_non_null(strstr(e.msg, "op 'Pad' (node 'bad'): mode 'reflect'"));
     ir_graph_free(g);
     /* an op neither XNNPACK nor calma's kernels run */
     g = one_node("LpNormalization", "x", CALMA_DT_FLOAT);
-    assert_int_equal(load_only(g, xnn(), &e), CALMA_E_UNSUPPORTED);
+    assert_int_equal(bh_load_only(xnn(), g, &e), CALMA_E_UNSUPPORTED);
     printf("  LpNormalization: %s\n", e.msg);
     assert_non_null(strstr(e.msg, "op 'LpNormalization' (node 'bad') has no XNNPACK equivalent "
                                   "and no calma kernel"));

@@ -5,37 +5,18 @@
 #ifndef CALMA_TEST_XNN_HARNESS_H
 #define CALMA_TEST_XNN_HARNESS_H
 
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "backends/backends.h"
-#include "bench/validate.h"
-#include "io/gen.h"
-#include "ir/ir.h"
-#include "ref/ref.h"
-#include "zoo/zoo.h"
-
-#define MAX_T 8
-
-static inline const calma_conversion *xnn_named(const char *name) {
-    for (const calma_conversion *c = xnnbe_conversions; c->name; c++)
-        if (!strcmp(c->name, name)) return c;
-    fail_msg("no %s conversion in xnnbe_conversions", name);
-    return NULL;
-}
+#include "test_backend_harness.h"
 
 static inline const calma_conversion *xnn(void) {
-    return xnn_named("XNNPACK");
+    return bh_conv("XNNPACK");
 }
 
 static inline const calma_conversion *xnn_strict(void) {
-    return xnn_named("XNNPACK_STRICT");
+    return bh_conv("XNNPACK_STRICT");
 }
 
 static inline int xnn_here(void) {
-    calma_error e = {0};
-    return xnn()->backend->probe(xnn(), &e) == CALMA_OK;
+    return bh_here(xnn());
 }
 
 #define NEED_XNN()                                                                                 \
@@ -43,82 +24,23 @@ static inline int xnn_here(void) {
         if (!xnn_here()) skip();                                                                   \
     } while (0)
 
-static inline calma_tensor view(const ir_tensor *t, const char *name) {
-    calma_tensor v = {
-        .name = name, .dtype = t->dtype, .rank = t->rank, .data = t->data, .nbytes = t->nbytes};
-    memcpy(v.dims, t->dims, sizeof(int64_t) * (size_t)t->rank);
-    return v;
-}
-
-typedef struct trial {
-    int n_in, n_out;
-    ir_tensor in[MAX_T], ref[MAX_T], got[MAX_T];
-    calma_tensor ti[MAX_T], to[MAX_T];
-    const calma_conversion *conv;
-    void *state;
-} trial;
-
-static inline void trial_free(trial *t) {
-    if (t->state) t->conv->backend->release(t->state);
-    for (int i = 0; i < MAX_T; i++) {
-        ir_tensor_free(&t->in[i]);
-        ir_tensor_free(&t->ref[i]);
-        ir_tensor_free(&t->got[i]);
-    }
-}
-
-/* Seeded inputs and the oracle's outputs for g (batch already fixed). */
+/* Seeded inputs and the oracle's outputs for g (batch already fixed), for
+ * the XNNPACK conversion with its profile on (the share of time outside). */
 static inline void trial_prepare(trial *t, const ir_graph *g) {
-    calma_error e = {0};
-    memset(t, 0, sizeof *t);
-    t->conv = xnn();
-    t->n_in = g->n_inputs;
-    t->n_out = g->n_outputs;
-    assert_true(t->n_in <= MAX_T && t->n_out <= MAX_T);
-    for (int i = 0; i < t->n_in; i++) {
-        const ir_value *v = &g->values[g->inputs[i]];
-        assert_int_equal(ir_tensor_alloc(&t->in[i], v->dtype, v->rank, v->dims, &e), CALMA_OK);
-        gen_fill(&t->in[i], 11, i, 0);
-        t->ti[i] = view(&t->in[i], v->name);
-    }
-    ref_session *rs = NULL;
-    int rc = ref_session_create(g, &rs, &e);
-    if (!rc) rc = ref_session_run(rs, t->in, t->ref, &e);
-    ref_session_free(rs);
-    if (rc) fail_msg("oracle: %s", e.msg);
-    for (int k = 0; k < t->n_out; k++) {
-        const ir_tensor *r = &t->ref[k];
-        assert_int_equal(ir_tensor_alloc(&t->got[k], r->dtype, r->rank, r->dims, &e), CALMA_OK);
-        t->to[k] = view(&t->got[k], g->values[g->outputs[k]].name);
-    }
+    bh_trial_prepare(t, xnn(), g);
+    t->profile = 1;
 }
 
-/* load + convert; returns the status, message in e. */
 static inline int trial_load(trial *t, const ir_graph *g, int threads, calma_error *e) {
-    calma_model m = {.path = NULL,
-                     .graph = g,
-                     .n_inputs = t->n_in,
-                     .inputs = t->ti,
-                     .n_outputs = t->n_out,
-                     .outputs = t->to};
-    calma_trial_config cfg = {.batch = 1, .threads = threads, .options = "", .profile = 1};
-    const calma_conversion *c = t->conv;
-    int rc = c->backend->load(c, &m, &cfg, &t->state, e);
-    if (!rc) rc = c->backend->convert(t->state, e);
-    return rc;
+    return bh_trial_load(t, g, threads, e);
 }
 
 static inline void trial_check(trial *t, const char *what) {
-    calma_error e = {0};
-    for (int k = 0; k < t->n_out; k++) {
-        validate_result r;
-        assert_int_equal(
-            validate_compare(&t->ref[k], &t->got[k], validate_default_tol(CALMA_DT_FLOAT), &r, &e),
-            CALMA_OK);
-        printf("  %s output %d: max_abs %.3g max_rel %.3g cosine %.9f\n", what, k, r.max_abs,
-               r.max_rel, r.cosine);
-        if (!r.pass) fail_msg("%s output %d: %s", what, k, r.why);
-    }
+    bh_trial_check(t, what, 0);
+}
+
+static inline void trial_free(trial *t) {
+    bh_trial_free(t);
 }
 
 /* The facts the backend reports (info), printed. */
@@ -192,64 +114,6 @@ static inline void zoo_case(const char *name, int64_t batch, int threads) {
     assert_int_equal((int)f.outside, 0);
     assert_int_equal((int)f.islands, 1);
     assert_int_equal((int)f.layout_changes, 0);
-}
-
-/* ---- building graphs ---- */
-
-static inline ir_node *add(ir_graph *g, const char *op, const char *name, const char *ins,
-                           const char *outs) {
-    char buf[2][256];
-    const char *lists[2] = {ins, outs};
-    const char *names[2][8];
-    int count[2] = {0, 0};
-    for (int l = 0; l < 2; l++) {
-        snprintf(buf[l], sizeof buf[l], "%s", lists[l]);
-        char *p = buf[l];
-        if (!*p) continue;
-        for (;;) {
-            names[l][count[l]++] = p;
-            char *comma = strchr(p, ',');
-            if (!comma) break;
-            *comma = '\0';
-            p = comma + 1;
-        }
-    }
-    ir_node *n = ir_graph_add_node(g, op, name, count[0], names[0], count[1], names[1]);
-    assert_non_null(n);
-    return n;
-}
-
-static inline void init_f(ir_graph *g, const char *name, int rank, const int64_t *dims, float lo,
-                          float hi, uint64_t seed) {
-    ir_tensor t = {0};
-    calma_error e = {0};
-    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, rank, dims, &e), CALMA_OK);
-    gen_fill(&t, seed, 0, 0); /* [-1, 1) */
-    float *f = t.data;
-    for (size_t i = 0; i < ir_tensor_numel(&t); i++) f[i] = lo + (f[i] + 1.0f) * 0.5f * (hi - lo);
-    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
-}
-
-static inline void init_i64(ir_graph *g, const char *name, int n, const int64_t *v) {
-    ir_tensor t = {0};
-    calma_error e = {0};
-    int64_t d = n;
-    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_INT64, 1, &d, &e), CALMA_OK);
-    memcpy(t.data, v, sizeof(int64_t) * (size_t)n);
-    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
-}
-
-static inline void init_scalar(ir_graph *g, const char *name, float v) {
-    ir_tensor t = {0};
-    calma_error e = {0};
-    assert_int_equal(ir_tensor_alloc(&t, CALMA_DT_FLOAT, 0, NULL, &e), CALMA_OK);
-    ((float *)t.data)[0] = v;
-    assert_int_equal(ir_graph_add_initializer(g, name, &t), CALMA_OK);
-}
-
-static inline void sort_or_fail(ir_graph *g) {
-    calma_error e = {0};
-    if (ir_graph_sort(g, &e)) fail_msg("sort: %s", e.msg);
 }
 
 #endif
