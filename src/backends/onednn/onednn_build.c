@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backends/onednn/onednn_internal.h"
+#include "backends/op_gaps.h"
 #include "ref/ref.h"
 #include "util/mem.h"
 
@@ -173,31 +174,23 @@ int dnnlbe_input_raw(dnnlbe_ctx *c, int node, int i, int *v, int *mem) {
 
 /* Names every op oneDNN cannot express, all of them in one message. Ops
  * with no function are only folded: checked after inference. */
+static int no_primitive(const ir_graph *g, int i, void *arg) {
+    (void)arg;
+    const ir_node *n = &g->nodes[i];
+    return !(default_domain(n) && find_op(n->op_type));
+}
+
 static int check_ops(dnnlbe_ctx *c) {
     const ir_graph *g = c->g;
-    int first = -1;
-    char others[512] = "";
-    size_t used = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        const ir_node *n = &g->nodes[i];
-        if (default_domain(n) && find_op(n->op_type)) continue;
-        if (first < 0) {
-            first = i;
-            continue;
-        }
-        if (strstr(others, n->op_type) || strcmp(n->op_type, g->nodes[first].op_type) == 0 ||
-            used + strlen(n->op_type) + 3 >= sizeof others)
-            continue;
-        used += (size_t)snprintf(others + used, sizeof others - used, "%s%s", used ? ", " : "",
-                                 n->op_type);
-    }
+    char others[512];
+    int first = opgap_find(g, no_primitive, NULL, others, sizeof others);
     if (first < 0) return CALMA_OK;
     const ir_node *n = &g->nodes[first];
     const char *dom = default_domain(n) ? "" : n->domain;
     char lab[300];
     return err_set(c->e, CALMA_E_UNSUPPORTED, "op '%s%s%s' (%s) has no oneDNN equivalent%s%s%s",
                    dom, dom[0] ? "." : "", n->op_type, node_label(g, first, lab, sizeof lab),
-                   used ? " (also: " : "", others, used ? ")" : "");
+                   others[0] ? " (also: " : "", others, others[0] ? ")" : "");
 }
 
 /* Shapes of every value, and constants folded, by the oracle's own shape

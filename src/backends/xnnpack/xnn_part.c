@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "backends/xnnpack/xnn_internal.h"
+#include "backends/op_gaps.h"
 #include "backends/xnnpack/xnn_kernels.h"
 #include "ref/ref.h"
 #include "util/mem.h"
@@ -100,33 +101,23 @@ static int infer(xnnbe_ctx *c, const calma_model *m) {
 
 /* Names every op that has no place to run before anything is defined, so
  * the message lists them all rather than the first one met. */
+static int no_place(const ir_graph *g, int i, void *arg) {
+    (void)g;
+    return ((const xnnbe_ctx *)arg)->kind[i] == -1;
+}
+
 static int check_ops(xnnbe_ctx *c) {
     const ir_graph *g = c->g;
-    int first = -1;
-    char others[512] = "";
-    size_t used = 0;
-    for (int i = 0; i < g->n_nodes; i++) {
-        if (c->kind[i] != -1) continue;
-        const ir_node *n = &g->nodes[i];
-        if (first < 0) {
-            first = i;
-            continue;
-        }
-        int dup = strcmp(n->op_type, g->nodes[first].op_type) == 0;
-        for (int j = first + 1; j < i && !dup; j++)
-            if (c->kind[j] == -1 && strcmp(g->nodes[j].op_type, n->op_type) == 0) dup = 1;
-        if (dup || used + strlen(n->op_type) + 3 >= sizeof others) continue;
-        used += (size_t)snprintf(others + used, sizeof others - used, "%s%s", used ? ", " : "",
-                                 n->op_type);
-    }
+    char others[512];
+    int first = opgap_find(g, no_place, c, others, sizeof others);
     if (first < 0) return CALMA_OK;
     const ir_node *n = &g->nodes[first];
     const char *dom = default_domain(n) ? "" : n->domain;
     char lab[300];
     return err_set(c->e, CALMA_E_UNSUPPORTED, "op '%s%s%s' (%s) has no XNNPACK equivalent%s%s%s%s",
                    dom, dom[0] ? "." : "", n->op_type, xnnbe_node_label(g, first, lab, sizeof lab),
-                   c->strict ? "" : " and no calma kernel", used ? " (also: " : "", others,
-                   used ? ")" : "");
+                   c->strict ? "" : " and no calma kernel", others[0] ? " (also: " : "", others,
+                   others[0] ? ")" : "");
 }
 
 /* Folded nodes (every output a constant), dead nodes (nothing live reads
